@@ -1,0 +1,722 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Control and cursor queue commands: raw bytes -> a local copy of the
+ * request -> validation -> handler -> zeroed, filled response.
+ *
+ * Guest memory is read exactly once per request into struct cmd; handlers
+ * work on that copy only.  Handlers return the response type; everything
+ * below them returns 0 or -errno.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edid.h"
+#include "gpu.h"
+#include "util/iov.h"
+
+/* Largest fixed request we copy (SET_SCANOUT_BLOB is 96 bytes). */
+#define REQ_MAX 128
+/* Largest capset a backend may hand out (virgl's are ~1 KiB). */
+#define CAPSET_MAX_SIZE (64u * 1024)
+
+struct cmd {
+	const struct kr_chain *chain; /* borrowed */
+	size_t in_len;		      /* readable bytes in the chain */
+	union {
+		struct virtio_gpu_ctrl_hdr hdr;
+		struct virtio_gpu_resource_create_2d create_2d;
+		struct virtio_gpu_resource_unref unref;
+		struct virtio_gpu_set_scanout set_scanout;
+		struct virtio_gpu_resource_flush flush;
+		struct virtio_gpu_transfer_to_host_2d t2d;
+		struct virtio_gpu_resource_attach_backing attach;
+		struct virtio_gpu_resource_detach_backing detach;
+		struct virtio_gpu_get_capset_info capset_info;
+		struct virtio_gpu_get_capset capset;
+		struct virtio_gpu_cmd_get_edid edid;
+		struct virtio_gpu_resource_assign_uuid uuid;
+		struct virtio_gpu_update_cursor cursor;
+		uint8_t raw[REQ_MAX];
+	} req;
+	union {
+		struct virtio_gpu_ctrl_hdr hdr;
+		struct virtio_gpu_resp_display_info display_info;
+		struct virtio_gpu_resp_edid edid;
+		struct virtio_gpu_resp_capset_info capset_info;
+		struct virtio_gpu_resp_resource_uuid uuid;
+	} resp;
+	uint8_t *resp_dyn; /* owned, may be NULL: a response larger than resp */
+	size_t resp_len;   /* bytes of response (resp_dyn when set, else resp) */
+};
+
+typedef uint32_t (*cmd_handler)(struct kr_gpu *gpu, struct cmd *c);
+
+struct cmd_desc {
+	const char *name;
+	uint32_t size;	    /* the smallest valid request */
+	int feature;	    /* VIRTIO_GPU_F_* required, or -1 */
+	cmd_handler handle; /* NULL: known command kohlrabi does not execute */
+};
+
+static bool
+rect_inside(const struct virtio_gpu_rect *r, uint32_t width, uint32_t height)
+{
+	uint32_t x = le32toh(r->x), y = le32toh(r->y);
+	uint32_t w = le32toh(r->width), h = le32toh(r->height);
+
+	/* Written so that nothing can wrap. */
+	return w <= width && x <= width - w && h <= height && y <= height - h;
+}
+
+static struct kr_rect
+rect_host(const struct virtio_gpu_rect *r)
+{
+	return (struct kr_rect){le32toh(r->x), le32toh(r->y), le32toh(r->width),
+				le32toh(r->height)};
+}
+
+static struct resource *
+lookup(struct kr_gpu *gpu, uint32_t id)
+{
+	return id ? restab_lookup(&gpu->resources, id) : NULL;
+}
+
+/* Fill info for scanout i, which shows a live resource. */
+static bool
+scanout_info(struct kr_gpu *gpu, uint32_t i, struct kr_scanout_info *info)
+{
+	struct scanout *s = &gpu->scanouts[i];
+	struct resource *res = lookup(gpu, s->resource_id);
+	const uint8_t *pixels;
+	uint32_t stride;
+
+	if (!res || !gpu->renderer->ops->resource_pixels ||
+	    gpu->renderer->ops->resource_pixels(gpu->renderer, res, &pixels, &stride) < 0)
+		return false;
+	*info = (struct kr_scanout_info){
+		.scanout_id = i,
+		.resource_id = res->id,
+		.width = s->rect.width,
+		.height = s->rect.height,
+		.format = res->format,
+		.stride = stride,
+		.pixels = pixels + (size_t)s->rect.y * stride + (size_t)s->rect.x * 4,
+	};
+	return true;
+}
+
+static void
+scanout_disable(struct kr_gpu *gpu, uint32_t i)
+{
+	struct scanout *s = &gpu->scanouts[i];
+	struct resource *res = lookup(gpu, s->resource_id);
+
+	if (res)
+		res->scanout_mask &= ~(1u << i);
+	s->resource_id = 0;
+	s->rect = (struct kr_rect){0};
+	if (gpu->cb.scanout_set)
+		gpu->cb.scanout_set(gpu->user, i, NULL);
+}
+
+static void
+cursor_notify(struct kr_gpu *gpu, bool with_shape)
+{
+	struct cursor *cur = &gpu->cursor;
+	struct kr_cursor_info info = {
+		.scanout_id = cur->scanout_id,
+		.x = cur->x,
+		.y = cur->y,
+		.hot_x = cur->hot_x,
+		.hot_y = cur->hot_y,
+		.visible = cur->resource_id != 0,
+	};
+	struct resource *res = lookup(gpu, cur->resource_id);
+	const uint8_t *pixels;
+
+	if (with_shape && res && gpu->renderer->ops->resource_pixels &&
+	    gpu->renderer->ops->resource_pixels(gpu->renderer, res, &pixels, &info.stride) == 0) {
+		info.pixels = pixels;
+		info.format = res->format;
+	}
+	if (gpu->cb.cursor)
+		gpu->cb.cursor(gpu->user, &info);
+}
+
+void
+gpu_resource_destroy(struct kr_gpu *gpu, struct resource *res)
+{
+	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
+		if (res->scanout_mask & (1u << i))
+			scanout_disable(gpu, i);
+	}
+	if (gpu->cursor.resource_id == res->id) {
+		gpu->cursor.resource_id = 0;
+		cursor_notify(gpu, false);
+	}
+	restab_remove(&gpu->resources, res->id);
+	backing_destroy(res->backing);
+	res->backing = NULL;
+	gpu->hostmem_used -= res->hostmem;
+	gpu->renderer->ops->resource_destroy(gpu->renderer, res);
+}
+
+static uint32_t
+cmd_get_display_info(struct kr_gpu *gpu, struct cmd *c)
+{
+	struct virtio_gpu_resp_display_info *r = &c->resp.display_info;
+
+	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
+		const struct kr_scanout_config *m = &gpu->scanouts[i].mode;
+		r->pmodes[i].r.width = htole32(m->width);
+		r->pmodes[i].r.height = htole32(m->height);
+		r->pmodes[i].enabled = htole32(m->enabled ? 1 : 0);
+	}
+	c->resp_len = sizeof(*r);
+	return VIRTIO_GPU_RESP_OK_DISPLAY_INFO;
+}
+
+static uint32_t
+cmd_get_edid(struct kr_gpu *gpu, struct cmd *c)
+{
+	uint32_t id = le32toh(c->req.edid.scanout);
+	size_t n;
+
+	if (id >= gpu->cfg.num_scanouts)
+		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
+	const struct kr_scanout_config *m = &gpu->scanouts[id].mode;
+	if (edid_generate(c->resp.edid.edid, sizeof(c->resp.edid.edid), m->width, m->height, id + 1,
+			  &n) < 0)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	c->resp.edid.size = htole32((uint32_t)n);
+	c->resp_len = sizeof(c->resp.edid);
+	return VIRTIO_GPU_RESP_OK_EDID;
+}
+
+static uint32_t
+cmd_resource_create_2d(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct virtio_gpu_resource_create_2d *q = &c->req.create_2d;
+	struct renderer_res_2d a = {
+		.id = le32toh(q->resource_id),
+		.format = le32toh(q->format),
+		.width = le32toh(q->width),
+		.height = le32toh(q->height),
+	};
+	struct resource *res;
+	uint32_t bpp = format_bpp(a.format);
+	uint64_t size;
+
+	if (a.id == 0 || lookup(gpu, a.id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!bpp || !a.width || !a.height)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (__builtin_mul_overflow((uint64_t)a.width * a.height, (uint64_t)bpp, &size) ||
+	    size > gpu->cfg.max_hostmem - gpu->hostmem_used ||
+	    gpu->resources.count >= gpu->cfg.max_resources) {
+		log_bug_guest(&gpu->log, "resource %u: %ux%u does not fit the host memory cap",
+			      a.id, a.width, a.height);
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	}
+	if (gpu->renderer->ops->resource_create_2d(gpu->renderer, &a, &res) < 0)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	res->hostmem = size;
+	if (restab_insert(&gpu->resources, res) < 0) {
+		gpu->renderer->ops->resource_destroy(gpu->renderer, res);
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	}
+	gpu->hostmem_used += size;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_resource_unref(struct kr_gpu *gpu, struct cmd *c)
+{
+	struct resource *res = lookup(gpu, le32toh(c->req.unref.resource_id));
+
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	gpu_resource_destroy(gpu, res);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_set_scanout(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct virtio_gpu_set_scanout *q = &c->req.set_scanout;
+	uint32_t id = le32toh(q->scanout_id);
+	struct kr_scanout_info info;
+	struct resource *res;
+
+	if (id >= gpu->cfg.num_scanouts)
+		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
+	if (le32toh(q->resource_id) == 0) {
+		scanout_disable(gpu, id);
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	}
+	res = lookup(gpu, le32toh(q->resource_id));
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!rect_inside(&q->r, res->width, res->height) || q->r.width == 0 || q->r.height == 0)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	struct resource *old = lookup(gpu, gpu->scanouts[id].resource_id);
+	if (old)
+		old->scanout_mask &= ~(1u << id);
+	gpu->scanouts[id].resource_id = res->id;
+	gpu->scanouts[id].rect = rect_host(&q->r);
+	res->scanout_mask |= 1u << id;
+	if (!scanout_info(gpu, id, &info)) {
+		scanout_disable(gpu, id);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	if (gpu->cb.scanout_set)
+		gpu->cb.scanout_set(gpu->user, id, &info);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_resource_flush(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct virtio_gpu_resource_flush *q = &c->req.flush;
+	struct resource *res = lookup(gpu, le32toh(q->resource_id));
+	struct kr_scanout_info info;
+
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!rect_inside(&q->r, res->width, res->height))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	struct kr_rect f = rect_host(&q->r);
+	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
+		if (!(res->scanout_mask & (1u << i)))
+			continue;
+		const struct kr_rect *s = &gpu->scanouts[i].rect;
+		/* Intersect in 64 bits; both rectangles lie inside the resource. */
+		uint64_t x0 = MAX(f.x, s->x), y0 = MAX(f.y, s->y);
+		uint64_t x1 = MIN((uint64_t)f.x + f.width, (uint64_t)s->x + s->width);
+		uint64_t y1 = MIN((uint64_t)f.y + f.height, (uint64_t)s->y + s->height);
+		if (x0 >= x1 || y0 >= y1 || !scanout_info(gpu, i, &info))
+			continue;
+		struct kr_rect d = {(uint32_t)(x0 - s->x), (uint32_t)(y0 - s->y),
+				    (uint32_t)(x1 - x0), (uint32_t)(y1 - y0)};
+		if (gpu->cb.scanout_update)
+			gpu->cb.scanout_update(gpu->user, &info, &d);
+	}
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_transfer_to_host_2d(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct virtio_gpu_transfer_to_host_2d *q = &c->req.t2d;
+	struct resource *res = lookup(gpu, le32toh(q->resource_id));
+	uint64_t offset = le64toh(q->offset), end;
+
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!rect_inside(&q->r, res->width, res->height))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (!res->backing || !res->backing->iov) {
+		log_bug_guest(&gpu->log, "resource %u: transfer without backing", res->id);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	struct kr_rect r = rect_host(&q->r);
+	if (r.width == 0 || r.height == 0)
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	/* Bytes read: rows of the resource's width, the last one only r.width wide. */
+	uint64_t stride = (uint64_t)res->width * format_bpp(res->format);
+	end = (uint64_t)(r.height - 1) * stride + (uint64_t)r.width * format_bpp(res->format);
+	if (__builtin_add_overflow(end, offset, &end) || end > res->backing->size)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (gpu->renderer->ops->transfer_to_host_2d(gpu->renderer, res, &r, offset) < 0)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint64_t
+backing_meta(const struct backing *b)
+{
+	return (uint64_t)b->n_entries * sizeof(*b->entries) + (uint64_t)b->n_iov * sizeof(*b->iov);
+}
+
+static uint32_t
+cmd_attach_backing(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct virtio_gpu_resource_attach_backing *q = &c->req.attach;
+	struct resource *res = lookup(gpu, le32toh(q->resource_id));
+	uint32_t n = le32toh(q->nr_entries);
+	struct virtio_gpu_mem_entry *raw = NULL;
+	struct mem_entry *ents = NULL;
+	struct backing *b = NULL;
+	uint32_t type = VIRTIO_GPU_RESP_ERR_UNSPEC;
+
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (res->backing) {
+		log_bug_guest(&gpu->log, "resource %u: backing attached twice", res->id);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	/* Bound n before anything is sized by it. */
+	if (n == 0 || n > BACKING_MAX_ENTRIES ||
+	    (uint64_t)n * sizeof(*raw) > c->in_len - sizeof(*q)) {
+		log_bug_guest(&gpu->log, "resource %u: bad nr_entries %u", res->id, n);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	raw = calloc(n, sizeof(*raw));
+	ents = calloc(n, sizeof(*ents));
+	if (!raw || !ents) {
+		type = VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+		goto out;
+	}
+	iov_to_buf(c->chain->in, c->chain->n_in, sizeof(*q), raw, (size_t)n * sizeof(*raw));
+	for (uint32_t i = 0; i < n; i++) {
+		ents[i].gpa = le64toh(raw[i].addr);
+		ents[i].len = le32toh(raw[i].length);
+	}
+	int ret = backing_create(&gpu->mem, ents, n, &b);
+	if (ret == -ENOMEM) {
+		type = VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+		goto out;
+	}
+	if (ret < 0) {
+		log_bug_guest(&gpu->log, "resource %u: backing outside guest memory", res->id);
+		goto out;
+	}
+	uint64_t meta = backing_meta(b);
+	if (meta > gpu->cfg.max_hostmem - gpu->hostmem_used) {
+		backing_destroy(b);
+		type = VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+		goto out;
+	}
+	gpu->hostmem_used += meta;
+	res->hostmem += meta;
+	res->backing = b;
+	type = VIRTIO_GPU_RESP_OK_NODATA;
+out:
+	free(raw);
+	free(ents);
+	return type;
+}
+
+static uint32_t
+cmd_detach_backing(struct kr_gpu *gpu, struct cmd *c)
+{
+	struct resource *res = lookup(gpu, le32toh(c->req.detach.resource_id));
+
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!res->backing)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	uint64_t meta = backing_meta(res->backing);
+	gpu->hostmem_used -= meta;
+	res->hostmem -= meta;
+	backing_destroy(res->backing);
+	res->backing = NULL;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_get_capset_info(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct renderer_ops *ops = gpu->renderer->ops;
+	uint32_t index = le32toh(c->req.capset_info.capset_index);
+	struct renderer_capset info;
+
+	c->resp_len = sizeof(c->resp.capset_info);
+	/* An index out of range answers OK with every field zero (as QEMU). */
+	if (!ops->num_capsets || index >= ops->num_capsets(gpu->renderer) ||
+	    ops->capset_info(gpu->renderer, index, &info) < 0)
+		return VIRTIO_GPU_RESP_OK_CAPSET_INFO;
+	c->resp.capset_info.capset_id = htole32(info.id);
+	c->resp.capset_info.capset_max_version = htole32(info.max_version);
+	c->resp.capset_info.capset_max_size = htole32(info.max_size);
+	return VIRTIO_GPU_RESP_OK_CAPSET_INFO;
+}
+
+static uint32_t
+cmd_get_capset(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct renderer_ops *ops = gpu->renderer->ops;
+	uint32_t id = le32toh(c->req.capset.capset_id);
+	uint32_t version = le32toh(c->req.capset.capset_version);
+	uint32_t n = ops->num_capsets ? ops->num_capsets(gpu->renderer) : 0;
+	struct renderer_capset info;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (ops->capset_info(gpu->renderer, i, &info) < 0 || info.id != id)
+			continue;
+		if (version > info.max_version || info.max_size > CAPSET_MAX_SIZE)
+			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+		c->resp_len = sizeof(struct virtio_gpu_ctrl_hdr) + info.max_size;
+		c->resp_dyn = calloc(1, c->resp_len);
+		if (!c->resp_dyn)
+			return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+		if (ops->capset_get(gpu->renderer, id, version,
+				    c->resp_dyn + sizeof(struct virtio_gpu_ctrl_hdr),
+				    info.max_size) < 0)
+			return VIRTIO_GPU_RESP_ERR_UNSPEC;
+		return VIRTIO_GPU_RESP_OK_CAPSET;
+	}
+	return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+}
+
+static uint64_t
+mix64(uint64_t x)
+{
+	/* splitmix64 finaliser */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint32_t
+cmd_assign_uuid(struct kr_gpu *gpu, struct cmd *c)
+{
+	struct resource *res = lookup(gpu, le32toh(c->req.uuid.resource_id));
+
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!res->has_uuid) {
+		uint64_t s0, s1;
+		memcpy(&s0, gpu->uuid_seed, 8);
+		memcpy(&s1, gpu->uuid_seed + 8, 8);
+		s0 = mix64(s0 ^ res->id);
+		s1 = mix64(s1 ^ (s0 + gpu->n_commands));
+		memcpy(res->uuid, &s0, 8);
+		memcpy(res->uuid + 8, &s1, 8);
+		res->uuid[6] = (uint8_t)((res->uuid[6] & 0x0f) | 0x40); /* version 4 */
+		res->uuid[8] = (uint8_t)((res->uuid[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+		res->has_uuid = true;
+	}
+	memcpy(c->resp.uuid.uuid, res->uuid, sizeof(res->uuid));
+	c->resp_len = sizeof(c->resp.uuid);
+	return VIRTIO_GPU_RESP_OK_RESOURCE_UUID;
+}
+
+#define HDR		  sizeof(struct virtio_gpu_ctrl_hdr)
+#define CMD(t, s, f, h)	  [VIRTIO_GPU_CMD_##t - VIRTIO_GPU_CMD_GET_DISPLAY_INFO] = {#t, s, f, h}
+#define CMD3D(t, s, f, h) [VIRTIO_GPU_CMD_##t - VIRTIO_GPU_CMD_CTX_CREATE] = {#t, s, f, h}
+
+static const struct cmd_desc cmds_2d[] = {
+	CMD(GET_DISPLAY_INFO, HDR, -1, cmd_get_display_info),
+	CMD(RESOURCE_CREATE_2D, sizeof(struct virtio_gpu_resource_create_2d), -1,
+	    cmd_resource_create_2d),
+	CMD(RESOURCE_UNREF, sizeof(struct virtio_gpu_resource_unref), -1, cmd_resource_unref),
+	CMD(SET_SCANOUT, sizeof(struct virtio_gpu_set_scanout), -1, cmd_set_scanout),
+	CMD(RESOURCE_FLUSH, sizeof(struct virtio_gpu_resource_flush), -1, cmd_resource_flush),
+	CMD(TRANSFER_TO_HOST_2D, sizeof(struct virtio_gpu_transfer_to_host_2d), -1,
+	    cmd_transfer_to_host_2d),
+	CMD(RESOURCE_ATTACH_BACKING, sizeof(struct virtio_gpu_resource_attach_backing), -1,
+	    cmd_attach_backing),
+	CMD(RESOURCE_DETACH_BACKING, sizeof(struct virtio_gpu_resource_detach_backing), -1,
+	    cmd_detach_backing),
+	CMD(GET_CAPSET_INFO, sizeof(struct virtio_gpu_get_capset_info), -1, cmd_get_capset_info),
+	CMD(GET_CAPSET, sizeof(struct virtio_gpu_get_capset), -1, cmd_get_capset),
+	CMD(GET_EDID, sizeof(struct virtio_gpu_cmd_get_edid), VIRTIO_GPU_F_EDID, cmd_get_edid),
+	CMD(RESOURCE_ASSIGN_UUID, sizeof(struct virtio_gpu_resource_assign_uuid),
+	    VIRTIO_GPU_F_RESOURCE_UUID, cmd_assign_uuid),
+	CMD(RESOURCE_CREATE_BLOB, sizeof(struct virtio_gpu_resource_create_blob),
+	    VIRTIO_GPU_F_RESOURCE_BLOB, NULL),
+	CMD(SET_SCANOUT_BLOB, sizeof(struct virtio_gpu_set_scanout_blob),
+	    VIRTIO_GPU_F_RESOURCE_BLOB, NULL),
+};
+
+static const struct cmd_desc cmds_3d[] = {
+	CMD3D(CTX_CREATE, sizeof(struct virtio_gpu_ctx_create), VIRTIO_GPU_F_VIRGL, NULL),
+	CMD3D(CTX_DESTROY, sizeof(struct virtio_gpu_ctx_destroy), VIRTIO_GPU_F_VIRGL, NULL),
+	CMD3D(CTX_ATTACH_RESOURCE, sizeof(struct virtio_gpu_ctx_resource), VIRTIO_GPU_F_VIRGL,
+	      NULL),
+	CMD3D(CTX_DETACH_RESOURCE, sizeof(struct virtio_gpu_ctx_resource), VIRTIO_GPU_F_VIRGL,
+	      NULL),
+	CMD3D(RESOURCE_CREATE_3D, sizeof(struct virtio_gpu_resource_create_3d), VIRTIO_GPU_F_VIRGL,
+	      NULL),
+	CMD3D(TRANSFER_TO_HOST_3D, sizeof(struct virtio_gpu_transfer_host_3d), VIRTIO_GPU_F_VIRGL,
+	      NULL),
+	CMD3D(TRANSFER_FROM_HOST_3D, sizeof(struct virtio_gpu_transfer_host_3d), VIRTIO_GPU_F_VIRGL,
+	      NULL),
+	CMD3D(SUBMIT_3D, sizeof(struct virtio_gpu_cmd_submit), VIRTIO_GPU_F_VIRGL, NULL),
+	CMD3D(RESOURCE_MAP_BLOB, sizeof(struct virtio_gpu_resource_map_blob),
+	      VIRTIO_GPU_F_RESOURCE_BLOB, NULL),
+	CMD3D(RESOURCE_UNMAP_BLOB, sizeof(struct virtio_gpu_resource_unmap_blob),
+	      VIRTIO_GPU_F_RESOURCE_BLOB, NULL),
+};
+
+static const struct cmd_desc *
+find_cmd(uint32_t type)
+{
+	const struct cmd_desc *d = NULL;
+
+	if (type >= VIRTIO_GPU_CMD_GET_DISPLAY_INFO &&
+	    type - VIRTIO_GPU_CMD_GET_DISPLAY_INFO < ARRAY_SIZE(cmds_2d))
+		d = &cmds_2d[type - VIRTIO_GPU_CMD_GET_DISPLAY_INFO];
+	else if (type >= VIRTIO_GPU_CMD_CTX_CREATE &&
+		 type - VIRTIO_GPU_CMD_CTX_CREATE < ARRAY_SIZE(cmds_3d))
+		d = &cmds_3d[type - VIRTIO_GPU_CMD_CTX_CREATE];
+	return d && d->name ? d : NULL;
+}
+
+static uint32_t
+dispatch(struct kr_gpu *gpu, struct cmd *c)
+{
+	uint32_t type = le32toh(c->req.hdr.type);
+	const struct cmd_desc *d = find_cmd(type);
+
+	if (c->in_len < HDR)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	if (!d) {
+		log_bug_guest(&gpu->log, "unknown command 0x%x", type);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	if (c->in_len < d->size) {
+		log_bug_guest(&gpu->log, "%s: %zu bytes, needs %u", d->name, c->in_len, d->size);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	if (d->feature >= 0 && !gpu_has_feature(gpu, (unsigned)d->feature)) {
+		log_bug_guest(&gpu->log, "%s: feature %d not negotiated", d->name, d->feature);
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	}
+	if (!d->handle)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	log_msg(&gpu->log, KR_LOG_DEBUG, "%s", d->name);
+	return d->handle(gpu, c);
+}
+
+/* Keep the response of a fenced request until its fence retires. */
+static int
+defer(struct kr_gpu *gpu, const struct kr_chain *chain, const uint8_t *resp, size_t len,
+      const struct virtio_gpu_ctrl_hdr *hdr, bool on_ring)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->resp = malloc(len);
+	p->out = calloc(chain->n_out ? chain->n_out : 1, sizeof(*p->out));
+	if (!p->resp || !p->out) {
+		free(p->resp);
+		free(p->out);
+		free(p);
+		return -ENOMEM;
+	}
+	memcpy(p->resp, resp, len);
+	if (chain->n_out)
+		memcpy(p->out, chain->out, chain->n_out * sizeof(*p->out));
+	p->n_out = chain->n_out;
+	p->resp_len = len;
+	p->cookie = chain->cookie;
+	p->fence_id = le64toh(hdr->fence_id);
+	p->ctx_id = le32toh(hdr->ctx_id);
+	p->ring_idx = hdr->ring_idx;
+	p->on_ring = on_ring;
+	*gpu->pending_tail = p;
+	gpu->pending_tail = &p->next;
+	return 0;
+}
+
+int
+cmd_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
+{
+	struct cmd *c;
+	int ret = 0;
+
+	if (!chain || (chain->n_in && !chain->in) || (chain->n_out && !chain->out) || !resp_len)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c)); /* zeroes request and response buffers */
+	if (!c)
+		return -ENOMEM;
+	c->chain = chain;
+	c->in_len = iov_size(chain->in, chain->n_in);
+	iov_to_buf(chain->in, chain->n_in, 0, c->req.raw, sizeof(c->req.raw));
+	c->resp_len = HDR;
+
+	uint32_t type = dispatch(gpu, c);
+	gpu->n_commands++;
+	if (type >= VIRTIO_GPU_RESP_ERR_UNSPEC) {
+		gpu->n_errors++;
+		free(c->resp_dyn);
+		c->resp_dyn = NULL;
+		c->resp_len = HDR;
+		memset(&c->resp, 0, sizeof(c->resp));
+	}
+	uint8_t *resp = c->resp_dyn ? c->resp_dyn : (uint8_t *)&c->resp;
+	struct virtio_gpu_ctrl_hdr h = {.type = htole32(type)};
+	const struct virtio_gpu_ctrl_hdr *q = &c->req.hdr;
+	bool fenced = c->in_len >= HDR && (le32toh(q->flags) & VIRTIO_GPU_FLAG_FENCE);
+	bool on_ring = fenced && (le32toh(q->flags) & VIRTIO_GPU_FLAG_INFO_RING_IDX) &&
+		       gpu_has_feature(gpu, VIRTIO_GPU_F_CONTEXT_INIT);
+	if (fenced) {
+		h.flags = htole32(VIRTIO_GPU_FLAG_FENCE |
+				  (on_ring ? VIRTIO_GPU_FLAG_INFO_RING_IDX : 0));
+		h.fence_id = q->fence_id;
+		h.ctx_id = q->ctx_id;
+		h.ring_idx = on_ring ? q->ring_idx : 0;
+	}
+	memcpy(resp, &h, sizeof(h));
+
+	const struct renderer_ops *ops = gpu->renderer->ops;
+	if (fenced && ops->create_fence &&
+	    ops->create_fence(gpu->renderer, le64toh(h.fence_id), le32toh(h.ctx_id), h.ring_idx,
+			      on_ring) == 0 &&
+	    defer(gpu, chain, resp, c->resp_len, &h, on_ring) == 0) {
+		ret = -EINPROGRESS;
+		*resp_len = 0;
+		goto out;
+	}
+	*resp_len = iov_from_buf(chain->out, chain->n_out, 0, resp, c->resp_len);
+	if (fenced && gpu->cb.fence_done)
+		gpu->cb.fence_done(gpu->user, le64toh(h.fence_id), le32toh(h.ctx_id), h.ring_idx);
+out:
+	free(c->resp_dyn);
+	free(c);
+	return ret;
+}
+
+static void
+cursor_update(struct kr_gpu *gpu, const struct virtio_gpu_update_cursor *q, bool move)
+{
+	uint32_t scanout = le32toh(q->pos.scanout_id);
+	struct cursor *cur = &gpu->cursor;
+
+	if (scanout >= gpu->cfg.num_scanouts) {
+		log_bug_guest(&gpu->log, "cursor on scanout %u", scanout);
+		return;
+	}
+	if (!move) {
+		uint32_t id = le32toh(q->resource_id);
+		struct resource *res = lookup(gpu, id);
+		if (id && (!res || res->width != KR_CURSOR_SIZE || res->height != KR_CURSOR_SIZE)) {
+			log_bug_guest(&gpu->log, "cursor resource %u is not 64x64", id);
+			return;
+		}
+		cur->resource_id = id;
+		cur->hot_x = le32toh(q->hot_x);
+		cur->hot_y = le32toh(q->hot_y);
+	}
+	cur->scanout_id = scanout;
+	cur->x = le32toh(q->pos.x);
+	cur->y = le32toh(q->pos.y);
+	cursor_notify(gpu, !move);
+}
+
+int
+cmd_cursor(struct kr_gpu *gpu, const struct kr_chain *chain)
+{
+	struct virtio_gpu_update_cursor q = {0};
+
+	if (!chain || (chain->n_in && !chain->in))
+		return -EINVAL;
+	size_t len = iov_to_buf(chain->in, chain->n_in, 0, &q, sizeof(q));
+	uint32_t type = le32toh(q.hdr.type);
+	gpu->n_commands++;
+	if (len < sizeof(q) ||
+	    (type != VIRTIO_GPU_CMD_UPDATE_CURSOR && type != VIRTIO_GPU_CMD_MOVE_CURSOR)) {
+		gpu->n_errors++;
+		log_bug_guest(&gpu->log, "cursor queue: bad command 0x%x (%zu bytes)", type, len);
+		return 0;
+	}
+	cursor_update(gpu, &q, type == VIRTIO_GPU_CMD_MOVE_CURSOR);
+	return 0;
+}

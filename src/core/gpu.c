@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+/* Device lifecycle, memory map, features, config space and fences. */
+#include "gpu.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "config.h"
+#include "util/iov.h"
+
+#define MAX_MODE_DIM 16384
+
+static const struct {
+	uint32_t format;
+	uint32_t drm;
+} formats[] = {
+	/* virtio names bytes in memory order; DRM names a little-endian word. */
+	{VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 0x34325241}, /* ARGB8888 */
+	{VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 0x34325258}, /* XRGB8888 */
+	{VIRTIO_GPU_FORMAT_A8R8G8B8_UNORM, 0x34324142}, /* BGRA8888 */
+	{VIRTIO_GPU_FORMAT_X8R8G8B8_UNORM, 0x34325842}, /* BGRX8888 */
+	{VIRTIO_GPU_FORMAT_R8G8B8A8_UNORM, 0x34324241}, /* ABGR8888 */
+	{VIRTIO_GPU_FORMAT_X8B8G8R8_UNORM, 0x34325852}, /* RGBX8888 */
+	{VIRTIO_GPU_FORMAT_A8B8G8R8_UNORM, 0x34324152}, /* RGBA8888 */
+	{VIRTIO_GPU_FORMAT_R8G8B8X8_UNORM, 0x34324258}, /* XBGR8888 */
+};
+
+uint32_t
+format_bpp(uint32_t format)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(formats); i++) {
+		if (formats[i].format == format)
+			return 4;
+	}
+	return 0;
+}
+
+KR_EXPORT uint32_t
+kr_format_bpp(uint32_t virtio_format)
+{
+	return format_bpp(virtio_format);
+}
+
+KR_EXPORT uint32_t
+kr_format_to_drm(uint32_t virtio_format)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(formats); i++) {
+		if (formats[i].format == virtio_format)
+			return formats[i].drm;
+	}
+	return 0;
+}
+
+KR_EXPORT const char *
+kr_version(void)
+{
+	return KR_VERSION;
+}
+
+KR_EXPORT const char *const *
+kr_backends(void)
+{
+	return renderer_names();
+}
+
+KR_EXPORT void
+kr_gpu_config_init(struct kr_gpu_config *cfg)
+{
+	*cfg = (struct kr_gpu_config){
+		.version = KR_GPU_CONFIG_VERSION,
+		.backend = "2d",
+		.num_scanouts = 1,
+		.edid = true,
+		.max_hostmem = KR_DEFAULT_MAX_HOSTMEM,
+		.max_resources = KR_DEFAULT_MAX_RESOURCES,
+		.log_level = KR_LOG_WARN,
+	};
+	cfg->scanouts[0] =
+		(struct kr_scanout_config){.width = 1280, .height = 800, .enabled = true};
+}
+
+static bool
+mode_valid(const struct kr_scanout_config *m)
+{
+	return m->width >= 1 && m->width <= MAX_MODE_DIM && m->height >= 1 &&
+	       m->height <= MAX_MODE_DIM;
+}
+
+static void
+seed_uuids(struct kr_gpu *gpu)
+{
+	/* Only needs to be unlikely to repeat across devices and boots. */
+	if (getrandom(gpu->uuid_seed, sizeof(gpu->uuid_seed), GRND_NONBLOCK) ==
+	    (ssize_t)sizeof(gpu->uuid_seed))
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t a = (uint64_t)ts.tv_sec ^ (uintptr_t)gpu, b = (uint64_t)ts.tv_nsec;
+	memcpy(gpu->uuid_seed, &a, 8);
+	memcpy(gpu->uuid_seed + 8, &b, 8);
+}
+
+int
+gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbacks *cbs, void *user,
+		    const struct renderer_ops *ops, struct kr_gpu **out)
+{
+	struct kr_gpu *gpu;
+	int ret;
+
+	if (!cfg || cfg->version < 1 || cfg->num_scanouts < 1 ||
+	    cfg->num_scanouts > KR_MAX_SCANOUTS || cfg->log_level > KR_LOG_DEBUG ||
+	    (cbs && cbs->version < 1))
+		return -EINVAL;
+	for (uint32_t i = 0; i < cfg->num_scanouts; i++) {
+		if (!mode_valid(&cfg->scanouts[i]))
+			return -EINVAL;
+	}
+	gpu = calloc(1, sizeof(*gpu));
+	if (!gpu)
+		return -ENOMEM;
+	gpu->cfg = *cfg;
+	gpu->cfg.backend = NULL;
+	if (!gpu->cfg.max_hostmem)
+		gpu->cfg.max_hostmem = KR_DEFAULT_MAX_HOSTMEM;
+	if (!gpu->cfg.max_resources)
+		gpu->cfg.max_resources = KR_DEFAULT_MAX_RESOURCES;
+	if (cbs)
+		gpu->cb = *cbs;
+	gpu->user = user;
+	gpu->pending_tail = &gpu->pending_head;
+	logger_init(&gpu->log, cfg->log_level, gpu->cb.log, user);
+	for (uint32_t i = 0; i < cfg->num_scanouts; i++)
+		gpu->scanouts[i].mode = cfg->scanouts[i];
+	seed_uuids(gpu);
+	gpu->features_offered = (1ull << VIRTIO_GPU_F_RESOURCE_UUID) | ops->features;
+	if (cfg->edid)
+		gpu->features_offered |= 1ull << VIRTIO_GPU_F_EDID;
+	gpu->features_acked = gpu->features_offered;
+	ret = restab_init(&gpu->resources);
+	if (ret < 0)
+		goto err;
+	ret = ops->create(gpu, &gpu->renderer);
+	if (ret < 0) {
+		log_msg(&gpu->log, KR_LOG_ERROR, "backend %s: cannot start: %s", ops->name,
+			strerror(-ret));
+		goto err;
+	}
+	*out = gpu;
+	return 0;
+err:
+	kr_gpu_destroy(gpu);
+	return ret;
+}
+
+KR_EXPORT int
+kr_gpu_create(const struct kr_gpu_config *cfg, const struct kr_gpu_callbacks *cbs, void *user,
+	      struct kr_gpu **out)
+{
+	const char *name = cfg && cfg->backend ? cfg->backend : "2d";
+	const struct renderer_ops *ops = renderer_lookup(name);
+
+	if (!cfg)
+		return -EINVAL;
+	if (!ops) {
+		struct logger lg;
+		char list[128] = "";
+		logger_init(&lg, KR_LOG_ERROR, cbs ? cbs->log : NULL, user);
+		for (const char *const *n = renderer_names(); *n; n++) {
+			strncat(list, n == renderer_names() ? "" : ", ",
+				sizeof(list) - strlen(list) - 1);
+			strncat(list, *n, sizeof(list) - strlen(list) - 1);
+		}
+		log_msg(&lg, KR_LOG_ERROR, "backend '%.32s' is not built in; available: %s", name,
+			list);
+		return -ENOENT;
+	}
+	return gpu_create_with_ops(cfg, cbs, user, ops, out);
+}
+
+static void
+pending_free(struct pending *p)
+{
+	free(p->resp);
+	free(p->out);
+	free(p);
+}
+
+static void
+drop_state(struct kr_gpu *gpu)
+{
+	struct resource *res;
+	struct pending *p, *next;
+
+	for (p = gpu->pending_head; p; p = next) {
+		next = p->next;
+		pending_free(p);
+	}
+	gpu->pending_head = NULL;
+	gpu->pending_tail = &gpu->pending_head;
+	while (gpu->resources.buckets && (res = restab_first(&gpu->resources)))
+		gpu_resource_destroy(gpu, res);
+	gpu->cursor = (struct cursor){0};
+}
+
+KR_EXPORT void
+kr_gpu_destroy(struct kr_gpu *gpu)
+{
+	if (!gpu)
+		return;
+	if (gpu->renderer)
+		drop_state(gpu);
+	if (gpu->renderer)
+		gpu->renderer->ops->destroy(gpu->renderer);
+	restab_finish(&gpu->resources);
+	guestmem_finish(&gpu->mem);
+	free(gpu);
+}
+
+KR_EXPORT void
+kr_gpu_reset(struct kr_gpu *gpu)
+{
+	drop_state(gpu);
+	gpu->events_read = 0;
+	gpu->features_acked = gpu->features_offered;
+}
+
+KR_EXPORT int
+kr_gpu_set_memory(struct kr_gpu *gpu, const struct kr_mem_region *regions, size_t n)
+{
+	struct resource *res;
+	int ret = guestmem_set(&gpu->mem, regions, n);
+
+	if (ret < 0)
+		return ret;
+	restab_for_each(&gpu->resources, res)
+	{
+		if (res->backing && backing_remap(res->backing, &gpu->mem) < 0)
+			log_msg(&gpu->log, KR_LOG_WARN,
+				"resource %u: backing no longer in guest memory", res->id);
+	}
+	return 0;
+}
+
+KR_EXPORT uint64_t
+kr_gpu_features(const struct kr_gpu *gpu)
+{
+	return gpu->features_offered;
+}
+
+KR_EXPORT int
+kr_gpu_set_features(struct kr_gpu *gpu, uint64_t features)
+{
+	if (features & ~gpu->features_offered)
+		return -EINVAL;
+	gpu->features_acked = features;
+	return 0;
+}
+
+KR_EXPORT int
+kr_gpu_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
+{
+	return cmd_ctrl(gpu, chain, resp_len);
+}
+
+KR_EXPORT int
+kr_gpu_cursor(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
+{
+	*resp_len = 0;
+	return cmd_cursor(gpu, chain);
+}
+
+KR_EXPORT void
+kr_gpu_poll(struct kr_gpu *gpu)
+{
+	if (gpu->renderer->ops->poll)
+		gpu->renderer->ops->poll(gpu->renderer);
+}
+
+/* struct virtio_gpu_config as the driver sees it. */
+static void
+config_bytes(const struct kr_gpu *gpu, struct virtio_gpu_config *c)
+{
+	uint32_t ncaps = 0;
+
+	if (gpu->renderer->ops->num_capsets)
+		ncaps = gpu->renderer->ops->num_capsets(gpu->renderer);
+	c->events_read = htole32(gpu->events_read);
+	c->events_clear = 0;
+	c->num_scanouts = htole32(gpu->cfg.num_scanouts);
+	c->num_capsets = htole32(ncaps);
+}
+
+KR_EXPORT int
+kr_gpu_config_read(const struct kr_gpu *gpu, uint32_t offset, void *buf, uint32_t len)
+{
+	struct virtio_gpu_config c;
+
+	if (offset > sizeof(c) || len > sizeof(c) - offset)
+		return -EINVAL;
+	config_bytes(gpu, &c);
+	memcpy(buf, (const uint8_t *)&c + offset, len);
+	return 0;
+}
+
+KR_EXPORT int
+kr_gpu_config_write(struct kr_gpu *gpu, uint32_t offset, const void *buf, uint32_t len)
+{
+	const uint32_t lo = offsetof(struct virtio_gpu_config, events_clear);
+	uint8_t bytes[4] = {0};
+	uint32_t clear;
+
+	/* Only events_clear is writable. */
+	if (offset < lo || offset > lo + 4 || len > lo + 4 - offset)
+		return -EINVAL;
+	memcpy(bytes + (offset - lo), buf, len);
+	memcpy(&clear, bytes, 4);
+	gpu->events_read &= ~le32toh(clear);
+	return 0;
+}
+
+KR_EXPORT int
+kr_gpu_set_display(struct kr_gpu *gpu, uint32_t scanout_id, const struct kr_scanout_config *mode)
+{
+	if (scanout_id >= gpu->cfg.num_scanouts || !mode || !mode_valid(mode))
+		return -EINVAL;
+	gpu->scanouts[scanout_id].mode = *mode;
+	gpu->events_read |= VIRTIO_GPU_EVENT_DISPLAY;
+	if (gpu->cb.config_changed)
+		gpu->cb.config_changed(gpu->user);
+	return 0;
+}
+
+KR_EXPORT void
+kr_gpu_get_stats(const struct kr_gpu *gpu, struct kr_gpu_stats *stats)
+{
+	*stats = (struct kr_gpu_stats){
+		.hostmem_used = gpu->hostmem_used,
+		.resources = gpu->resources.count,
+		.commands = gpu->n_commands,
+		.errors = gpu->n_errors,
+	};
+}
+
+static bool
+same_timeline(const struct pending *p, uint32_t ctx_id, uint8_t ring_idx, bool on_ring)
+{
+	if (!on_ring)
+		return !p->on_ring;
+	return p->on_ring && p->ctx_id == ctx_id && p->ring_idx == ring_idx;
+}
+
+void
+gpu_fence_retired(struct kr_gpu *gpu, uint64_t fence_id, uint32_t ctx_id, uint8_t ring_idx,
+		  bool on_ring)
+{
+	struct pending **pp = &gpu->pending_head, *p;
+
+	while ((p = *pp)) {
+		if (!same_timeline(p, ctx_id, ring_idx, on_ring) || p->fence_id > fence_id) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		if (gpu->pending_tail == &p->next)
+			gpu->pending_tail = pp;
+		size_t n = iov_from_buf(p->out, p->n_out, 0, p->resp, p->resp_len);
+		if (gpu->cb.fence_done)
+			gpu->cb.fence_done(gpu->user, p->fence_id, p->ctx_id, p->ring_idx);
+		if (gpu->cb.ctrl_done)
+			gpu->cb.ctrl_done(gpu->user, p->cookie, n);
+		pending_free(p);
+	}
+}

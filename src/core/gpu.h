@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* Device state shared by the core modules (internal). */
+#ifndef KR_GPU_H
+#define KR_GPU_H
+
+#include <linux/virtio_gpu.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "guestmem.h"
+#include "kohlrabi/kohlrabi.h"
+#include "renderer/renderer.h"
+#include "resource.h"
+#include "util/log.h"
+
+struct scanout {
+	struct kr_scanout_config mode; /* what GET_DISPLAY_INFO reports */
+	uint32_t resource_id;	       /* 0: disabled */
+	struct kr_rect rect;	       /* the shown part of the resource */
+};
+
+struct cursor {
+	uint32_t resource_id; /* 0: hidden */
+	uint32_t scanout_id;
+	uint32_t x, y, hot_x, hot_y;
+};
+
+/* A fenced request whose response waits for its fence. */
+struct pending {
+	struct pending *next;
+	uint64_t cookie;
+	uint64_t fence_id;
+	uint32_t ctx_id;
+	uint8_t ring_idx;
+	bool on_ring;
+	uint8_t *resp; /* owned: the response to write */
+	size_t resp_len;
+	struct iovec *out; /* owned array; the memory is the embedder's */
+	size_t n_out;
+};
+
+struct kr_gpu {
+	struct kr_gpu_config cfg; /* backend pointer not kept */
+	struct kr_gpu_callbacks cb;
+	void *user; /* borrowed: handed to callbacks */
+	struct logger log;
+	struct renderer *renderer; /* owned */
+	struct guest_mem mem;
+	struct restab resources;
+	uint64_t hostmem_used;
+	struct scanout scanouts[KR_MAX_SCANOUTS];
+	struct cursor cursor;
+	uint32_t events_read;
+	uint64_t features_offered;
+	uint64_t features_acked;
+	uint8_t uuid_seed[16];
+	struct pending *pending_head; /* owned list, in submission order */
+	struct pending **pending_tail;
+	uint64_t n_commands, n_errors;
+};
+
+/* Create a device over explicit renderer ops (the public create looks the
+   ops up by name).  Tests use it to plug in fake backends. */
+int gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbacks *cbs,
+			void *user, const struct renderer_ops *ops, struct kr_gpu **out);
+
+/* Renderers report a retired fence here: completes, in order, every pending
+   request of that timeline with fence_id <= the retired one. */
+void gpu_fence_retired(struct kr_gpu *gpu, uint64_t fence_id, uint32_t ctx_id, uint8_t ring_idx,
+		       bool on_ring);
+
+/* Bytes per pixel of a format, 0 when unknown. */
+uint32_t format_bpp(uint32_t format);
+
+/* Destroy one resource: detach from scanouts and cursor, free backing,
+   uncharge memory, hand it to the renderer. */
+void gpu_resource_destroy(struct kr_gpu *gpu, struct resource *res);
+
+/* Protocol entry points (cmd.c). */
+int cmd_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len);
+int cmd_cursor(struct kr_gpu *gpu, const struct kr_chain *chain);
+
+static inline bool
+gpu_has_feature(const struct kr_gpu *gpu, unsigned bit)
+{
+	return (gpu->features_acked >> bit) & 1;
+}
+
+#endif

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The renderer interface: one const struct renderer_ops per backend file,
+ * found by name in the registry (renderer.c).  The core validates every
+ * guest value before calling a method; methods see only sane arguments.
+ * A NULL optional method means the backend does not do that
+ * (the core answers the guest as for -EOPNOTSUPP).
+ */
+#ifndef KR_RENDERER_H
+#define KR_RENDERER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/resource.h"
+#include "kohlrabi/kohlrabi.h"
+
+struct renderer;
+
+struct renderer_res_2d {
+	uint32_t id;
+	uint32_t format;	/* a known VIRTIO_GPU_FORMAT_* */
+	uint32_t width, height; /* non-zero, size already charged */
+};
+
+struct renderer_capset {
+	uint32_t id;
+	uint32_t max_version;
+	uint32_t max_size;
+};
+
+struct renderer_ops {
+	const char *name;
+	uint64_t features; /* VIRTIO_GPU_F_* bits the backend adds (1ull << bit) */
+
+	/* Required. */
+	int (*create)(struct kr_gpu *gpu, struct renderer **out);
+	void (*destroy)(struct renderer *r);
+
+	/* Allocate a resource (renderer struct embedding struct resource) with
+	   id/format/width/height filled in.  -ENOMEM when the host cannot. */
+	int (*resource_create_2d)(struct renderer *r, const struct renderer_res_2d *a,
+				  struct resource **out);
+	/* Free a resource allocated above; its backing is already gone. */
+	void (*resource_destroy)(struct renderer *r, struct resource *res);
+	/* Copy rect (inside the resource) from res->backing (mapped, and holding
+	   offset + (height-1)*width*bpp + rect.width*bpp bytes). */
+	int (*transfer_to_host_2d)(struct renderer *r, struct resource *res,
+				   const struct kr_rect *rect, uint64_t offset);
+	/* Host pixels of a resource for the display path. */
+	int (*resource_pixels)(struct renderer *r, struct resource *res, const uint8_t **pixels,
+			       uint32_t *stride);
+
+	/* Optional: capsets (index < num). */
+	uint32_t (*num_capsets)(struct renderer *r);
+	int (*capset_info)(struct renderer *r, uint32_t index, struct renderer_capset *out);
+	int (*capset_get)(struct renderer *r, uint32_t id, uint32_t version, void *buf,
+			  uint32_t size);
+
+	/* Optional: a fence that retires later, through gpu_fence_retired().
+	   NULL: fences retire as soon as the command is done. */
+	int (*create_fence)(struct renderer *r, uint64_t fence_id, uint32_t ctx_id,
+			    uint8_t ring_idx, bool on_ring);
+	/* Optional: look for finished work. */
+	void (*poll)(struct renderer *r);
+};
+
+struct renderer {
+	const struct renderer_ops *ops;
+	struct kr_gpu *gpu; /* borrowed: the device that owns this renderer */
+};
+
+/* The backend called name ("3d" is an alias of "virgl"), or NULL. */
+const struct renderer_ops *renderer_lookup(const char *name);
+/* NULL-terminated names of the built-in backends. */
+const char *const *renderer_names(void);
+
+extern const struct renderer_ops r2d_ops;
+
+#endif

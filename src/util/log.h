@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-device logging.  Each device owns one struct logger; nothing is global.
+ * Messages caused by the guest go through log_bug_guest(), which is
+ * rate-limited so that a hostile guest cannot flood the host's log.
+ */
+#ifndef KR_LOG_H
+#define KR_LOG_H
+
+#include <stdint.h>
+
+#include "kohlrabi/kohlrabi.h"
+#include "util.h"
+
+/* Guest-caused messages: at most LOG_GUEST_BURST per LOG_GUEST_WINDOW_NS. */
+#define LOG_GUEST_BURST	    10
+#define LOG_GUEST_WINDOW_NS 5000000000ull
+
+struct logger {
+	void (*fn)(void *user, enum kr_log_level level, const char *msg); /* may be NULL */
+	void *user;							  /* borrowed */
+	enum kr_log_level level;
+	uint64_t window_start_ns;
+	uint32_t window_count;
+	uint64_t suppressed;
+};
+
+void logger_init(struct logger *lg, enum kr_log_level level,
+		 void (*fn)(void *, enum kr_log_level, const char *), void *user);
+void log_msg(struct logger *lg, enum kr_log_level level, const char *fmt, ...) KR_PRINTF(3, 4);
+/* The guest did something invalid.  Rate-limited; messages are truncated. */
+void log_bug_guest(struct logger *lg, const char *fmt, ...) KR_PRINTF(2, 3);
+/* kohlrabi itself is wrong (an invariant broke). */
+#define log_bug_kr(lg, ...) log_msg((lg), KR_LOG_ERROR, "BUG: " __VA_ARGS__)
+/* The host environment failed us (allocation, library, system call). */
+#define log_bug_host(lg, ...) log_msg((lg), KR_LOG_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/* Public API: configuration, backends, config space, display changes. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static char logged[512];
+
+static void
+log_fn(void *user, enum kr_log_level level, const char *msg)
+{
+	(void)user;
+	(void)level;
+	snprintf(logged, sizeof(logged), "%s", msg);
+}
+
+static void
+test_config(void **state)
+{
+	struct kr_gpu_config cfg;
+	struct kr_gpu *gpu = (struct kr_gpu *)0x1;
+
+	(void)state;
+	kr_gpu_config_init(&cfg);
+	assert_string_equal(cfg.backend, "2d");
+	assert_int_equal(cfg.num_scanouts, 1);
+	assert_int_equal(cfg.scanouts[0].width, 1280);
+	assert_int_equal(cfg.scanouts[0].height, 800);
+	assert_int_equal(cfg.max_hostmem, 256ull << 20);
+	assert_true(cfg.edid);
+
+	struct kr_gpu_config bad = cfg;
+	bad.num_scanouts = 0;
+	assert_int_equal(kr_gpu_create(&bad, NULL, NULL, &gpu), -EINVAL);
+	bad.num_scanouts = 17;
+	assert_int_equal(kr_gpu_create(&bad, NULL, NULL, &gpu), -EINVAL);
+	bad = cfg;
+	bad.scanouts[0].width = 0;
+	assert_int_equal(kr_gpu_create(&bad, NULL, NULL, &gpu), -EINVAL);
+	bad = cfg;
+	bad.scanouts[0].height = 16385;
+	assert_int_equal(kr_gpu_create(&bad, NULL, NULL, &gpu), -EINVAL);
+	bad = cfg;
+	bad.num_scanouts = 2; /* the second scanout has no mode */
+	assert_int_equal(kr_gpu_create(&bad, NULL, NULL, &gpu), -EINVAL);
+	bad = cfg;
+	bad.version = 0;
+	assert_int_equal(kr_gpu_create(&bad, NULL, NULL, &gpu), -EINVAL);
+	assert_int_equal(kr_gpu_create(NULL, NULL, NULL, &gpu), -EINVAL);
+	assert_ptr_equal(gpu, (struct kr_gpu *)0x1); /* untouched on failure */
+
+	/* Zero caps select the defaults; NULL backend is 2d; 16 scanouts work. */
+	cfg.max_hostmem = 0;
+	cfg.max_resources = 0;
+	cfg.backend = NULL;
+	cfg.num_scanouts = 16;
+	for (int i = 0; i < 16; i++)
+		cfg.scanouts[i] = (struct kr_scanout_config){640 + i, 480, i == 0};
+	assert_int_equal(kr_gpu_create(&cfg, NULL, NULL, &gpu), 0);
+	uint32_t n;
+	assert_int_equal(kr_gpu_config_read(gpu, 8, &n, 4), 0);
+	assert_int_equal(n, 16);
+	kr_gpu_destroy(gpu);
+	kr_gpu_destroy(NULL);
+}
+
+static void
+test_backends(void **state)
+{
+	struct kr_gpu_config cfg;
+	struct kr_gpu *gpu = NULL;
+	struct kr_gpu_callbacks cbs = {.version = 1, .log = log_fn};
+
+	(void)state;
+	const char *const *names = kr_backends();
+	assert_string_equal(names[0], "2d");
+	kr_gpu_config_init(&cfg);
+	cfg.backend = "nonesuch";
+	logged[0] = 0;
+	assert_int_equal(kr_gpu_create(&cfg, &cbs, NULL, &gpu), -ENOENT);
+	assert_null(gpu);
+	assert_non_null(strstr(logged, "nonesuch"));
+	assert_non_null(strstr(logged, "available: 2d"));
+	cfg.backend = "2d";
+	assert_int_equal(kr_gpu_create(&cfg, &cbs, NULL, &gpu), 0);
+	kr_gpu_destroy(gpu);
+	assert_string_equal(kr_version(), "0.1.0");
+}
+
+static void
+test_config_space(void **state)
+{
+	struct kr_gpu_config cfg;
+
+	(void)state;
+	kr_gpu_config_init(&cfg);
+	cfg.num_scanouts = 2;
+	cfg.scanouts[1] = (struct kr_scanout_config){800, 600, false};
+	struct harness *h = h_new(&cfg);
+	struct virtio_gpu_config c;
+	assert_int_equal(kr_gpu_config_read(h->gpu, 0, &c, sizeof(c)), 0);
+	assert_int_equal(c.events_read, 0);
+	assert_int_equal(c.events_clear, 0);
+	assert_int_equal(c.num_scanouts, 2);
+	assert_int_equal(c.num_capsets, 0);
+	assert_int_equal(kr_gpu_config_read(h->gpu, 1, &c, 16), -EINVAL);
+	assert_int_equal(kr_gpu_config_read(h->gpu, 17, &c, 0), -EINVAL);
+	assert_int_equal(kr_gpu_config_read(h->gpu, 0xffffffff, &c, 2), -EINVAL);
+
+	/* Hotplug: the event bit and a config interrupt. */
+	struct kr_scanout_config m = {1024, 768, true};
+	assert_int_equal(kr_gpu_set_display(h->gpu, 1, &m), 0);
+	assert_int_equal(h->n_config_changed, 1);
+	uint32_t ev;
+	assert_int_equal(kr_gpu_config_read(h->gpu, 0, &ev, 4), 0);
+	assert_int_equal(ev, VIRTIO_GPU_EVENT_DISPLAY);
+	struct virtio_gpu_resp_display_info r;
+	struct virtio_gpu_ctrl_hdr q = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO};
+	assert_int_equal(h_send(h, &q, sizeof(q), &r, sizeof(r), NULL),
+			 VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+	assert_int_equal(r.pmodes[1].r.width, 1024);
+	assert_int_equal(r.pmodes[1].enabled, 1);
+	m.width = 0;
+	assert_int_equal(kr_gpu_set_display(h->gpu, 1, &m), -EINVAL);
+	m.width = 10;
+	assert_int_equal(kr_gpu_set_display(h->gpu, 2, &m), -EINVAL);
+	assert_int_equal(h->n_config_changed, 1);
+
+	/* Writes: only events_clear; it clears bits of events_read. */
+	uint32_t v = 0;
+	assert_int_equal(kr_gpu_config_write(h->gpu, 0, &v, 4), -EINVAL);
+	assert_int_equal(kr_gpu_config_write(h->gpu, 8, &v, 4), -EINVAL);
+	assert_int_equal(kr_gpu_config_write(h->gpu, 6, &v, 4), -EINVAL);
+	v = 2; /* a bit that is not set */
+	assert_int_equal(kr_gpu_config_write(h->gpu, 4, &v, 4), 0);
+	assert_int_equal(kr_gpu_config_read(h->gpu, 0, &ev, 4), 0);
+	assert_int_equal(ev, VIRTIO_GPU_EVENT_DISPLAY);
+	v = VIRTIO_GPU_EVENT_DISPLAY;
+	assert_int_equal(kr_gpu_config_write(h->gpu, 4, &v, 1), 0); /* a byte write */
+	assert_int_equal(kr_gpu_config_read(h->gpu, 0, &ev, 4), 0);
+	assert_int_equal(ev, 0);
+	h_free(h);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_backends),
+		cmocka_unit_test(test_config_space),
+	};
+	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
+}

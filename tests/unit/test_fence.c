@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deferred fences: a backend whose fences retire later (as virgl's do) holds
+ * fenced responses back and completes them in fence order per timeline.
+ * A fake backend, the 2d one with an asynchronous create_fence, drives it.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gpu.h"
+#include "harness.h"
+
+static struct renderer_ops fake_ops;
+static unsigned fences_created;
+
+static int
+fake_fence(struct renderer *r, uint64_t fence_id, uint32_t ctx_id, uint8_t ring_idx, bool on_ring)
+{
+	(void)r;
+	(void)fence_id;
+	(void)ctx_id;
+	(void)ring_idx;
+	(void)on_ring;
+	fences_created++;
+	return 0;
+}
+
+static int
+fake_create(struct kr_gpu *gpu, struct renderer **out)
+{
+	int ret = r2d_ops.create(gpu, out);
+
+	if (ret == 0)
+		(*out)->ops = &fake_ops;
+	return ret;
+}
+
+static struct harness *
+fake_new(void)
+{
+	struct kr_gpu_config cfg;
+	struct harness *h = calloc(1, sizeof(*h));
+
+	fake_ops = r2d_ops;
+	fake_ops.name = "fake-async";
+	fake_ops.create = fake_create;
+	fake_ops.create_fence = fake_fence;
+	fake_ops.features = 1ull << VIRTIO_GPU_F_CONTEXT_INIT;
+	fences_created = 0;
+	assert_non_null(h);
+	kr_gpu_config_init(&cfg);
+	assert_int_equal(gpu_create_with_ops(&cfg, &h_callbacks, h, &fake_ops, &h->gpu), 0);
+	return h;
+}
+
+struct req {
+	struct virtio_gpu_ctrl_hdr q;
+	struct iovec in, out;
+	struct kr_chain chain;
+	uint8_t resp[512];
+};
+
+static int
+submit(struct harness *h, struct req *r, uint64_t cookie, uint32_t flags, uint64_t fence,
+       uint32_t ctx, uint8_t ring)
+{
+	size_t n = 77;
+
+	r->q = (struct virtio_gpu_ctrl_hdr){.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO,
+					    .flags = flags,
+					    .fence_id = fence,
+					    .ctx_id = ctx,
+					    .ring_idx = ring};
+	r->in = (struct iovec){&r->q, sizeof(r->q)};
+	r->out = (struct iovec){r->resp, sizeof(r->resp)};
+	r->chain = (struct kr_chain){&r->in, 1, &r->out, 1, cookie};
+	memset(r->resp, 0xa5, sizeof(r->resp));
+	int ret = kr_gpu_ctrl(h->gpu, &r->chain, &n);
+	if (ret == 0)
+		assert_int_equal(n, sizeof(struct virtio_gpu_resp_display_info));
+	else
+		assert_int_equal(n, 0);
+	return ret;
+}
+
+static void
+test_global_timeline(void **state)
+{
+	struct harness *h = fake_new();
+	struct req *r = calloc(5, sizeof(*r));
+
+	(void)state;
+	assert_int_equal(submit(h, &r[0], 10, VIRTIO_GPU_FLAG_FENCE, 1, 0, 0), -EINPROGRESS);
+	assert_int_equal(submit(h, &r[1], 11, VIRTIO_GPU_FLAG_FENCE, 2, 0, 0), -EINPROGRESS);
+	assert_int_equal(submit(h, &r[2], 12, 0, 0, 0, 0), 0); /* unfenced: at once */
+	assert_int_equal(submit(h, &r[3], 13, VIRTIO_GPU_FLAG_FENCE, 3, 0, 0), -EINPROGRESS);
+	assert_int_equal(fences_created, 3);
+	/* Nothing written to deferred responses yet. */
+	assert_int_equal(r[0].resp[0], 0xa5);
+	assert_int_equal(h->n_done, 0);
+
+	gpu_fence_retired(h->gpu, 2, 0, 0, false);
+	assert_int_equal(h->n_done, 2);
+	assert_int_equal(h->done_cookies[0], 10);
+	assert_int_equal(h->done_cookies[1], 11);
+	assert_int_equal(h->done_len[0], sizeof(struct virtio_gpu_resp_display_info));
+	assert_int_equal(h->n_fences, 2);
+	assert_int_equal(h->fences[0], 1);
+	assert_int_equal(h->fences[1], 2);
+	struct virtio_gpu_resp_display_info d;
+	memcpy(&d, r[1].resp, sizeof(d));
+	assert_int_equal(d.hdr.type, VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+	assert_int_equal(d.hdr.flags, VIRTIO_GPU_FLAG_FENCE);
+	assert_int_equal(d.hdr.fence_id, 2);
+	assert_int_equal(d.pmodes[0].r.width, 1280);
+	assert_int_equal(r[3].resp[0], 0xa5);
+
+	/* Retiring an old fence again completes nothing. */
+	gpu_fence_retired(h->gpu, 2, 0, 0, false);
+	assert_int_equal(h->n_done, 2);
+	gpu_fence_retired(h->gpu, 3, 0, 0, false);
+	assert_int_equal(h->n_done, 3);
+	assert_int_equal(h->done_cookies[2], 13);
+
+	/* Reset drops what is pending, without completing it (ASan: no leak). */
+	assert_int_equal(submit(h, &r[4], 14, VIRTIO_GPU_FLAG_FENCE, 4, 0, 0), -EINPROGRESS);
+	kr_gpu_reset(h->gpu);
+	gpu_fence_retired(h->gpu, 4, 0, 0, false);
+	assert_int_equal(h->n_done, 3);
+	free(r);
+	h_free(h);
+}
+
+static void
+test_ring_timelines(void **state)
+{
+	struct harness *h = fake_new();
+	struct req *r = calloc(4, sizeof(*r));
+	const uint32_t fr = VIRTIO_GPU_FLAG_FENCE | VIRTIO_GPU_FLAG_INFO_RING_IDX;
+
+	(void)state;
+	assert_int_equal(submit(h, &r[0], 1, fr, 10, 1, 0), -EINPROGRESS);
+	assert_int_equal(submit(h, &r[1], 2, fr, 5, 1, 1), -EINPROGRESS);
+	assert_int_equal(submit(h, &r[2], 3, fr, 6, 2, 1), -EINPROGRESS);
+	assert_int_equal(submit(h, &r[3], 4, VIRTIO_GPU_FLAG_FENCE, 1, 0, 0), -EINPROGRESS);
+	/* Ring 1 of context 1 retires: only its request completes. */
+	gpu_fence_retired(h->gpu, 100, 1, 1, true);
+	assert_int_equal(h->n_done, 1);
+	assert_int_equal(h->done_cookies[0], 2);
+	struct virtio_gpu_ctrl_hdr hdr;
+	memcpy(&hdr, r[1].resp, sizeof(hdr));
+	assert_int_equal(hdr.flags, fr);
+	assert_int_equal(hdr.ring_idx, 1);
+	assert_int_equal(hdr.ctx_id, 1);
+	/* The global timeline does not complete ring fences. */
+	gpu_fence_retired(h->gpu, 100, 0, 0, false);
+	assert_int_equal(h->n_done, 2);
+	assert_int_equal(h->done_cookies[1], 4);
+	gpu_fence_retired(h->gpu, 9, 1, 0, true); /* below 10: nothing */
+	assert_int_equal(h->n_done, 2);
+	gpu_fence_retired(h->gpu, 10, 1, 0, true);
+	gpu_fence_retired(h->gpu, 6, 2, 1, true);
+	assert_int_equal(h->n_done, 4);
+	assert_int_equal(h->done_cookies[2], 1);
+	assert_int_equal(h->done_cookies[3], 3);
+	free(r);
+	h_free(h);
+}
+
+static void
+test_sync_backend(void **state)
+{
+	/* The 2d backend retires at once: responses come back synchronously. */
+	struct harness *h = h_new(NULL);
+	struct req r;
+
+	(void)state;
+	assert_int_equal(submit(h, &r, 1, VIRTIO_GPU_FLAG_FENCE, 42, 0, 0), 0);
+	assert_int_equal(h->n_fences, 1);
+	assert_int_equal(h->fences[0], 42);
+	assert_int_equal(h->n_done, 0); /* ctrl_done is only for deferred requests */
+	h_free(h);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_global_timeline),
+		cmocka_unit_test(test_ring_timelines),
+		cmocka_unit_test(test_sync_backend),
+	};
+	return cmocka_run_group_tests_name("fence", tests, NULL, NULL);
+}
