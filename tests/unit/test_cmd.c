@@ -20,6 +20,37 @@
 #define E_PARAM	  VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER
 #define FMT	  VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM
 
+/*
+ * The test binary links with --wrap=malloc,--wrap=calloc so that a test can
+ * see the largest allocation a command makes: sizes chosen by the guest must
+ * be bounded before anything is allocated with them.
+ */
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+static size_t biggest_alloc;
+
+void *
+__wrap_malloc(size_t size)
+{
+	if (size > biggest_alloc)
+		biggest_alloc = size;
+	return __real_malloc(size);
+}
+
+void *
+__wrap_calloc(size_t n, size_t size)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(n, size, &total))
+		total = SIZE_MAX;
+	if (total > biggest_alloc)
+		biggest_alloc = total;
+	return __real_calloc(n, size);
+}
+
 static int
 setup(void **state)
 {
@@ -227,7 +258,12 @@ attach_raw(struct harness *h, uint32_t id, uint32_t nr, size_t entries_sent, uin
 						 .length = 4096};
 		memcpy(buf + sizeof(a) + i * sizeof(e), &e, sizeof(e));
 	}
+	biggest_alloc = 0;
 	assert_int_equal(h_cmd(h, buf, len), expect);
+	/* A refused nr_entries allocated nothing of its size (the command
+	   itself needs about 2 KiB). */
+	if (expect != VIRTIO_GPU_RESP_OK_NODATA)
+		assert_true(biggest_alloc < 4096);
 	free(buf);
 }
 
@@ -244,6 +280,7 @@ test_attach_backing(void **state)
 	attach_raw(h, 1, 0xffffffff, 4, E_UNSPEC);
 	attach_raw(h, 1, 0x10000000, 1, E_UNSPEC); /* * 16 wraps 32 bits */
 	attach_raw(h, 1, 5, 4, E_UNSPEC);	   /* more than the request holds */
+	attach_raw(h, 1, 16384, 300, E_UNSPEC);
 	attach_raw(h, 1, 0, 0, E_UNSPEC);
 	stats(h, &s1);
 	assert_int_equal(s0.hostmem_used, s1.hostmem_used);
@@ -375,6 +412,7 @@ test_cursor(void **state)
 	assert_int_equal(h_create_2d(h, 1, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 64, 64), OK);
 	assert_int_equal(h_create_2d(h, 2, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 32, 32), OK);
 	assert_int_equal(h_create_2d(h, 3, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 64, 65), OK);
+	assert_int_equal(h_create_2d(h, 4, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 65, 64), OK);
 	uint64_t gpa = h_attach_new(h, 1, 64 * 64 * 4);
 	assert_true(gpa != 0);
 	uint32_t *px = h_host(h, gpa);
@@ -385,6 +423,7 @@ test_cursor(void **state)
 	/* Not 64x64, unknown, or a bad scanout: ignored. */
 	h_cursor(h, VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 2, 10, 10, 0, 0);
 	h_cursor(h, VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 3, 10, 10, 0, 0);
+	h_cursor(h, VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 4, 10, 10, 0, 0);
 	h_cursor(h, VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 99, 10, 10, 0, 0);
 	h_cursor(h, VIRTIO_GPU_CMD_UPDATE_CURSOR, 5, 1, 10, 10, 0, 0);
 	h_cursor(h, VIRTIO_GPU_CMD_MOVE_CURSOR, 5, 1, 10, 10, 0, 0);
