@@ -207,6 +207,17 @@ KR_EXPORT int kr_gpu_config_write(struct kr_gpu *gpu, uint32_t offset, const voi
 KR_EXPORT int kr_gpu_set_display(struct kr_gpu *gpu, uint32_t scanout_id,
 				 const struct kr_scanout_config *mode);
 
+/* Replace the modes GET_DISPLAY_INFO reports for scanouts 0..n-1 without
+   raising an event (for embedders whose display owner answers the queries,
+   like a vhost-user frontend).  -EINVAL when n or a mode is invalid. */
+KR_EXPORT int kr_gpu_set_modes(struct kr_gpu *gpu, const struct kr_scanout_config *modes,
+			       uint32_t n);
+
+/* Answer GET_EDID for a scanout with this blob (1..1024 bytes, copied)
+   instead of the generated EDID; len 0 returns to the generated one. */
+KR_EXPORT int kr_gpu_set_edid(struct kr_gpu *gpu, uint32_t scanout_id, const void *edid,
+			      size_t len);
+
 /* Device reset: frees every resource and context, disables scanouts and the
    cursor, drops pending requests (without ctrl_done), keeps the memory map. */
 KR_EXPORT void kr_gpu_reset(struct kr_gpu *gpu);

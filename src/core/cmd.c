@@ -187,6 +187,12 @@ cmd_get_edid(struct kr_gpu *gpu, struct cmd *c)
 	if (id >= gpu->cfg.num_scanouts)
 		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
 	const struct kr_scanout_config *m = &gpu->scanouts[id].mode;
+	if (gpu->scanouts[id].edid) {
+		memcpy(c->resp.edid.edid, gpu->scanouts[id].edid, gpu->scanouts[id].edid_len);
+		c->resp.edid.size = htole32((uint32_t)gpu->scanouts[id].edid_len);
+		c->resp_len = sizeof(c->resp.edid);
+		return VIRTIO_GPU_RESP_OK_EDID;
+	}
 	if (edid_generate(c->resp.edid.edid, sizeof(c->resp.edid.edid), m->width, m->height, id + 1,
 			  &n) < 0)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;

@@ -217,6 +217,8 @@ kr_gpu_destroy(struct kr_gpu *gpu)
 		gpu->renderer->ops->destroy(gpu->renderer);
 	restab_finish(&gpu->resources);
 	guestmem_finish(&gpu->mem);
+	for (uint32_t i = 0; i < KR_MAX_SCANOUTS; i++)
+		free(gpu->scanouts[i].edid);
 	free(gpu);
 }
 
@@ -331,6 +333,41 @@ kr_gpu_set_display(struct kr_gpu *gpu, uint32_t scanout_id, const struct kr_scan
 	gpu->events_read |= VIRTIO_GPU_EVENT_DISPLAY;
 	if (gpu->cb.config_changed)
 		gpu->cb.config_changed(gpu->user);
+	return 0;
+}
+
+KR_EXPORT int
+kr_gpu_set_modes(struct kr_gpu *gpu, const struct kr_scanout_config *modes, uint32_t n)
+{
+	if (!modes || n == 0 || n > gpu->cfg.num_scanouts)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!mode_valid(&modes[i]))
+			return -EINVAL;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		gpu->scanouts[i].mode = modes[i];
+	return 0;
+}
+
+KR_EXPORT int
+kr_gpu_set_edid(struct kr_gpu *gpu, uint32_t scanout_id, const void *edid, size_t len)
+{
+	struct scanout *s;
+	uint8_t *copy = NULL;
+
+	if (scanout_id >= gpu->cfg.num_scanouts || len > 1024 || (len && !edid))
+		return -EINVAL;
+	s = &gpu->scanouts[scanout_id];
+	if (len) {
+		copy = malloc(len);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, edid, len);
+	}
+	free(s->edid);
+	s->edid = copy;
+	s->edid_len = len;
 	return 0;
 }
 

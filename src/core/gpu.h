@@ -15,8 +15,10 @@
 
 struct scanout {
 	struct kr_scanout_config mode; /* what GET_DISPLAY_INFO reports */
-	uint32_t resource_id;	       /* 0: disabled */
-	struct kr_rect rect;	       /* the shown part of the resource */
+	uint8_t *edid;		       /* owned, may be NULL: set by the embedder */
+	size_t edid_len;
+	uint32_t resource_id; /* 0: disabled */
+	struct kr_rect rect;  /* the shown part of the resource */
 };
 
 struct cursor {

@@ -150,6 +150,51 @@ test_config_space(void **state)
 	h_free(h);
 }
 
+static void
+test_modes_and_edid(void **state)
+{
+	struct kr_gpu_config cfg;
+	struct virtio_gpu_resp_display_info r;
+	struct virtio_gpu_resp_edid e;
+
+	(void)state;
+	kr_gpu_config_init(&cfg);
+	cfg.num_scanouts = 2;
+	cfg.scanouts[1] = (struct kr_scanout_config){800, 600, false};
+	struct harness *h = h_new(&cfg);
+	struct kr_scanout_config m[2] = {{1024, 768, true}, {640, 480, true}};
+	assert_int_equal(kr_gpu_set_modes(h->gpu, m, 2), 0);
+	assert_int_equal(h->n_config_changed, 0); /* quiet */
+	struct virtio_gpu_ctrl_hdr q = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO};
+	assert_int_equal(h_send(h, &q, sizeof(q), &r, sizeof(r), NULL),
+			 VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+	assert_int_equal(r.pmodes[0].r.width, 1024);
+	assert_int_equal(r.pmodes[1].r.height, 480);
+	assert_int_equal(r.pmodes[1].enabled, 1);
+	assert_int_equal(kr_gpu_set_modes(h->gpu, m, 3), -EINVAL);
+	m[0].width = 0;
+	assert_int_equal(kr_gpu_set_modes(h->gpu, m, 1), -EINVAL);
+
+	/* An embedder's EDID replaces the generated one, then goes away. */
+	uint8_t blob[256];
+	for (int i = 0; i < 256; i++)
+		blob[i] = (uint8_t)i;
+	assert_int_equal(kr_gpu_set_edid(h->gpu, 1, blob, sizeof(blob)), 0);
+	struct virtio_gpu_cmd_get_edid g = {.hdr.type = VIRTIO_GPU_CMD_GET_EDID, .scanout = 1};
+	assert_int_equal(h_send(h, &g, sizeof(g), &e, sizeof(e), NULL), VIRTIO_GPU_RESP_OK_EDID);
+	assert_int_equal(e.size, 256);
+	assert_memory_equal(e.edid, blob, 256);
+	assert_int_equal(e.edid[256], 0);
+	assert_int_equal(kr_gpu_set_edid(h->gpu, 1, NULL, 0), 0);
+	assert_int_equal(h_send(h, &g, sizeof(g), &e, sizeof(e), NULL), VIRTIO_GPU_RESP_OK_EDID);
+	assert_int_equal(e.size, 128);
+	assert_int_equal(e.edid[1], 0xff);
+	assert_int_equal(kr_gpu_set_edid(h->gpu, 2, blob, 10), -EINVAL);
+	assert_int_equal(kr_gpu_set_edid(h->gpu, 0, blob, 1025), -EINVAL);
+	assert_int_equal(kr_gpu_set_edid(h->gpu, 0, blob, 100), 0); /* freed at destroy */
+	h_free(h);
+}
+
 int
 main(void)
 {
@@ -157,6 +202,7 @@ main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_backends),
 		cmocka_unit_test(test_config_space),
+		cmocka_unit_test(test_modes_and_edid),
 	};
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kohlrabi: the vhost-user-gpu daemon.  One epoll loop serves the vhost-user
+ * connection, the virtqueue kicks, the display socket and signals; requests
+ * go to libkohlrabi and its display callbacks go to the frontend.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "display/vugpu.h"
+#include "kohlrabi/kohlrabi.h"
+#include "options.h"
+#include "util/log.h"
+#include "vhost/vu.h"
+#include "vhost/vu_proto.h"
+
+enum tag { TAG_LISTEN = 1, TAG_CONN, TAG_SIGNAL, TAG_DISPLAY, TAG_KICK0 };
+
+struct daemon {
+	struct options opt;
+	struct logger log;
+	struct kr_gpu *gpu; /* owned */
+	struct vu_dev vu;
+	struct vugpu display;
+	int epfd;     /* owned */
+	int listen_fd; /* owned, -1 */
+	int signal_fd; /* owned */
+	bool quit;
+	int exit_code;
+	struct vring_req *req; /* owned: scratch for one request */
+};
+
+static void
+log_stderr(void *user, enum kr_log_level level, const char *msg)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+
+	(void)user;
+	fprintf(stderr, "kohlrabi: %s: %s\n", names[level], msg);
+}
+
+static int
+watch(struct daemon *d, int fd, uint32_t tag, bool on)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+
+	if (!on)
+		return epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* ---- libkohlrabi callbacks -> the frontend ---- */
+
+static void
+on_scanout_set(void *user, uint32_t scanout_id, const struct kr_scanout_info *info)
+{
+	struct daemon *d = user;
+
+	vugpu_scanout(&d->display, scanout_id, info);
+	if (info) {
+		/* The frontend shows the new surface on its first update. */
+		struct kr_rect all = {0, 0, info->width, info->height};
+		vugpu_update(&d->display, info, &all);
+	}
+}
+
+static void
+on_update(void *user, const struct kr_scanout_info *info, const struct kr_rect *rect)
+{
+	struct daemon *d = user;
+
+	vugpu_update(&d->display, info, rect);
+}
+
+static void
+on_cursor(void *user, const struct kr_cursor_info *c)
+{
+	struct daemon *d = user;
+
+	vugpu_cursor(&d->display, c);
+}
+
+static void
+on_ctrl_done(void *user, uint64_t cookie, size_t len)
+{
+	struct daemon *d = user;
+	struct vring *vr = &d->vu.vq[cookie >> 16];
+
+	if (!vr->used)
+		return;
+	vring_push(vr, (uint16_t)cookie, (uint32_t)len);
+	vring_flush(vr);
+}
+
+/* ---- vhost-user device glue ---- */
+
+static uint64_t
+dev_features(void *user)
+{
+	struct daemon *d = user;
+
+	return kr_gpu_features(d->gpu);
+}
+
+static int
+dev_set_features(void *user, uint64_t features)
+{
+	struct daemon *d = user;
+
+	return kr_gpu_set_features(d->gpu, features & kr_gpu_features(d->gpu));
+}
+
+static int
+dev_get_config(void *user, uint32_t offset, void *buf, uint32_t len)
+{
+	struct daemon *d = user;
+
+	return kr_gpu_config_read(d->gpu, offset, buf, len);
+}
+
+static int
+dev_set_config(void *user, uint32_t offset, const void *buf, uint32_t len)
+{
+	struct daemon *d = user;
+	const uint32_t clear_off = offsetof(struct virtio_gpu_config, events_clear);
+
+	/* The frontend writes the whole structure; only events_clear counts. */
+	if (offset > clear_off || offset + len < clear_off + 4 || len > 16)
+		return 0;
+	return kr_gpu_config_write(d->gpu, clear_off, (const uint8_t *)buf + (clear_off - offset),
+				   4);
+}
+
+static int
+dev_mem_changed(void *user, const struct vu_mem *mem)
+{
+	struct daemon *d = user;
+	struct kr_mem_region r[VU_MAX_REGIONS];
+
+	for (unsigned i = 0; i < mem->n; i++)
+		r[i] = (struct kr_mem_region){mem->r[i].gpa, mem->r[i].size, mem->r[i].host};
+	return kr_gpu_set_memory(d->gpu, r, mem->n);
+}
+
+static void
+dev_queue_state(void *user, unsigned q, bool started)
+{
+	struct daemon *d = user;
+	int fd = d->vu.vq[q].kick_fd;
+
+	if (fd >= 0)
+		watch(d, fd, TAG_KICK0 + q, started);
+}
+
+/* Ask the frontend for its modes (and EDIDs): it owns the display. */
+static void
+refresh_display(struct daemon *d)
+{
+	struct virtio_gpu_resp_display_info info;
+	struct kr_scanout_config modes[KR_MAX_SCANOUTS];
+	uint32_t n = d->opt.num_scanouts;
+
+	if (!vugpu_connected(&d->display) || vugpu_get_display_info(&d->display, &info) < 0)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t w = info.pmodes[i].r.width, h = info.pmodes[i].r.height;
+		modes[i] = (struct kr_scanout_config){w ? w : d->opt.width, h ? h : d->opt.height,
+						      info.pmodes[i].enabled != 0};
+		if (modes[i].width > 16384 || modes[i].height > 16384)
+			modes[i] = (struct kr_scanout_config){d->opt.width, d->opt.height, false};
+	}
+	kr_gpu_set_modes(d->gpu, modes, n);
+	for (uint32_t i = 0; i < n && d->opt.edid; i++) {
+		struct virtio_gpu_resp_edid e;
+		if (vugpu_get_edid(&d->display, i, &e) == 0 && e.size >= 128 && e.size <= 1024)
+			kr_gpu_set_edid(d->gpu, i, e.edid, e.size);
+	}
+}
+
+static void
+dev_gpu_socket(void *user, int fd)
+{
+	struct daemon *d = user;
+
+	if (vugpu_connected(&d->display))
+		watch(d, d->display.fd, TAG_DISPLAY, false);
+	if (vugpu_attach(&d->display, fd) < 0)
+		return;
+	watch(d, d->display.fd, TAG_DISPLAY, true);
+	refresh_display(d);
+	log_msg(&d->log, KR_LOG_INFO, "display socket connected");
+}
+
+static void
+dev_reset(void *user)
+{
+	struct daemon *d = user;
+
+	kr_gpu_reset(d->gpu);
+	log_msg(&d->log, KR_LOG_INFO, "device reset");
+}
+
+/* Peek at the request type without keeping anything (the library reads the
+   request itself): GET_DISPLAY_INFO first refreshes the frontend's modes. */
+static void
+peek_request(struct daemon *d, const struct kr_chain *chain)
+{
+	uint32_t type = 0;
+
+	if (chain->n_in && chain->in[0].iov_len >= 4)
+		memcpy(&type, chain->in[0].iov_base, 4);
+	if (type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO)
+		refresh_display(d);
+}
+
+static void
+dev_queue_kick(void *user, unsigned q)
+{
+	struct daemon *d = user;
+	struct vring *vr = &d->vu.vq[q];
+	struct vring_req *req = d->req;
+	int ret;
+
+	if (!vr->started || !vr->enabled)
+		return;
+	do {
+		while ((ret = vring_pop(vr, &d->vu.mem, req)) == 1) {
+			struct kr_chain chain = {req->iov, req->n_in, req->iov + req->n_in,
+						 req->n_out, ((uint64_t)q << 16) | req->head};
+			size_t len = 0;
+			int r;
+			if (q == 0) {
+				peek_request(d, &chain);
+				r = kr_gpu_ctrl(d->gpu, &chain, &len);
+			} else {
+				r = kr_gpu_cursor(d->gpu, &chain, &len);
+			}
+			if (r == -EINPROGRESS)
+				continue; /* completed by on_ctrl_done */
+			vring_push(vr, req->head, (uint32_t)len);
+		}
+		vring_set_avail_event(vr);
+	} while (ret == 0 && vring_has_avail(vr));
+	vring_flush(vr);
+	if (ret < 0) {
+		log_msg(&d->log, KR_LOG_ERROR,
+			"queue %u: the driver broke the ring; device needs a reset", q);
+		if (vr->kick_fd >= 0)
+			watch(d, vr->kick_fd, TAG_KICK0 + q, false);
+	}
+}
+
+static const struct vu_ops vu_gpu_ops = {
+	.features = dev_features,
+	.set_features = dev_set_features,
+	.get_config = dev_get_config,
+	.set_config = dev_set_config,
+	.mem_changed = dev_mem_changed,
+	.queue_kick = dev_queue_kick,
+	.queue_state = dev_queue_state,
+	.gpu_socket = dev_gpu_socket,
+	.reset = dev_reset,
+};
+
+/* ---- connection lifecycle ---- */
+
+static int
+listen_on(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "kohlrabi: socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	/* A stale socket from an earlier run is replaced; anything else is not. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "kohlrabi: %s exists and is not a socket\n", path);
+			return -EEXIST;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		int err = -errno;
+		fprintf(stderr, "kohlrabi: cannot listen on %s: %s\n", path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static void
+connection_closed(struct daemon *d, int why)
+{
+	if (vugpu_connected(&d->display))
+		watch(d, d->display.fd, TAG_DISPLAY, false);
+	vugpu_detach(&d->display);
+	watch(d, d->vu.fd, TAG_CONN, false);
+	vu_dev_detach(&d->vu);
+	if (why == -ECONNRESET) {
+		log_msg(&d->log, KR_LOG_WARN, "frontend disconnected");
+	} else {
+		log_msg(&d->log, KR_LOG_ERROR, "connection dropped: %s", strerror(-why));
+		d->exit_code = 1;
+	}
+	if (d->opt.reconnect && d->listen_fd >= 0) {
+		log_msg(&d->log, KR_LOG_WARN, "waiting for the next frontend");
+		d->exit_code = 0;
+		watch(d, d->listen_fd, TAG_LISTEN, true);
+	} else {
+		d->quit = true;
+	}
+}
+
+static int
+adopt(struct daemon *d, int fd)
+{
+	int ret = vu_dev_attach(&d->vu, fd);
+
+	if (ret == 0)
+		ret = watch(d, fd, TAG_CONN, true);
+	return ret;
+}
+
+static void
+handle_event(struct daemon *d, uint32_t tag)
+{
+	int ret;
+
+	switch (tag) {
+	case TAG_LISTEN: {
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (d->vu.fd >= 0) { /* one frontend at a time */
+			close(fd);
+			return;
+		}
+		watch(d, d->listen_fd, TAG_LISTEN, false);
+		if (adopt(d, fd) < 0)
+			close(fd);
+		else
+			log_msg(&d->log, KR_LOG_INFO, "frontend connected");
+		return;
+	}
+	case TAG_CONN:
+		ret = vu_dev_dispatch(&d->vu);
+		if (ret < 0)
+			connection_closed(d, ret);
+		return;
+	case TAG_SIGNAL: {
+		struct signalfd_siginfo si;
+		if (read(d->signal_fd, &si, sizeof(si)) == sizeof(si))
+			log_msg(&d->log, KR_LOG_WARN, "signal %u: exiting", si.ssi_signo);
+		d->quit = true;
+		return;
+	}
+	case TAG_DISPLAY: {
+		/* Only unblock notes arrive unasked; a hangup ends the display. */
+		uint8_t buf[4096];
+		ssize_t n = recv(d->display.fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			watch(d, d->display.fd, TAG_DISPLAY, false);
+			vugpu_detach(&d->display);
+		}
+		return;
+	}
+	default:
+		if (tag >= TAG_KICK0 && tag < TAG_KICK0 + VU_MAX_QUEUES) {
+			struct vring *vr = &d->vu.vq[tag - TAG_KICK0];
+			uint64_t n;
+			if (read(vr->kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+				return;
+			dev_queue_kick(d, tag - TAG_KICK0);
+		}
+		return;
+	}
+}
+
+static void
+print_capabilities(void)
+{
+	const char *const *b = kr_backends();
+	bool virgl = false;
+
+	for (; *b; b++)
+		virgl |= !strcmp(*b, "virgl");
+	printf("{\n  \"type\": \"gpu\",\n  \"features\": [\n    \"render-node\"%s\n  ]\n}\n",
+	       virgl ? ",\n    \"virgl\"" : "");
+}
+
+static int
+setup(struct daemon *d)
+{
+	struct kr_gpu_config cfg;
+	struct kr_gpu_callbacks cbs = {
+		.version = KR_GPU_CALLBACKS_VERSION,
+		.ctrl_done = on_ctrl_done,
+		.scanout_set = on_scanout_set,
+		.scanout_update = on_update,
+		.cursor = on_cursor,
+		.log = log_stderr,
+	};
+	sigset_t mask;
+	int ret;
+
+	kr_gpu_config_init(&cfg);
+	cfg.backend = d->opt.backend;
+	cfg.num_scanouts = d->opt.num_scanouts;
+	for (uint32_t i = 0; i < cfg.num_scanouts; i++)
+		cfg.scanouts[i] = (struct kr_scanout_config){d->opt.width, d->opt.height, i == 0};
+	cfg.edid = d->opt.edid;
+	cfg.max_hostmem = d->opt.max_hostmem;
+	cfg.max_resources = d->opt.max_resources;
+	cfg.log_level = d->opt.log_level;
+	ret = kr_gpu_create(&cfg, &cbs, d, &d->gpu);
+	if (ret < 0) {
+		fprintf(stderr, "kohlrabi: cannot create the %s device: %s\n", d->opt.backend,
+			strerror(-ret));
+		return ret;
+	}
+	if (d->opt.render_node && !strcmp(d->opt.backend, "2d"))
+		log_msg(&d->log, KR_LOG_INFO, "the 2d backend does not use %s",
+			d->opt.render_node);
+	d->req = calloc(1, sizeof(*d->req));
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!d->req || d->epfd < 0)
+		return -ENOMEM;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (d->signal_fd < 0 || watch(d, d->signal_fd, TAG_SIGNAL, true) < 0)
+		return -errno;
+	vu_dev_init(&d->vu, &vu_gpu_ops, d, &d->log);
+	vugpu_init(&d->display, &d->log);
+
+	if (d->opt.socket_path) {
+		d->listen_fd = listen_on(d->opt.socket_path);
+		if (d->listen_fd < 0)
+			return d->listen_fd;
+		log_msg(&d->log, KR_LOG_INFO, "listening on %s", d->opt.socket_path);
+		return watch(d, d->listen_fd, TAG_LISTEN, true);
+	}
+	int listening = 0;
+	socklen_t sl = sizeof(listening);
+	if (getsockopt(d->opt.fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) < 0) {
+		fprintf(stderr, "kohlrabi: --fd %d is not a socket: %s\n", d->opt.fd,
+			strerror(errno));
+		return -EBADF;
+	}
+	if (listening) {
+		d->listen_fd = d->opt.fd;
+		return watch(d, d->listen_fd, TAG_LISTEN, true);
+	}
+	return adopt(d, d->opt.fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d = {.listen_fd = -1, .signal_fd = -1, .epfd = -1};
+
+	if (options_parse(&d.opt, argc, argv) < 0)
+		return 2;
+	if (d.opt.help) {
+		options_usage(stdout);
+		return 0;
+	}
+	if (d.opt.version) {
+		printf("kohlrabi %s\n", KR_VERSION);
+		return 0;
+	}
+	if (d.opt.print_capabilities) {
+		print_capabilities();
+		return 0;
+	}
+	logger_init(&d.log, d.opt.log_level, log_stderr, NULL);
+	if (setup(&d) < 0) {
+		d.exit_code = 1;
+		goto out;
+	}
+	while (!d.quit) {
+		struct epoll_event ev[16];
+		int n = epoll_wait(d.epfd, ev, 16, -1);
+		if (n < 0 && errno != EINTR) {
+			log_msg(&d.log, KR_LOG_ERROR, "epoll: %s", strerror(errno));
+			d.exit_code = 1;
+			break;
+		}
+		for (int i = 0; i < n && !d.quit; i++)
+			handle_event(&d, ev[i].data.u32);
+	}
+out:
+	if (d.vu.ops)
+		vu_dev_detach(&d.vu);
+	vugpu_finish(&d.display);
+	kr_gpu_destroy(d.gpu);
+	if (d.listen_fd >= 0) {
+		close(d.listen_fd);
+		if (d.opt.socket_path)
+			unlink(d.opt.socket_path);
+	}
+	if (d.signal_fd >= 0)
+		close(d.signal_fd);
+	if (d.epfd >= 0)
+		close(d.epfd);
+	free(d.req);
+	return d.exit_code;
+}

@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: MIT */
+#include "vu.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "vu_proto.h"
+
+/* A frontend that stops halfway through a message is dropped after this. */
+#define VU_RECV_TIMEOUT_S 10
+
+#define DEVICE_FEATURE_MASK ((1ull << 24) - 1)
+
+struct vu_msg {
+	struct vu_hdr hdr;
+	union {
+		uint64_t u64;
+		struct vu_vring_state state;
+		struct vu_vring_addr addr;
+		struct vu_mem_table mem;
+		struct vu_config config;
+		uint8_t raw[VU_MAX_PAYLOAD];
+	} p;
+	int fds[VU_MAX_REGIONS];
+	unsigned n_fds;
+};
+
+static const char *
+req_name(uint32_t r)
+{
+	static const char *const names[] = {
+		[VU_GET_FEATURES] = "GET_FEATURES",
+		[VU_SET_FEATURES] = "SET_FEATURES",
+		[VU_SET_OWNER] = "SET_OWNER",
+		[VU_RESET_OWNER] = "RESET_OWNER",
+		[VU_SET_MEM_TABLE] = "SET_MEM_TABLE",
+		[VU_SET_LOG_BASE] = "SET_LOG_BASE",
+		[VU_SET_LOG_FD] = "SET_LOG_FD",
+		[VU_SET_VRING_NUM] = "SET_VRING_NUM",
+		[VU_SET_VRING_ADDR] = "SET_VRING_ADDR",
+		[VU_SET_VRING_BASE] = "SET_VRING_BASE",
+		[VU_GET_VRING_BASE] = "GET_VRING_BASE",
+		[VU_SET_VRING_KICK] = "SET_VRING_KICK",
+		[VU_SET_VRING_CALL] = "SET_VRING_CALL",
+		[VU_SET_VRING_ERR] = "SET_VRING_ERR",
+		[VU_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
+		[VU_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
+		[VU_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
+		[VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+		[VU_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
+		[VU_GET_CONFIG] = "GET_CONFIG",
+		[VU_SET_CONFIG] = "SET_CONFIG",
+		[VU_GPU_SET_SOCKET] = "GPU_SET_SOCKET",
+		[VU_RESET_DEVICE] = "RESET_DEVICE",
+		[VU_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
+		[VU_ADD_MEM_REG] = "ADD_MEM_REG",
+		[VU_REM_MEM_REG] = "REM_MEM_REG",
+		[VU_SET_STATUS] = "SET_STATUS",
+		[VU_GET_STATUS] = "GET_STATUS",
+	};
+	return r < ARRAY_SIZE(names) && names[r] ? names[r] : "unknown";
+}
+
+uint64_t
+vu_dev_offered(const struct vu_dev *d)
+{
+	return (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+	       (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VU_F_PROTOCOL_FEATURES) |
+	       (d->ops->features(d->user) & DEVICE_FEATURE_MASK);
+}
+
+static const uint64_t protocol_offered = (1ull << VU_PROTOCOL_F_REPLY_ACK) |
+					 (1ull << VU_PROTOCOL_F_CONFIG) |
+					 (1ull << VU_PROTOCOL_F_RESET_DEVICE);
+
+void
+vu_dev_init(struct vu_dev *d, const struct vu_ops *ops, void *user, struct logger *log)
+{
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	d->ops = ops;
+	d->user = user;
+	d->log = log;
+	for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
+		vring_init(&d->vq[q]);
+}
+
+static void
+stop_queue(struct vu_dev *d, unsigned q)
+{
+	struct vring *vr = &d->vq[q];
+	bool event_idx = vr->event_idx, indirect = vr->indirect;
+
+	if (vr->started)
+		d->ops->queue_state(d->user, q, false);
+	if (vr->last_avail || vr->used_idx)
+		d->vq_used_since_reset = true;
+	vring_flush(vr);
+	vring_reset(vr);
+	vr->event_idx = event_idx;
+	vr->indirect = indirect;
+}
+
+static void
+reset_all(struct vu_dev *d)
+{
+	for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
+		stop_queue(d, q);
+	d->ops->reset(d->user);
+	d->vq_used_since_reset = false;
+}
+
+int
+vu_dev_attach(struct vu_dev *d, int fd)
+{
+	struct timeval tv = {.tv_sec = VU_RECV_TIMEOUT_S};
+
+	if (d->fd >= 0)
+		return -EBUSY;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	d->fd = fd;
+	d->features = d->protocol_features = 0;
+	d->features_set = d->owner = false;
+	return 0;
+}
+
+void
+vu_dev_detach(struct vu_dev *d)
+{
+	reset_all(d);
+	vu_mem_clear(&d->mem);
+	d->ops->mem_changed(d->user, &d->mem);
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}
+
+static void
+close_fds(struct vu_msg *m)
+{
+	for (unsigned i = 0; i < m->n_fds; i++) {
+		if (m->fds[i] >= 0)
+			close(m->fds[i]);
+	}
+	m->n_fds = 0;
+}
+
+/* Read exactly len bytes; -ECONNRESET on EOF. */
+static int
+read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t r = read(fd, p, len);
+		if (r == 0)
+			return -ECONNRESET;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		}
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+static int
+recv_msg(struct vu_dev *d, struct vu_msg *m)
+{
+	union {
+		char buf[CMSG_SPACE(VU_MAX_REGIONS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {&m->hdr, sizeof(m->hdr)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	ssize_t r;
+	int ret;
+
+	do {
+		r = recvmsg(d->fd, &mh, MSG_CMSG_CLOEXEC);
+	} while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ECONNRESET;
+	if (r < 0)
+		return errno == EAGAIN ? -ETIMEDOUT : -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (m->n_fds < VU_MAX_REGIONS)
+				m->fds[m->n_fds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC) {
+		log_msg(d->log, KR_LOG_ERROR, "vhost-user: too many fds on one message");
+		return -EPROTO;
+	}
+	if ((size_t)r < sizeof(m->hdr) &&
+	    (ret = read_full(d->fd, (uint8_t *)&m->hdr + r, sizeof(m->hdr) - (size_t)r)) < 0)
+		return ret;
+	if ((m->hdr.flags & VU_FLAG_VERSION_MASK) != VU_VERSION ||
+	    (m->hdr.flags & ~VU_FLAGS_KNOWN) || (m->hdr.flags & VU_FLAG_REPLY)) {
+		log_msg(d->log, KR_LOG_ERROR, "vhost-user: bad flags 0x%x on %s", m->hdr.flags,
+			req_name(m->hdr.request));
+		return -EPROTO;
+	}
+	if (m->hdr.size > VU_MAX_PAYLOAD) {
+		log_msg(d->log, KR_LOG_ERROR, "vhost-user: %s payload of %u bytes",
+			req_name(m->hdr.request), m->hdr.size);
+		return -EPROTO;
+	}
+	return read_full(d->fd, &m->p, m->hdr.size);
+}
+
+static int
+send_reply(struct vu_dev *d, uint32_t request, const void *payload, uint32_t size)
+{
+	struct {
+		struct vu_hdr hdr;
+		uint8_t p[VU_MAX_PAYLOAD];
+	} r = {.hdr = {request, VU_VERSION | VU_FLAG_REPLY, size}};
+	size_t len = sizeof(r.hdr) + size;
+	const uint8_t *b = (const uint8_t *)&r;
+
+	memcpy(r.p, payload, size);
+	while (len > 0) {
+		ssize_t w = send(d->fd, b, len, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -EPIPE;
+		b += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+reply_u64(struct vu_dev *d, uint32_t request, uint64_t v)
+{
+	return send_reply(d, request, &v, sizeof(v));
+}
+
+/* Checks a message's payload size and fd count. */
+static bool
+shape_ok(const struct vu_msg *m, uint32_t size, unsigned fds)
+{
+	return m->hdr.size == size && m->n_fds == fds;
+}
+
+static struct vring *
+ring_of(struct vu_dev *d, uint32_t index)
+{
+	return index < VU_MAX_QUEUES ? &d->vq[index] : NULL;
+}
+
+static void
+start_if_ready(struct vu_dev *d, unsigned q)
+{
+	struct vring *vr = &d->vq[q];
+
+	if (!vr->started || !vr->enabled || vr->broken)
+		return;
+	d->ops->queue_state(d->user, q, true);
+	d->ops->queue_kick(d->user, q);
+}
+
+static int
+handle_mem_table(struct vu_dev *d, struct vu_msg *m)
+{
+	uint32_t n = m->p.mem.nregions;
+	int ret;
+
+	if (m->hdr.size < 8 || n == 0 || n > VU_MAX_REGIONS ||
+	    m->hdr.size < 8 + n * sizeof(struct vu_region) || m->n_fds != n)
+		return -EPROTO;
+	ret = vu_mem_set(&d->mem, m->p.mem.regions, n, m->fds);
+	if (ret < 0)
+		return ret;
+	for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
+		struct vring *vr = &d->vq[q];
+		if (vr->desc_ua && vring_map(vr, &d->mem) < 0)
+			vr->broken = true;
+	}
+	return d->ops->mem_changed(d->user, &d->mem);
+}
+
+static int
+handle_fd_msg(struct vu_dev *d, struct vu_msg *m)
+{
+	struct vring *vr;
+	bool nofd;
+	int fd;
+
+	if (m->hdr.size != 8)
+		return -EPROTO;
+	nofd = m->p.u64 & VU_VRING_NOFD;
+	if ((m->p.u64 & ~(uint64_t)(VU_VRING_IDX_MASK | VU_VRING_NOFD)) ||
+	    m->n_fds != (nofd ? 0u : 1u))
+		return -EPROTO;
+	vr = ring_of(d, (uint32_t)(m->p.u64 & VU_VRING_IDX_MASK));
+	if (!vr)
+		return -EPROTO;
+	fd = nofd ? -1 : m->fds[0];
+	m->n_fds = 0; /* taken */
+	switch (m->hdr.request) {
+	case VU_SET_VRING_KICK:
+		if (vr->kick_fd >= 0)
+			close(vr->kick_fd);
+		vr->kick_fd = fd;
+		if (!vr->desc) {
+			if (fd >= 0)
+				close(fd);
+			vr->kick_fd = -1;
+			return -EPROTO; /* a ring without addresses cannot start */
+		}
+		vr->started = true;
+		if (!(d->features & (1ull << VU_F_PROTOCOL_FEATURES)))
+			vr->enabled = true;
+		start_if_ready(d, (unsigned)(vr - d->vq));
+		return 0;
+	case VU_SET_VRING_CALL:
+		if (vr->call_fd >= 0)
+			close(vr->call_fd);
+		vr->call_fd = fd;
+		return 0;
+	default: /* SET_VRING_ERR: we never report ring errors this way */
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+}
+
+/* Returns 1 when the reply was sent by the handler, 0 for success without
+   one, negative errno for failure. */
+static int
+handle(struct vu_dev *d, struct vu_msg *m)
+{
+	struct vring *vr;
+	uint64_t v;
+
+	switch (m->hdr.request) {
+	case VU_GET_FEATURES:
+		if (!shape_ok(m, 0, 0) && !shape_ok(m, 8, 0))
+			return -EPROTO;
+		return reply_u64(d, m->hdr.request, vu_dev_offered(d)) ?: 1;
+	case VU_SET_FEATURES:
+		if (!shape_ok(m, 8, 0) || (m->p.u64 & ~vu_dev_offered(d)))
+			return -EPROTO;
+		d->features = m->p.u64;
+		d->features_set = true;
+		for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
+			d->vq[q].event_idx = d->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+			d->vq[q].indirect = d->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
+		}
+		return d->ops->set_features(d->user, d->features & DEVICE_FEATURE_MASK);
+	case VU_SET_OWNER:
+		if (!shape_ok(m, 0, 0))
+			return -EPROTO;
+		d->owner = true;
+		return 0;
+	case VU_RESET_OWNER:
+	case VU_RESET_DEVICE:
+		if (!shape_ok(m, 0, 0))
+			return -EPROTO;
+		reset_all(d);
+		return 0;
+	case VU_GET_PROTOCOL_FEATURES:
+		if (!shape_ok(m, 0, 0) && !shape_ok(m, 8, 0))
+			return -EPROTO;
+		return reply_u64(d, m->hdr.request, protocol_offered) ?: 1;
+	case VU_SET_PROTOCOL_FEATURES:
+		if (!shape_ok(m, 8, 0) || (m->p.u64 & ~protocol_offered))
+			return -EPROTO;
+		d->protocol_features = m->p.u64;
+		return 0;
+	case VU_GET_QUEUE_NUM:
+		if (!shape_ok(m, 0, 0) && !shape_ok(m, 8, 0))
+			return -EPROTO;
+		return reply_u64(d, m->hdr.request, VU_MAX_QUEUES) ?: 1;
+	case VU_SET_MEM_TABLE:
+		return handle_mem_table(d, m);
+	case VU_SET_VRING_NUM:
+		if (!shape_ok(m, 8, 0) || !(vr = ring_of(d, m->p.state.index)))
+			return -EPROTO;
+		v = m->p.state.num;
+		if (v == 0 || v > VRING_MAX_NUM || (v & (v - 1)) || vr->started)
+			return -EPROTO;
+		vr->num = (uint32_t)v;
+		return 0;
+	case VU_SET_VRING_ADDR:
+		if (!shape_ok(m, sizeof(struct vu_vring_addr), 0) ||
+		    !(vr = ring_of(d, m->p.addr.index)) || vr->started)
+			return -EPROTO;
+		vr->desc_ua = m->p.addr.desc;
+		vr->avail_ua = m->p.addr.avail;
+		vr->used_ua = m->p.addr.used;
+		if (vring_map(vr, &d->mem) < 0) {
+			log_msg(d->log, KR_LOG_ERROR, "vhost-user: ring %u addresses not usable",
+				m->p.addr.index);
+			return -EPROTO;
+		}
+		return 0;
+	case VU_SET_VRING_BASE:
+		if (!shape_ok(m, 8, 0) || !(vr = ring_of(d, m->p.state.index)) ||
+		    m->p.state.num > 0xffff || vr->started)
+			return -EPROTO;
+		/* A control queue that restarts from 0 after use: the driver
+		   reset the device (reboot, module reload). */
+		if (m->p.state.index == 0 && m->p.state.num == 0 && d->vq_used_since_reset) {
+			d->ops->reset(d->user);
+			d->vq_used_since_reset = false;
+		}
+		vr->last_avail = vr->used_idx = (uint16_t)m->p.state.num;
+		vr->signalled_valid = false;
+		return 0;
+	case VU_GET_VRING_BASE: {
+		if (!shape_ok(m, 8, 0) || !(vr = ring_of(d, m->p.state.index)))
+			return -EPROTO;
+		struct vu_vring_state st = {m->p.state.index, vr->last_avail};
+		stop_queue(d, m->p.state.index);
+		return send_reply(d, m->hdr.request, &st, sizeof(st)) ?: 1;
+	}
+	case VU_SET_VRING_KICK:
+	case VU_SET_VRING_CALL:
+	case VU_SET_VRING_ERR:
+		return handle_fd_msg(d, m);
+	case VU_SET_VRING_ENABLE:
+		if (!shape_ok(m, 8, 0) || !(vr = ring_of(d, m->p.state.index)) ||
+		    m->p.state.num > 1)
+			return -EPROTO;
+		vr->enabled = m->p.state.num;
+		if (vr->enabled)
+			start_if_ready(d, m->p.state.index);
+		else if (vr->started)
+			d->ops->queue_state(d->user, m->p.state.index, false);
+		return 0;
+	case VU_GET_CONFIG: {
+		struct vu_config *c = &m->p.config;
+		if (m->n_fds || m->hdr.size < VU_CONFIG_HDR || c->size > sizeof(c->payload) ||
+		    m->hdr.size != VU_CONFIG_HDR + c->size)
+			return -EPROTO;
+		memset(c->payload, 0, c->size);
+		if (d->ops->get_config(d->user, c->offset, c->payload, c->size) < 0)
+			return send_reply(d, m->hdr.request, c, 0) ?: 1; /* size 0: failure */
+		return send_reply(d, m->hdr.request, c, VU_CONFIG_HDR + c->size) ?: 1;
+	}
+	case VU_SET_CONFIG: {
+		struct vu_config *c = &m->p.config;
+		if (m->n_fds || m->hdr.size < VU_CONFIG_HDR || c->size > sizeof(c->payload) ||
+		    m->hdr.size != VU_CONFIG_HDR + c->size)
+			return -EPROTO;
+		return d->ops->set_config(d->user, c->offset, c->payload, c->size);
+	}
+	case VU_GPU_SET_SOCKET:
+		if (!shape_ok(m, 0, 1))
+			return -EPROTO;
+		d->ops->gpu_socket(d->user, m->fds[0]);
+		m->n_fds = 0;
+		return 0;
+	default:
+		log_msg(d->log, KR_LOG_ERROR, "vhost-user: unsupported request %u (%s)",
+			m->hdr.request, req_name(m->hdr.request));
+		return -EPROTO;
+	}
+}
+
+int
+vu_dev_dispatch(struct vu_dev *d)
+{
+	struct vu_msg *m = calloc(1, sizeof(*m));
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	ret = recv_msg(d, m);
+	if (ret < 0) {
+		if (ret != -ECONNRESET)
+			log_msg(d->log, KR_LOG_ERROR, "vhost-user: receive failed: %s",
+				strerror(-ret));
+		goto out;
+	}
+	d->messages++;
+	log_msg(d->log, KR_LOG_DEBUG, "vhost-user: %s (%u bytes, %u fds)",
+		req_name(m->hdr.request), m->hdr.size, m->n_fds);
+	ret = handle(d, m);
+	if (ret < 0) {
+		log_msg(d->log, KR_LOG_ERROR, "vhost-user: %s refused: %s",
+			req_name(m->hdr.request), strerror(-ret));
+		/* With REPLY_ACK the frontend learns it; the connection is dropped
+		   all the same, since its view of the device is now wrong. */
+		if ((m->hdr.flags & VU_FLAG_NEED_REPLY) &&
+		    (d->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK)))
+			reply_u64(d, m->hdr.request, 1);
+		goto out;
+	}
+	if (ret == 0 && (m->hdr.flags & VU_FLAG_NEED_REPLY) &&
+	    (d->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK)))
+		ret = reply_u64(d, m->hdr.request, 0);
+	else
+		ret = 0;
+out:
+	close_fds(m);
+	free(m);
+	return ret;
+}

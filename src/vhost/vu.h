@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A vhost-user backend connection: reads the frontend's messages, keeps the
+ * memory table and the virtqueues, and calls the device through vu_ops.
+ * Generic over the device; the GPU glue lives in src/cli.
+ */
+#ifndef KR_VU_H
+#define KR_VU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/log.h"
+#include "vring.h"
+#include "vu_mem.h"
+
+#define VU_MAX_QUEUES 2
+
+struct vu_dev;
+
+struct vu_ops {
+	/* Device feature bits (the virtio-gpu ones). */
+	uint64_t (*features)(void *user);
+	/* The driver's accepted feature bits (all of them). */
+	int (*set_features)(void *user, uint64_t features);
+	int (*get_config)(void *user, uint32_t offset, void *buf, uint32_t len);
+	int (*set_config)(void *user, uint32_t offset, const void *buf, uint32_t len);
+	/* The memory table changed (regions are in dev->mem). */
+	int (*mem_changed)(void *user, const struct vu_mem *mem);
+	/* Queue q has work (after a kick, or when it starts). */
+	void (*queue_kick)(void *user, unsigned q);
+	/* Queue q started (true) or stopped (false): its kick fd is to be
+	   watched or no longer. */
+	void (*queue_state)(void *user, unsigned q, bool started);
+	/* The frontend handed a display socket (ownership passes). */
+	void (*gpu_socket)(void *user, int fd);
+	/* Device reset: free all device state. */
+	void (*reset)(void *user);
+};
+
+struct vu_dev {
+	int fd; /* owned: the connection, -1 when none */
+	uint64_t features;
+	uint64_t protocol_features;
+	bool features_set;
+	bool owner;
+	struct vu_mem mem;
+	struct vring vq[VU_MAX_QUEUES];
+	bool vq_used_since_reset; /* a queue processed requests since reset */
+	const struct vu_ops *ops;
+	void *user; /* borrowed: handed to ops */
+	struct logger *log; /* borrowed */
+	uint64_t messages;
+};
+
+void vu_dev_init(struct vu_dev *d, const struct vu_ops *ops, void *user, struct logger *log);
+/* Adopt a connected socket (fd ownership passes). */
+int vu_dev_attach(struct vu_dev *d, int fd);
+/* Drop the connection: close fds, unmap memory, reset the device. */
+void vu_dev_detach(struct vu_dev *d);
+/*
+ * Read and execute one message.  0 on success; a negative errno means the
+ * connection must be dropped (-ECONNRESET: the frontend hung up cleanly,
+ * anything else: a malformed message, logged).
+ */
+int vu_dev_dispatch(struct vu_dev *d);
+/* Features offered to the frontend (ring + vhost-user + device). */
+uint64_t vu_dev_offered(const struct vu_dev *d);
+
+#endif

@@ -1,0 +1,44 @@
+#!/bin/sh
+# The daemon's command line: help, version, capabilities JSON, refused options
+# with messages that name what is expected, and exit codes.
+set -u
+kr=$1
+fails=0
+n=0
+check() { # name, expected status, grep pattern (on stdout+stderr), command...
+	name=$1 want=$2 pat=$3
+	shift 3
+	n=$((n + 1))
+	out=$("$@" 2>&1)
+	got=$?
+	if [ "$got" -eq "$want" ] && printf '%s' "$out" | grep -q -- "$pat"; then
+		echo "ok $n - $name"
+	else
+		echo "not ok $n - $name (exit $got, wanted $want; output: $(printf '%s' "$out" | head -c 300))"
+		fails=$((fails + 1))
+	fi
+}
+check "help" 0 "Usage: kohlrabi" "$kr" --help
+check "help lists every option" 0 "print-capabilities" "$kr" -h
+check "version" 0 "^kohlrabi [0-9]" "$kr" --version
+check "capabilities" 0 '"type": "gpu"' "$kr" --print-capabilities
+n=$((n + 1))
+if "$kr" -c | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["type"]=="gpu" and isinstance(d["features"], list)'; then
+	echo "ok $n - capabilities are JSON"
+else
+	echo "not ok $n - capabilities are JSON"
+	fails=$((fails + 1))
+fi
+check "no socket" 2 "exactly one of --socket-path and --fd" "$kr"
+check "socket and fd" 2 "exactly one" "$kr" -s /tmp/x.sock -f 3
+check "unknown option" 2 "unknown option" "$kr" --bogus
+check "unknown backend" 2 "expected 2d, virgl, 3d or gfxstream" "$kr" --backend=metal -s /tmp/x
+check "gpu unknown key" 2 "expected backend, width, height" "$kr" --gpu backend=2d,colour=red -s /tmp/x
+check "gpu bad value" 2 "bad value '0' for width" "$kr" --gpu width=0 -s /tmp/x
+check "gpu not key=value" 2 "not KEY=VALUE" "$kr" --gpu 2d -s /tmp/x
+check "bad size" 2 "bad size" "$kr" --max-hostmem=lots -s /tmp/x
+check "bad log level" 2 "expected error, warn, info, debug" "$kr" --log-level=loud -s /tmp/x
+check "backend not built in" 1 "available: 2d" "$kr" --virgl -s /tmp/kr-cli-test.sock
+check "--fd not a socket" 1 "not a socket" "$kr" --fd 0
+echo "1..$n"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kohlrabi daemon driven through its real vhost-user socket by vud, the
+ * test frontend: feature negotiation, config space, a 2D session whose
+ * pixels must reach the display socket exactly, the cursor, device reset,
+ * hostile rings and malformed messages.  argv[1] is the daemon.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vhost/vu_proto.h"
+#include "vud.h"
+
+#define OK VIRTIO_GPU_RESP_OK_NODATA
+#define WANT ((1ull << VIRTIO_GPU_F_EDID) | (1ull << VIRTIO_GPU_F_RESOURCE_UUID))
+
+static char *daemon_path;
+
+static struct vud *
+start(uint64_t extra_features)
+{
+	char *argv[] = {daemon_path, "--socket-path", "{socket}", "--log-level", "error", NULL};
+	struct vud *v = calloc(1, sizeof(*v));
+
+	assert_non_null(v);
+	assert_int_equal(vud_spawn(v, argv), 0);
+	v->disp.mode_w = 1024;
+	v->disp.mode_h = 768;
+	assert_int_equal(vud_start(v, WANT | extra_features, 64), 0);
+	return v;
+}
+
+static int
+stop(struct vud *v)
+{
+	int status = vud_stop(v);
+
+	free(v);
+	return status;
+}
+
+static uint32_t
+create(struct vud *v, uint32_t id, uint32_t fmt, uint32_t w, uint32_t h)
+{
+	struct virtio_gpu_resource_create_2d c = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
+		.resource_id = id, .format = fmt, .width = w, .height = h};
+	return vud_cmd(v, &c, sizeof(c));
+}
+
+static uint64_t
+attach(struct vud *v, uint32_t id, uint32_t size)
+{
+	struct {
+		struct virtio_gpu_resource_attach_backing a;
+		struct virtio_gpu_mem_entry e[2];
+	} req = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, .resource_id = id,
+		       .nr_entries = 2}};
+	uint64_t gpa = vud_alloc(v, size);
+	uint32_t half = size / 2;
+
+	assert_true(gpa != 0);
+	req.e[0] = (struct virtio_gpu_mem_entry){gpa, half, 0};
+	req.e[1] = (struct virtio_gpu_mem_entry){gpa + half, size - half, 0};
+	assert_int_equal(vud_cmd(v, &req, sizeof(req)), OK);
+	return gpa;
+}
+
+static uint32_t
+transfer_flush(struct vud *v, uint32_t id, uint32_t w, uint32_t h, bool flush)
+{
+	struct virtio_gpu_transfer_to_host_2d t = {
+		.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, .r = {0, 0, w, h},
+		.resource_id = id};
+	struct virtio_gpu_resource_flush f = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH, .r = {0, 0, w, h}, .resource_id = id};
+	uint32_t r = vud_cmd(v, &t, sizeof(t));
+
+	return r == OK && flush ? vud_cmd(v, &f, sizeof(f)) : r;
+}
+
+static void
+test_negotiation_and_config(void **state)
+{
+	struct vud *v = start(0);
+	struct vu_config c = {.offset = 0, .size = 16};
+
+	(void)state;
+	assert_true(v->features & (1ull << VIRTIO_GPU_F_EDID));
+	assert_false(v->features & (1ull << VIRTIO_GPU_F_VIRGL));
+	assert_int_equal(vud_send_raw(v, VU_GET_CONFIG, VU_VERSION, &c, VU_CONFIG_HDR + 16, NULL, 0),
+			 0);
+	assert_int_equal(vud_recv_reply(v, VU_GET_CONFIG, &c, VU_CONFIG_HDR + 16), 0);
+	struct virtio_gpu_config cfg;
+	memcpy(&cfg, c.payload, sizeof(cfg));
+	assert_int_equal(cfg.num_scanouts, 1);
+	assert_int_equal(cfg.num_capsets, 0);
+	/* GET_DISPLAY_INFO and GET_EDID follow the frontend's display. */
+	struct virtio_gpu_ctrl_hdr q = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO};
+	struct virtio_gpu_resp_display_info info;
+	assert_int_equal(vud_request(v, 0, &q, sizeof(q), &info, sizeof(info), 5000),
+			 sizeof(info));
+	assert_int_equal(info.hdr.type, VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+	assert_int_equal(info.pmodes[0].r.width, 1024);
+	assert_int_equal(info.pmodes[0].r.height, 768);
+	assert_int_equal(info.pmodes[0].enabled, 1);
+	struct virtio_gpu_cmd_get_edid e = {.hdr.type = VIRTIO_GPU_CMD_GET_EDID};
+	struct virtio_gpu_resp_edid er;
+	assert_int_equal(vud_request(v, 0, &e, sizeof(e), &er, sizeof(er), 5000), sizeof(er));
+	assert_int_equal(er.hdr.type, VIRTIO_GPU_RESP_OK_EDID);
+	assert_int_equal(er.size, 128);
+	assert_int_equal(er.edid[8], 0x48); /* the frontend's own EDID */
+	assert_int_equal(stop(v), 0);	    /* clean disconnect: exit 0 */
+}
+
+static void
+test_session_pixels(void **state)
+{
+	struct vud *v = start(0);
+	const uint32_t w = 64, h = 48;
+
+	(void)state;
+	/* R8G8B8A8: bytes R, G, B, A; the frontend must get x8r8g8b8 words. */
+	assert_int_equal(create(v, 1, VIRTIO_GPU_FORMAT_R8G8B8A8_UNORM, w, h), OK);
+	uint64_t gpa = attach(v, 1, w * h * 4);
+	uint8_t *px = vud_host(v, gpa);
+	for (uint32_t i = 0; i < w * h; i++) {
+		px[i * 4 + 0] = (uint8_t)i;	   /* R */
+		px[i * 4 + 1] = (uint8_t)(i >> 3); /* G */
+		px[i * 4 + 2] = (uint8_t)(i * 7);  /* B */
+		px[i * 4 + 3] = 0x80;
+	}
+	assert_int_equal(transfer_flush(v, 1, w, h, false), OK);
+	struct virtio_gpu_set_scanout s = {.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT,
+					   .r = {0, 0, w, h}, .resource_id = 1};
+	assert_int_equal(vud_cmd(v, &s, sizeof(s)), OK);
+	assert_int_equal(transfer_flush(v, 1, w, h, true), OK);
+	assert_true(vud_wait_updates(v, 2, 5000));
+	pthread_mutex_lock(&v->disp.lock);
+	assert_int_equal(v->disp.n_scanout, 1);
+	assert_int_equal(v->disp.width, w);
+	assert_int_equal(v->disp.height, h);
+	for (uint32_t i = 0; i < w * h; i++) {
+		uint32_t want = (uint32_t)(uint8_t)i << 16 | (uint32_t)(uint8_t)(i >> 3) << 8 |
+				(uint8_t)(i * 7);
+		if ((v->disp.fb[i] & 0xffffff) != want)
+			fail_msg("pixel %u: want %06x got %08x", i, want, v->disp.fb[i]);
+	}
+	pthread_mutex_unlock(&v->disp.lock);
+
+	/* Cursor: a8r8g8b8 words reach the frontend, then moves and a hide. */
+	assert_int_equal(create(v, 2, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 64, 64), OK);
+	uint64_t cgpa = attach(v, 2, 64 * 64 * 4);
+	uint32_t *cpx = vud_host(v, cgpa);
+	for (uint32_t i = 0; i < 64 * 64; i++)
+		cpx[i] = 0xff000000u | i * 977u;
+	assert_int_equal(transfer_flush(v, 2, 64, 64, false), OK);
+	struct virtio_gpu_update_cursor uc = {.hdr.type = VIRTIO_GPU_CMD_UPDATE_CURSOR,
+					      .pos = {0, 100, 200, 0}, .resource_id = 2,
+					      .hot_x = 3, .hot_y = 4};
+	assert_int_equal(vud_request(v, 1, &uc, sizeof(uc), NULL, 0, 5000), 0);
+	uc.hdr.type = VIRTIO_GPU_CMD_MOVE_CURSOR;
+	uc.pos.x = 150;
+	assert_int_equal(vud_request(v, 1, &uc, sizeof(uc), NULL, 0, 5000), 0);
+	uc.hdr.type = VIRTIO_GPU_CMD_UPDATE_CURSOR;
+	uc.resource_id = 0;
+	assert_int_equal(vud_request(v, 1, &uc, sizeof(uc), NULL, 0, 5000), 0);
+	/* The display thread may still be reading: wait for the hide. */
+	for (int i = 0; i < 1000; i++) {
+		pthread_mutex_lock(&v->disp.lock);
+		bool done = v->disp.n_cursor_hide > 0;
+		pthread_mutex_unlock(&v->disp.lock);
+		if (done)
+			break;
+		usleep(5000);
+	}
+	pthread_mutex_lock(&v->disp.lock);
+	assert_int_equal(v->disp.n_cursor_update, 1);
+	assert_int_equal(v->disp.n_cursor_pos, 1);
+	assert_int_equal(v->disp.n_cursor_hide, 1);
+	assert_int_equal(v->disp.cursor_hot_x, 3);
+	assert_int_equal(v->disp.cursor_hot_y, 4);
+	assert_memory_equal(v->disp.cursor, cpx, 64 * 64 * 4);
+	pthread_mutex_unlock(&v->disp.lock);
+	assert_int_equal(stop(v), 0);
+}
+
+/* The driver reset: rings stopped, then started again from index 0. */
+static void
+test_device_reset(void **state)
+{
+	struct vud *v = start(0);
+
+	(void)state;
+	assert_int_equal(create(v, 5, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16, 16), OK);
+	assert_int_equal(create(v, 5, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16, 16),
+			 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	for (uint32_t q = 0; q < 2; q++) {
+		struct vu_vring_state st = {q, 0};
+		assert_int_equal(vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &st, sizeof(st),
+					      NULL, 0),
+				 0);
+		assert_int_equal(vud_recv_reply(v, VU_GET_VRING_BASE, &st, sizeof(st)), 0);
+		assert_int_equal(st.num, q == 0 ? 2 : 0); /* requests consumed */
+	}
+	/* Restart both rings from 0, as a rebooted guest does. */
+	for (uint32_t q = 0; q < 2; q++) {
+		struct vud_ring *r = &v->q[q];
+		struct vu_vring_state num = {q, VUD_QUEUE_SIZE}, base = {q, 0}, en = {q, 1};
+		struct vu_vring_addr addr = {.index = q,
+					     .desc = (uintptr_t)vud_host(v, r->desc_gpa),
+					     .used = (uintptr_t)vud_host(v, r->used_gpa),
+					     .avail = (uintptr_t)vud_host(v, r->avail_gpa)};
+		uint64_t idx = q;
+		memset(vud_host(v, r->desc_gpa), 0, 4096);
+		r->avail_idx = r->used_seen = 0;
+		assert_int_equal(vud_send_raw(v, VU_SET_VRING_NUM, VU_VERSION, &num, 8, NULL, 0), 0);
+		assert_int_equal(vud_send_raw(v, VU_SET_VRING_BASE, VU_VERSION, &base, 8, NULL, 0),
+				 0);
+		assert_int_equal(vud_send_raw(v, VU_SET_VRING_ADDR, VU_VERSION, &addr, sizeof(addr),
+					      NULL, 0),
+				 0);
+		assert_int_equal(vud_send_raw(v, VU_SET_VRING_CALL, VU_VERSION, &idx, 8, &r->call, 1),
+				 0);
+		assert_int_equal(vud_send_raw(v, VU_SET_VRING_KICK, VU_VERSION, &idx, 8, &r->kick, 1),
+				 0);
+		assert_int_equal(vud_send_raw(v, VU_SET_VRING_ENABLE, VU_VERSION, &en, 8, NULL, 0),
+				 0);
+	}
+	/* Everything was freed: the id is free again. */
+	assert_int_equal(create(v, 5, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16, 16), OK);
+	assert_int_equal(stop(v), 0);
+}
+
+static bool
+alive(struct vud *v)
+{
+	uint64_t f = 0;
+
+	return vud_send_raw(v, VU_GET_FEATURES, VU_VERSION, NULL, 0, NULL, 0) == 0 &&
+	       vud_recv_reply(v, VU_GET_FEATURES, &f, sizeof(f)) == 0 && f != 0;
+}
+
+static void
+test_hostile_rings(void **state)
+{
+	struct vud *v;
+	struct vring_desc_raw *d;
+	uint64_t buf;
+
+	(void)state;
+	/* A head outside the ring: the queue stops, the daemon keeps serving. */
+	v = start(0);
+	d = vud_desc(v, 0);
+	vud_publish(v, 0, VUD_QUEUE_SIZE + 3);
+	assert_int_equal(vud_wait_used(v, 0, 300, NULL), -ETIMEDOUT);
+	assert_true(alive(v));
+	assert_int_equal(stop(v), 0);
+
+	/* A descriptor loop. */
+	v = start(0);
+	d = vud_desc(v, 0);
+	buf = vud_alloc(v, 4096);
+	d[0] = (struct vring_desc_raw){buf, 24, 1, 1};
+	d[1] = (struct vring_desc_raw){buf, 24, 1, 0};
+	vud_publish(v, 0, 0);
+	assert_int_equal(vud_wait_used(v, 0, 300, NULL), -ETIMEDOUT);
+	assert_true(alive(v));
+	assert_int_equal(stop(v), 0);
+
+	/* A buffer outside guest memory; a readable after a writable. */
+	v = start(0);
+	d = vud_desc(v, 0);
+	d[0] = (struct vring_desc_raw){0xdead0000000ull, 24, 0, 0};
+	vud_publish(v, 0, 0);
+	assert_int_equal(vud_wait_used(v, 0, 300, NULL), -ETIMEDOUT);
+	assert_true(alive(v));
+	assert_int_equal(stop(v), 0);
+	v = start(0);
+	d = vud_desc(v, 0);
+	buf = vud_alloc(v, 4096);
+	d[0] = (struct vring_desc_raw){buf, 24, 2 | 1, 1};
+	d[1] = (struct vring_desc_raw){buf + 64, 24, 0, 0};
+	vud_publish(v, 0, 0);
+	assert_int_equal(vud_wait_used(v, 0, 300, NULL), -ETIMEDOUT);
+	assert_int_equal(stop(v), 0);
+
+	/* Nested indirect tables are refused; a proper one works. */
+	v = start(1ull << VIRTIO_RING_F_INDIRECT_DESC);
+	d = vud_desc(v, 0);
+	buf = vud_alloc(v, 4096);
+	struct vring_desc_raw *t = vud_host(v, buf);
+	struct virtio_gpu_ctrl_hdr *q = vud_host(v, buf + 1024);
+	*q = (struct virtio_gpu_ctrl_hdr){.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO};
+	t[0] = (struct vring_desc_raw){buf + 1024, sizeof(*q), 1, 1};
+	t[1] = (struct vring_desc_raw){buf + 2048, 408, 2, 0};
+	d[0] = (struct vring_desc_raw){buf, 32, 4, 0};
+	vud_publish(v, 0, 0);
+	assert_int_equal(vud_wait_used(v, 0, 5000, NULL), 408);
+	assert_int_equal(((struct virtio_gpu_ctrl_hdr *)vud_host(v, buf + 2048))->type,
+			 VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+	t[0] = (struct vring_desc_raw){buf + 512, 16, 4, 0};
+	vud_publish(v, 0, 0);
+	assert_int_equal(vud_wait_used(v, 0, 300, NULL), -ETIMEDOUT);
+	assert_true(alive(v));
+	assert_int_equal(stop(v), 0);
+}
+
+static void
+test_bad_messages(void **state)
+{
+	static const struct {
+		uint32_t request, flags, size;
+	} bad[] = {
+		{VU_GET_FEATURES, 0x2, 0},		 /* version 2 */
+		{VU_GET_FEATURES, VU_VERSION | 0x10, 0}, /* reserved flag */
+		{VU_SET_FEATURES, VU_VERSION, 4},	 /* short payload */
+		{VU_SET_VRING_NUM, VU_VERSION, 4096},	 /* oversized */
+		{99, VU_VERSION, 0},			 /* unknown request */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vud *v = start(0);
+		uint8_t payload[4096] = {0};
+		assert_int_equal(vud_send_raw(v, bad[i].request, bad[i].flags, payload, bad[i].size,
+					      NULL, 0),
+				 0);
+		assert_true(vud_peer_closed(v, 5000));
+		assert_int_equal(stop(v), 1); /* dropped for a protocol error */
+	}
+	/* A ring size that is not a power of two. */
+	struct vud *v = start(0);
+	struct vu_vring_state num = {0, 100};
+	assert_int_equal(vud_send_raw(v, VU_SET_VRING_NUM, VU_VERSION, &num, 8, NULL, 0), 0);
+	assert_true(vud_peer_closed(v, 5000));
+	assert_int_equal(stop(v), 1);
+	/* fds on a message that takes none are refused (and closed). */
+	v = start(0);
+	int fd = dup(2);
+	assert_int_equal(vud_send_raw(v, VU_SET_OWNER, VU_VERSION, NULL, 0, &fd, 1), 0);
+	close(fd);
+	assert_true(vud_peer_closed(v, 5000));
+	assert_int_equal(stop(v), 1);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_negotiation_and_config),
+		cmocka_unit_test(test_session_pixels),
+		cmocka_unit_test(test_device_reset),
+		cmocka_unit_test(test_hostile_rings),
+		cmocka_unit_test(test_bad_messages),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s PATH-TO-KOHLRABI\n", argv[0]);
+		return 2;
+	}
+	daemon_path = argv[1];
+	return cmocka_run_group_tests_name("vhost", tests, NULL, NULL);
+}

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT */
+#include "vud.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vhost/vu_proto.h"
+
+#define SCRATCH_SIZE (2u << 20) /* request/response buffers at the top of memory */
+#define RING_SPACE 8192u
+
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -EPIPE;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+read_all(int fd, void *buf, size_t len, int timeout_ms)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		int r = poll(&pfd, 1, timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			return -ETIMEDOUT;
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* ---- display side: answers the backend, records what it shows ---- */
+
+static void
+display_reply(struct vud *v, uint32_t request, const void *payload, uint32_t size)
+{
+	struct vu_hdr h = {request, VUGPU_FLAG_REPLY, size};
+
+	if (write_all(v->display_fd, &h, sizeof(h)) == 0)
+		write_all(v->display_fd, payload, size);
+}
+
+static void
+display_msg(struct vud *v, const struct vu_hdr *h, uint8_t *p)
+{
+	struct vud_display *d = &v->disp;
+
+	pthread_mutex_lock(&d->lock);
+	switch (h->request) {
+	case VUGPU_GET_PROTOCOL_FEATURES: {
+		uint64_t f = 1ull << VUGPU_PROTOCOL_F_EDID;
+		d->n_queries++;
+		pthread_mutex_unlock(&d->lock);
+		display_reply(v, h->request, &f, sizeof(f));
+		return;
+	}
+	case VUGPU_GET_DISPLAY_INFO: {
+		struct virtio_gpu_resp_display_info info = {.hdr.type =
+								    VIRTIO_GPU_RESP_OK_DISPLAY_INFO};
+		info.pmodes[0].r.width = d->mode_w;
+		info.pmodes[0].r.height = d->mode_h;
+		info.pmodes[0].enabled = 1;
+		d->n_queries++;
+		pthread_mutex_unlock(&d->lock);
+		display_reply(v, h->request, &info, sizeof(info));
+		return;
+	}
+	case VUGPU_GET_EDID: {
+		/* A recognisable EDID: header, then bytes 0x40.., checksum. */
+		struct virtio_gpu_resp_edid e = {.hdr.type = VIRTIO_GPU_RESP_OK_EDID, .size = 128};
+		static const uint8_t magic[8] = {0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0};
+		memcpy(e.edid, magic, 8);
+		for (int i = 8; i < 127; i++)
+			e.edid[i] = (uint8_t)(0x40 + i);
+		uint8_t sum = 0;
+		for (int i = 0; i < 127; i++)
+			sum = (uint8_t)(sum + e.edid[i]);
+		e.edid[127] = (uint8_t)(0x100 - sum);
+		d->n_queries++;
+		pthread_mutex_unlock(&d->lock);
+		display_reply(v, h->request, &e, sizeof(e));
+		return;
+	}
+	case VUGPU_SCANOUT: {
+		struct vugpu_scanout s;
+		if (h->size < sizeof(s))
+			break;
+		memcpy(&s, p, sizeof(s));
+		d->n_scanout++;
+		d->width = s.width;
+		d->height = s.height;
+		free(d->fb);
+		d->fb = s.width ? calloc((size_t)s.width * s.height, 4) : NULL;
+		break;
+	}
+	case VUGPU_UPDATE: {
+		struct vugpu_update u;
+		if (h->size < sizeof(u))
+			break;
+		memcpy(&u, p, sizeof(u));
+		d->n_update++;
+		if (!d->fb || (uint64_t)u.width * u.height * 4 + sizeof(u) != h->size ||
+		    u.x + u.width > d->width || u.y + u.height > d->height)
+			break;
+		for (uint32_t y = 0; y < u.height; y++)
+			memcpy(d->fb + (size_t)(u.y + y) * d->width + u.x,
+			       p + sizeof(u) + (size_t)y * u.width * 4, (size_t)u.width * 4);
+		break;
+	}
+	case VUGPU_CURSOR_UPDATE: {
+		struct vugpu_cursor_update c;
+		if (h->size != sizeof(c))
+			break;
+		memcpy(&c, p, sizeof(c));
+		d->n_cursor_update++;
+		d->cursor_x = c.pos.x;
+		d->cursor_y = c.pos.y;
+		d->cursor_hot_x = c.hot_x;
+		d->cursor_hot_y = c.hot_y;
+		memcpy(d->cursor, c.data, sizeof(d->cursor));
+		break;
+	}
+	case VUGPU_CURSOR_POS:
+	case VUGPU_CURSOR_POS_HIDE: {
+		struct vugpu_cursor_pos c;
+		if (h->size != sizeof(c))
+			break;
+		memcpy(&c, p, sizeof(c));
+		if (h->request == VUGPU_CURSOR_POS)
+			d->n_cursor_pos++;
+		else
+			d->n_cursor_hide++;
+		d->cursor_x = c.x;
+		d->cursor_y = c.y;
+		break;
+	}
+	default: break;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void *
+display_main(void *arg)
+{
+	struct vud *v = arg;
+
+	for (;;) {
+		struct vu_hdr h;
+		if (read_all(v->display_fd, &h, sizeof(h), -1) < 0 || h.size > (64u << 20))
+			break;
+		uint8_t *p = malloc(h.size ? h.size : 1);
+		if (!p || read_all(v->display_fd, p, h.size, 5000) < 0) {
+			free(p);
+			break;
+		}
+		display_msg(v, &h, p);
+		free(p);
+	}
+	pthread_mutex_lock(&v->disp.lock);
+	v->disp.closed = true;
+	pthread_mutex_unlock(&v->disp.lock);
+	return NULL;
+}
+
+/* ---- vhost-user messages ---- */
+
+int
+vud_send_raw(struct vud *v, uint32_t request, uint32_t flags, const void *payload, uint32_t size,
+	     const int *fds, unsigned n_fds)
+{
+	struct vu_hdr h = {request, flags, size};
+	union {
+		char buf[CMSG_SPACE(16 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
+
+	if (n_fds) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
+	}
+	ssize_t w = sendmsg(v->sock, &mh, MSG_NOSIGNAL);
+	return w == (ssize_t)(sizeof(h) + size) ? 0 : -EPIPE;
+}
+
+int
+vud_recv_reply(struct vud *v, uint32_t request, void *payload, uint32_t size)
+{
+	struct vu_hdr h;
+	int ret = read_all(v->sock, &h, sizeof(h), 5000);
+
+	if (ret < 0)
+		return ret;
+	if (h.request != request || !(h.flags & VU_FLAG_REPLY) || h.size != size)
+		return -EPROTO;
+	return read_all(v->sock, payload, size, 5000);
+}
+
+static int
+msg(struct vud *v, uint32_t request, const void *payload, uint32_t size, const int *fds,
+    unsigned n_fds)
+{
+	return vud_send_raw(v, request, VU_VERSION, payload, size, fds, n_fds);
+}
+
+/* A message acknowledged through REPLY_ACK. */
+static int
+msg_ack(struct vud *v, uint32_t request, const void *payload, uint32_t size, const int *fds,
+	unsigned n_fds)
+{
+	uint64_t status;
+	int ret = vud_send_raw(v, request, VU_VERSION | VU_FLAG_NEED_REPLY, payload, size, fds,
+			       n_fds);
+
+	if (ret == 0)
+		ret = vud_recv_reply(v, request, &status, sizeof(status));
+	return ret < 0 ? ret : status ? -EIO : 0;
+}
+
+bool
+vud_peer_closed(struct vud *v, int timeout_ms)
+{
+	uint8_t b[256];
+	struct pollfd pfd = {v->sock, POLLIN, 0};
+
+	for (;;) {
+		int r = poll(&pfd, 1, timeout_ms);
+		if (r <= 0)
+			return false;
+		ssize_t n = recv(v->sock, b, sizeof(b), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+		if (n < 0)
+			return false;
+	}
+}
+
+/* ---- setup ---- */
+
+int
+vud_connect(struct vud *v, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	v->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (v->sock < 0)
+		return -errno;
+	for (int i = 0; i < 500; i++) {
+		if (connect(v->sock, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return 0;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+int
+vud_spawn(struct vud *v, char *const argv[])
+{
+	static char dir[64], path[96];
+	char *args[32];
+	int n = 0;
+
+	memset(v, 0, sizeof(*v));
+	v->sock = v->display_fd = v->memfd = -1;
+	pthread_mutex_init(&v->disp.lock, NULL);
+	snprintf(dir, sizeof(dir), "/tmp/vud-XXXXXX");
+	if (!mkdtemp(dir))
+		return -errno;
+	snprintf(path, sizeof(path), "%s/gpu.sock", dir);
+	for (; argv[n] && n < 31; n++)
+		args[n] = strcmp(argv[n], "{socket}") ? argv[n] : path;
+	args[n] = NULL;
+	v->child = fork();
+	if (v->child < 0)
+		return -errno;
+	if (v->child == 0) {
+		execv(args[0], args);
+		_exit(127);
+	}
+	return vud_connect(v, path);
+}
+
+static void
+ring_layout(struct vud *v, unsigned q)
+{
+	uint64_t base = VUD_GPA_BASE + q * (RING_SPACE / 2);
+	struct vud_ring *r = &v->q[q];
+
+	r->desc_gpa = base;
+	r->avail_gpa = base + 16 * VUD_QUEUE_SIZE;
+	r->used_gpa = (r->avail_gpa + 6 + 2 * VUD_QUEUE_SIZE + 3) & ~3ull;
+}
+
+int
+vud_start(struct vud *v, uint64_t want, unsigned mem_mb)
+{
+	uint64_t f;
+	int ret;
+
+	v->mem_size = (size_t)mem_mb << 20;
+	v->memfd = memfd_create("vud-guest", MFD_CLOEXEC);
+	if (v->memfd < 0 || ftruncate(v->memfd, (off_t)v->mem_size) < 0)
+		return -errno;
+	v->mem = mmap(NULL, v->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->memfd, 0);
+	if (v->mem == MAP_FAILED)
+		return -errno;
+	v->heap = VUD_GPA_BASE + RING_SPACE;
+	if (!v->disp.mode_w) {
+		v->disp.mode_w = 1280;
+		v->disp.mode_h = 800;
+	}
+
+	if ((ret = msg(v, VU_GET_FEATURES, NULL, 0, NULL, 0)) < 0 ||
+	    (ret = vud_recv_reply(v, VU_GET_FEATURES, &f, sizeof(f))) < 0)
+		return ret;
+	if (!(f & (1ull << VU_F_PROTOCOL_FEATURES)) || !(f & (1ull << VIRTIO_F_VERSION_1)))
+		return -ENOTSUP;
+	if ((ret = msg(v, VU_GET_PROTOCOL_FEATURES, NULL, 0, NULL, 0)) < 0 ||
+	    (ret = vud_recv_reply(v, VU_GET_PROTOCOL_FEATURES, &v->protocol_features, 8)) < 0)
+		return ret;
+	v->protocol_features &= (1ull << VU_PROTOCOL_F_REPLY_ACK) | (1ull << VU_PROTOCOL_F_CONFIG);
+	if (!(v->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK)))
+		return -ENOTSUP;
+	if ((ret = msg(v, VU_SET_PROTOCOL_FEATURES, &v->protocol_features, 8, NULL, 0)) < 0 ||
+	    (ret = msg(v, VU_SET_OWNER, NULL, 0, NULL, 0)) < 0)
+		return ret;
+	v->features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VU_F_PROTOCOL_FEATURES) |
+		      (f & want);
+	if ((ret = msg_ack(v, VU_SET_FEATURES, &v->features, 8, NULL, 0)) < 0)
+		return ret;
+	struct vu_mem_table mt = {.nregions = 1};
+	mt.regions[0] = (struct vu_region){VUD_GPA_BASE, v->mem_size, (uintptr_t)v->mem, 0};
+	if ((ret = msg_ack(v, VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), &v->memfd,
+			   1)) < 0)
+		return ret;
+	/* The display socket comes before the rings start, as QEMU does it. */
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	v->display_fd = sv[0];
+	if (pthread_create(&v->display_thread, NULL, display_main, v) != 0)
+		return -EAGAIN;
+	v->display_running = true;
+	ret = msg_ack(v, VU_GPU_SET_SOCKET, NULL, 0, &sv[1], 1);
+	close(sv[1]);
+	if (ret < 0)
+		return ret;
+	for (unsigned q = 0; q < 2; q++) {
+		struct vud_ring *r = &v->q[q];
+		ring_layout(v, q);
+		memset(vud_host(v, r->desc_gpa), 0, RING_SPACE / 2);
+		r->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		r->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct vu_vring_state num = {q, VUD_QUEUE_SIZE}, base = {q, 0}, en = {q, 1};
+		struct vu_vring_addr addr = {
+			.index = q,
+			.desc = (uintptr_t)vud_host(v, r->desc_gpa),
+			.used = (uintptr_t)vud_host(v, r->used_gpa),
+			.avail = (uintptr_t)vud_host(v, r->avail_gpa),
+		};
+		uint64_t kick = q, call = q;
+		if ((ret = msg_ack(v, VU_SET_VRING_NUM, &num, sizeof(num), NULL, 0)) < 0 ||
+		    (ret = msg_ack(v, VU_SET_VRING_BASE, &base, sizeof(base), NULL, 0)) < 0 ||
+		    (ret = msg_ack(v, VU_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0)) < 0 ||
+		    (ret = msg_ack(v, VU_SET_VRING_CALL, &call, 8, &r->call, 1)) < 0 ||
+		    (ret = msg_ack(v, VU_SET_VRING_KICK, &kick, 8, &r->kick, 1)) < 0 ||
+		    (ret = msg_ack(v, VU_SET_VRING_ENABLE, &en, sizeof(en), NULL, 0)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int
+vud_stop(struct vud *v)
+{
+	int status = -1;
+
+	if (v->sock >= 0)
+		close(v->sock);
+	v->sock = -1;
+	if (v->child > 0) {
+		for (int i = 0; i < 500; i++) {
+			if (waitpid(v->child, &status, WNOHANG) == v->child)
+				goto reaped;
+			usleep(10000);
+		}
+		kill(v->child, SIGKILL);
+		waitpid(v->child, &status, 0);
+		status = -1;
+		goto done;
+reaped:
+		status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	}
+done:
+	if (v->display_fd >= 0)
+		shutdown(v->display_fd, SHUT_RDWR);
+	if (v->display_running)
+		pthread_join(v->display_thread, NULL);
+	if (v->display_fd >= 0)
+		close(v->display_fd);
+	for (unsigned q = 0; q < 2; q++) {
+		if (v->q[q].kick > 0)
+			close(v->q[q].kick);
+		if (v->q[q].call > 0)
+			close(v->q[q].call);
+	}
+	if (v->mem && v->mem != MAP_FAILED)
+		munmap(v->mem, v->mem_size);
+	if (v->memfd >= 0)
+		close(v->memfd);
+	free(v->disp.fb);
+	pthread_mutex_destroy(&v->disp.lock);
+	return status;
+}
+
+void *
+vud_host(struct vud *v, uint64_t gpa)
+{
+	if (gpa < VUD_GPA_BASE || gpa - VUD_GPA_BASE >= v->mem_size)
+		return NULL;
+	return v->mem + (gpa - VUD_GPA_BASE);
+}
+
+uint64_t
+vud_alloc(struct vud *v, size_t size)
+{
+	uint64_t gpa = v->heap;
+
+	size = (size + 4095) & ~(size_t)4095;
+	if (gpa + size > VUD_GPA_BASE + v->mem_size - SCRATCH_SIZE)
+		return 0;
+	v->heap += size;
+	return gpa;
+}
+
+void
+vud_reset_heap(struct vud *v)
+{
+	v->heap = VUD_GPA_BASE + RING_SPACE;
+}
+
+/* ---- requests ---- */
+
+struct vring_desc_raw *
+vud_desc(struct vud *v, unsigned q)
+{
+	return vud_host(v, v->q[q].desc_gpa);
+}
+
+void
+vud_publish(struct vud *v, unsigned q, uint16_t head)
+{
+	struct vud_ring *r = &v->q[q];
+	uint16_t *avail = vud_host(v, r->avail_gpa);
+	uint64_t one = 1;
+
+	avail[2 + r->avail_idx % VUD_QUEUE_SIZE] = head;
+	r->avail_idx++;
+	__atomic_store_n(&avail[1], r->avail_idx, __ATOMIC_RELEASE);
+	if (write(r->kick, &one, sizeof(one)) < 0)
+		perror("vud: kick");
+}
+
+int
+vud_wait_used(struct vud *v, unsigned q, int timeout_ms, uint32_t *id)
+{
+	struct vud_ring *r = &v->q[q];
+	uint16_t *used = vud_host(v, r->used_gpa);
+
+	for (int waited = 0;; waited += 5) {
+		uint16_t idx = __atomic_load_n(&used[1], __ATOMIC_ACQUIRE);
+		if (idx != r->used_seen) {
+			uint32_t elem[2];
+			memcpy(elem, (uint8_t *)used + 4 + 8 * (r->used_seen % VUD_QUEUE_SIZE), 8);
+			r->used_seen++;
+			if (id)
+				*id = elem[0];
+			return (int)elem[1];
+		}
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		struct pollfd pfd = {r->call, POLLIN, 0};
+		uint64_t n;
+		if (poll(&pfd, 1, 5) > 0 && read(r->call, &n, sizeof(n)) < 0)
+			return -errno;
+	}
+}
+
+int
+vud_request(struct vud *v, unsigned q, const void *req, size_t len, void *resp, size_t cap,
+	    int timeout_ms)
+{
+	uint64_t scratch = VUD_GPA_BASE + v->mem_size - SCRATCH_SIZE;
+	uint64_t resp_gpa = scratch + ((len + 4095) & ~(size_t)4095);
+	struct vring_desc_raw *d = vud_desc(v, q);
+	int ret;
+
+	if (len + cap + 4096 > SCRATCH_SIZE)
+		return -E2BIG;
+	memcpy(vud_host(v, scratch), req, len);
+	memset(vud_host(v, resp_gpa), 0xa5, cap);
+	d[0] = (struct vring_desc_raw){scratch, (uint32_t)len, cap ? 1 : 0, 1};
+	d[1] = (struct vring_desc_raw){resp_gpa, (uint32_t)cap, 2, 0};
+	vud_publish(v, q, 0);
+	ret = vud_wait_used(v, q, timeout_ms, NULL);
+	if (ret > 0 && resp)
+		memcpy(resp, vud_host(v, resp_gpa), (size_t)ret < cap ? (size_t)ret : cap);
+	return ret;
+}
+
+uint32_t
+vud_cmd(struct vud *v, const void *req, size_t len)
+{
+	struct virtio_gpu_ctrl_hdr h;
+	int n = vud_request(v, 0, req, len, &h, sizeof(h), 5000);
+
+	return n == (int)sizeof(h) ? h.type : 0;
+}
+
+bool
+vud_wait_updates(struct vud *v, unsigned n, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 5) {
+		pthread_mutex_lock(&v->disp.lock);
+		bool ok = v->disp.n_update >= n;
+		pthread_mutex_unlock(&v->disp.lock);
+		if (ok)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}

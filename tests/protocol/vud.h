@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vud: a vhost-user-gpu *frontend* for tests, benchmarks and fuzzing.  It
+ * plays QEMU's part against any vhost-user-gpu backend: guest memory in a
+ * memfd, split virtqueues set up through the real socket and eventfds, and a
+ * display thread that answers the backend's queries and records what it
+ * shows.
+ */
+#ifndef KR_VUD_H
+#define KR_VUD_H
+
+#include <linux/virtio_gpu.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define VUD_QUEUE_SIZE 64
+#define VUD_GPA_BASE 0x100000ull
+#define VUD_MAX_CURSOR 4
+
+/* What the display thread saw. */
+struct vud_display {
+	pthread_mutex_t lock;
+	uint32_t width, height; /* last SCANOUT */
+	uint32_t *fb;		/* owned: x8r8g8b8 frame built from UPDATEs */
+	unsigned n_scanout, n_update, n_cursor_update, n_cursor_pos, n_cursor_hide;
+	unsigned n_queries;
+	uint32_t cursor_x, cursor_y, cursor_hot_x, cursor_hot_y;
+	uint32_t cursor[64 * 64];
+	uint32_t mode_w, mode_h; /* what we answer to GET_DISPLAY_INFO */
+	bool closed;		 /* the backend closed the display socket */
+};
+
+struct vud_ring {
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t avail_idx, used_seen;
+	uint16_t next_desc; /* bump allocator over descriptors */
+	int kick, call;	    /* owned eventfds */
+};
+
+struct vud {
+	int sock;	 /* owned: vhost-user connection */
+	int display_fd;	 /* owned: our end of the display socket */
+	pthread_t display_thread;
+	bool display_running;
+	struct vud_display disp;
+	int memfd;	 /* owned */
+	uint8_t *mem;	 /* owned mapping */
+	size_t mem_size;
+	uint64_t heap;	 /* bump allocator for buffers (gpa) */
+	uint64_t features, protocol_features;
+	struct vud_ring q[2];
+	pid_t child; /* a backend we started, 0 if none */
+};
+
+/* Start a backend: argv with "{socket}" replaced by a fresh socket path.
+   Waits for the socket and connects.  -errno on failure. */
+int vud_spawn(struct vud *v, char *const argv[]);
+/* Connect to an existing backend socket. */
+int vud_connect(struct vud *v, const char *path);
+/* Negotiate features (want = device feature bits wanted), map memory (mem_mb
+   MiB), set up both queues and the display socket, as QEMU does at
+   DRIVER_OK.  Returns 0 or -errno. */
+int vud_start(struct vud *v, uint64_t want, unsigned mem_mb);
+/* Close everything; wait for a spawned backend and return its exit status
+   (or -1). */
+int vud_stop(struct vud *v);
+
+void *vud_host(struct vud *v, uint64_t gpa);
+uint64_t vud_alloc(struct vud *v, size_t size);
+void vud_reset_heap(struct vud *v);
+
+/* One control (q 0) or cursor (q 1) request: request bytes are copied into
+   guest memory; the response lands in resp.  Returns the used length, or
+   -ETIMEDOUT when the backend did not answer within timeout_ms. */
+int vud_request(struct vud *v, unsigned q, const void *req, size_t len, void *resp, size_t cap,
+		int timeout_ms);
+/* Convenience: a control request answered by a header; returns its type. */
+uint32_t vud_cmd(struct vud *v, const void *req, size_t len);
+
+/* Raw vhost-user message (for hostile tests).  fds may be NULL. */
+int vud_send_raw(struct vud *v, uint32_t request, uint32_t flags, const void *payload,
+		 uint32_t size, const int *fds, unsigned n_fds);
+/* Read a reply of exactly size bytes; -errno on failure/EOF. */
+int vud_recv_reply(struct vud *v, uint32_t request, void *payload, uint32_t size);
+/* Is the backend's end of the connection closed (EOF within timeout)? */
+bool vud_peer_closed(struct vud *v, int timeout_ms);
+
+/* Wait until the display has seen at least n updates. */
+bool vud_wait_updates(struct vud *v, unsigned n, int timeout_ms);
+
+/* Raw access for ring tests. */
+struct vring_desc_raw {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+} __attribute__((packed));
+struct vring_desc_raw *vud_desc(struct vud *v, unsigned q);
+/* Publish head on the available ring and kick. */
+void vud_publish(struct vud *v, unsigned q, uint16_t head);
+/* Wait for a used entry; returns its length or -ETIMEDOUT. */
+int vud_wait_used(struct vud *v, unsigned q, int timeout_ms, uint32_t *id);
+
+#endif
