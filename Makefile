@@ -1,5 +1,6 @@
 # kohlrabi: the two commands of the README, and the steps behind them.
-#   make demo    install what is missing, build, play a 2D session, write demo.png
+#   make demo    install what is missing, build, boot a Linux guest on kohlrabi,
+#                write its screen to demo.png
 #   make check   install what is missing, build normal + ASan/UBSan, run every test
 # The last line `make check` prints is `N passed, N failed` over both builds.
 
@@ -20,7 +21,7 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 all: build
 
 deps:
-	@scripts/install-deps
+	@scripts/install-deps base guest
 
 # meson regenerates by itself once set up; set up only when there is no build.ninja.
 $(BUILD)/build.ninja:
@@ -50,12 +51,10 @@ test: build
 
 demo:
 	@echo "demo: installing dependencies"
-	@scripts/install-deps
+	@scripts/install-deps base guest
 	@echo "demo: building"
 	@$(MAKE) --no-print-directory build >/dev/null
-	@echo "demo: running a 2D session on libkohlrabi"
-	@$(BUILD)/tools/kohlrabi-demo2d $(DEMO_PNG)
-	@echo "demo: screenshot written to $(abspath $(DEMO_PNG))"
+	@scripts/demo $(DEMO_PNG)
 
 SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 

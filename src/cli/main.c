@@ -24,6 +24,9 @@
 #include "vhost/vu.h"
 #include "vhost/vu_proto.h"
 
+/* How long a guest's GET_DISPLAY_INFO waits for the frontend's modes. */
+#define DISPLAY_QUERY_TIMEOUT_MS 1000
+
 enum tag { TAG_LISTEN = 1, TAG_CONN, TAG_SIGNAL, TAG_DISPLAY, TAG_KICK0 };
 
 struct daemon {
@@ -32,7 +35,7 @@ struct daemon {
 	struct kr_gpu *gpu; /* owned */
 	struct vu_dev vu;
 	struct vugpu display;
-	int epfd;     /* owned */
+	int epfd;      /* owned */
 	int listen_fd; /* owned, -1 */
 	int signal_fd; /* owned */
 	bool quit;
@@ -87,6 +90,11 @@ on_cursor(void *user, const struct kr_cursor_info *c)
 {
 	struct daemon *d = user;
 
+	log_msg(&d->log, KR_LOG_DEBUG, "cursor: %s scanout %u at %u,%u hot %u,%u",
+		!c->visible ? "hide"
+		: c->pixels ? "shape"
+			    : "move",
+		c->scanout_id, c->x, c->y, c->hot_x, c->hot_y);
 	vugpu_cursor(&d->display, c);
 }
 
@@ -162,30 +170,48 @@ dev_queue_state(void *user, unsigned q, bool started)
 		watch(d, fd, TAG_KICK0 + q, started);
 }
 
-/* Ask the frontend for its modes (and EDIDs): it owns the display. */
+/* The frontend owns the display: its modes and EDIDs are the device's. */
 static void
-refresh_display(struct daemon *d)
+on_display_info(void *user, const struct virtio_gpu_resp_display_info *info)
 {
-	struct virtio_gpu_resp_display_info info;
+	struct daemon *d = user;
 	struct kr_scanout_config modes[KR_MAX_SCANOUTS];
 	uint32_t n = d->opt.num_scanouts;
 
-	if (!vugpu_connected(&d->display) || vugpu_get_display_info(&d->display, &info) < 0)
-		return;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t w = info.pmodes[i].r.width, h = info.pmodes[i].r.height;
-		modes[i] = (struct kr_scanout_config){w ? w : d->opt.width, h ? h : d->opt.height,
-						      info.pmodes[i].enabled != 0};
-		if (modes[i].width > 16384 || modes[i].height > 16384)
-			modes[i] = (struct kr_scanout_config){d->opt.width, d->opt.height, false};
+		uint32_t w = info->pmodes[i].r.width, h = info->pmodes[i].r.height;
+		bool valid = w >= 1 && w <= 16384 && h >= 1 && h <= 16384;
+		modes[i] = (struct kr_scanout_config){valid ? w : d->opt.width,
+						      valid ? h : d->opt.height,
+						      valid && info->pmodes[i].enabled != 0};
 	}
 	kr_gpu_set_modes(d->gpu, modes, n);
-	for (uint32_t i = 0; i < n && d->opt.edid; i++) {
-		struct virtio_gpu_resp_edid e;
-		if (vugpu_get_edid(&d->display, i, &e) == 0 && e.size >= 128 && e.size <= 1024)
-			kr_gpu_set_edid(d->gpu, i, e.edid, e.size);
-	}
 }
+
+static void
+on_edid(void *user, uint32_t scanout, const struct virtio_gpu_resp_edid *e)
+{
+	struct daemon *d = user;
+
+	if (d->opt.edid && e->size >= 128 && e->size <= sizeof(e->edid))
+		kr_gpu_set_edid(d->gpu, scanout, e->edid, e->size);
+}
+
+static void
+on_display_ready(void *user)
+{
+	struct daemon *d = user;
+
+	vugpu_request_display_info(&d->display);
+	for (uint32_t i = 0; i < d->opt.num_scanouts && d->opt.edid; i++)
+		vugpu_request_edid(&d->display, i);
+}
+
+static const struct vugpu_ops display_ops = {
+	.display_info = on_display_info,
+	.edid = on_edid,
+	.ready = on_display_ready,
+};
 
 static void
 dev_gpu_socket(void *user, int fd)
@@ -197,7 +223,6 @@ dev_gpu_socket(void *user, int fd)
 	if (vugpu_attach(&d->display, fd) < 0)
 		return;
 	watch(d, d->display.fd, TAG_DISPLAY, true);
-	refresh_display(d);
 	log_msg(&d->log, KR_LOG_INFO, "display socket connected");
 }
 
@@ -219,8 +244,14 @@ peek_request(struct daemon *d, const struct kr_chain *chain)
 
 	if (chain->n_in && chain->in[0].iov_len >= 4)
 		memcpy(&type, chain->in[0].iov_base, 4);
-	if (type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO)
-		refresh_display(d);
+	/* The guest is waiting on us, so the frontend is free to answer. */
+	if (type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO && vugpu_connected(&d->display) &&
+	    vugpu_sync_display_info(&d->display, DISPLAY_QUERY_TIMEOUT_MS) < 0)
+		log_msg(&d->log, KR_LOG_WARN, "frontend did not answer GET_DISPLAY_INFO in time");
+	if (type == VIRTIO_GPU_CMD_GET_EDID && vugpu_connected(&d->display) &&
+	    (d->display.edid_count || !d->display.negotiated) &&
+	    vugpu_sync_edids(&d->display, DISPLAY_QUERY_TIMEOUT_MS) < 0)
+		log_msg(&d->log, KR_LOG_WARN, "frontend did not answer GET_EDID in time");
 }
 
 static void
@@ -373,13 +404,9 @@ handle_event(struct daemon *d, uint32_t tag)
 		return;
 	}
 	case TAG_DISPLAY: {
-		/* Only unblock notes arrive unasked; a hangup ends the display. */
-		uint8_t buf[4096];
-		ssize_t n = recv(d->display.fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-			watch(d, d->display.fd, TAG_DISPLAY, false);
-			vugpu_detach(&d->display);
-		}
+		/* On failure vugpu closed the socket, which also leaves epoll. */
+		if (d->display.fd >= 0)
+			vugpu_read(&d->display);
 		return;
 	}
 	default:
@@ -437,8 +464,7 @@ setup(struct daemon *d)
 		return ret;
 	}
 	if (d->opt.render_node && !strcmp(d->opt.backend, "2d"))
-		log_msg(&d->log, KR_LOG_INFO, "the 2d backend does not use %s",
-			d->opt.render_node);
+		log_msg(&d->log, KR_LOG_INFO, "the 2d backend does not use %s", d->opt.render_node);
 	d->req = calloc(1, sizeof(*d->req));
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!d->req || d->epfd < 0)
@@ -452,7 +478,7 @@ setup(struct daemon *d)
 	if (d->signal_fd < 0 || watch(d, d->signal_fd, TAG_SIGNAL, true) < 0)
 		return -errno;
 	vu_dev_init(&d->vu, &vu_gpu_ops, d, &d->log);
-	vugpu_init(&d->display, &d->log);
+	vugpu_init(&d->display, &d->log, &display_ops, d);
 
 	if (d->opt.socket_path) {
 		d->listen_fd = listen_on(d->opt.socket_path);

@@ -61,9 +61,21 @@ options_parse_size(const char *s, uint64_t *out)
 	if (errno || end == s)
 		return -EINVAL;
 	switch (*end) {
-	case 'k': case 'K': mul = 1ull << 10; end++; break;
-	case 'm': case 'M': mul = 1ull << 20; end++; break;
-	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	case 'k':
+	case 'K':
+		mul = 1ull << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1ull << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1ull << 30;
+		end++;
+		break;
 	default: break;
 	}
 	if (*end == 'i' || *end == 'B') /* accept 256MiB, 256MB */
@@ -147,7 +159,8 @@ options_parse_gpu(struct options *o, const char *spec)
 			ret = options_parse_size(val, &o->max_hostmem);
 		} else {
 			fprintf(stderr,
-				"kohlrabi: --gpu: unknown key '%s' (expected backend, width, height, "
+				"kohlrabi: --gpu: unknown key '%s' (expected backend, width, "
+				"height, "
 				"displays, edid, max-hostmem)\n",
 				kv);
 			ret = -EINVAL;
@@ -165,8 +178,14 @@ options_parse_gpu(struct options *o, const char *spec)
 int
 options_parse(struct options *o, int argc, char **argv)
 {
-	enum { OPT_BACKEND = 256, OPT_MAX_HOSTMEM, OPT_MAX_RESOURCES, OPT_LOG_LEVEL, OPT_GPU,
-	       OPT_RECONNECT };
+	enum {
+		OPT_BACKEND = 256,
+		OPT_MAX_HOSTMEM,
+		OPT_MAX_RESOURCES,
+		OPT_LOG_LEVEL,
+		OPT_GPU,
+		OPT_RECONNECT
+	};
 	static const struct option longopts[] = {
 		{"socket-path", required_argument, NULL, 's'},
 		{"fd", required_argument, NULL, 'f'},
@@ -187,9 +206,15 @@ options_parse(struct options *o, int argc, char **argv)
 	uint32_t fd;
 	int c;
 
-	*o = (struct options){.fd = -1, .backend = "2d", .max_hostmem = KR_DEFAULT_MAX_HOSTMEM,
-			      .max_resources = KR_DEFAULT_MAX_RESOURCES, .log_level = KR_LOG_WARN,
-			      .width = 1280, .height = 800, .num_scanouts = 1, .edid = true};
+	*o = (struct options){.fd = -1,
+			      .backend = "2d",
+			      .max_hostmem = KR_DEFAULT_MAX_HOSTMEM,
+			      .max_resources = KR_DEFAULT_MAX_RESOURCES,
+			      .log_level = KR_LOG_WARN,
+			      .width = 1280,
+			      .height = 800,
+			      .num_scanouts = 1,
+			      .edid = true};
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":s:f:cr:vhV", longopts, NULL)) != -1) {

@@ -17,11 +17,13 @@
 #define REPLY_TIMEOUT_MS 5000
 
 void
-vugpu_init(struct vugpu *v, struct logger *log)
+vugpu_init(struct vugpu *v, struct logger *log, const struct vugpu_ops *ops, void *user)
 {
 	memset(v, 0, sizeof(*v));
 	v->fd = -1;
 	v->log = log;
+	v->ops = ops;
+	v->user = user;
 }
 
 void
@@ -31,6 +33,8 @@ vugpu_detach(struct vugpu *v)
 		close(v->fd);
 	v->fd = -1;
 	v->features = 0;
+	v->negotiated = false;
+	v->edid_head = v->edid_count = 0;
 }
 
 void
@@ -122,53 +126,91 @@ read_timed(struct vugpu *v, void *buf, size_t len)
 	return 0;
 }
 
-/* Send a query and read its reply of exactly size bytes; other messages in
-   between (the frontend's unblock notes) are skipped. */
-static int
-query(struct vugpu *v, uint32_t request, const void *payload, uint32_t psize, void *reply,
-      uint32_t size)
+static void
+handle_reply(struct vugpu *v, const struct vu_hdr *h, const uint8_t *p)
 {
-	int ret = send_msg(v, request, 0, payload, psize);
-
-	for (int skipped = 0; ret == 0; skipped++) {
-		struct vu_hdr h;
-		if ((ret = read_timed(v, &h, sizeof(h))) < 0)
+	switch (h->request) {
+	case VUGPU_GET_PROTOCOL_FEATURES: {
+		uint64_t theirs;
+		if (h->size != sizeof(theirs) || v->negotiated)
 			break;
-		if (h.request == request && (h.flags & VUGPU_FLAG_REPLY) && h.size == size)
-			return read_timed(v, reply, size);
-		if (h.size > 4096 || skipped > 16) {
-			ret = -EPROTO;
+		memcpy(&theirs, p, sizeof(theirs));
+		v->features = theirs & (1ull << VUGPU_PROTOCOL_F_EDID);
+		if (send_msg(v, VUGPU_SET_PROTOCOL_FEATURES, 0, &v->features, sizeof(v->features)) <
+		    0)
 			break;
-		}
-		uint8_t junk[4096];
-		ret = read_timed(v, junk, h.size);
+		v->negotiated = true;
+		if (v->ops && v->ops->ready)
+			v->ops->ready(v->user);
+		break;
 	}
-	return ret;
+	case VUGPU_GET_DISPLAY_INFO:
+		if (h->size == sizeof(struct virtio_gpu_resp_display_info)) {
+			struct virtio_gpu_resp_display_info info;
+			memcpy(&info, p, sizeof(info));
+			v->display_info_replies++;
+			if (v->ops && v->ops->display_info)
+				v->ops->display_info(v->user, &info);
+		}
+		break;
+	case VUGPU_GET_EDID:
+		if (h->size == sizeof(struct virtio_gpu_resp_edid) && v->edid_count) {
+			struct virtio_gpu_resp_edid e;
+			uint32_t id = v->edid_queue[v->edid_head];
+			v->edid_head = (v->edid_head + 1) % VUGPU_MAX_PENDING;
+			v->edid_count--;
+			memcpy(&e, p, sizeof(e));
+			if (v->ops && v->ops->edid)
+				v->ops->edid(v->user, id, &e);
+		}
+		break;
+	default: /* unblock notes and anything else: nothing to do */ break;
+	}
+}
+
+int
+vugpu_read(struct vugpu *v)
+{
+	uint8_t p[4096];
+	struct vu_hdr h;
+	int ret;
+
+	if (v->fd < 0)
+		return -ENOTCONN;
+	ret = read_timed(v, &h, sizeof(h));
+	if (ret == 0 && h.size > sizeof(p))
+		ret = -EPROTO;
+	if (ret == 0)
+		ret = read_timed(v, p, h.size);
+	if (ret < 0) {
+		if (ret == -ECONNRESET)
+			vugpu_detach(v);
+		else
+			fail(v, "read", ret);
+		return ret;
+	}
+	if (h.flags & VUGPU_FLAG_REPLY)
+		handle_reply(v, &h, p);
+	return v->fd >= 0 ? 0 : -ENOTCONN;
 }
 
 int
 vugpu_attach(struct vugpu *v, int fd)
 {
-	uint64_t theirs = 0, ours = 1ull << VUGPU_PROTOCOL_F_EDID;
 	int ret;
 
 	vugpu_detach(v);
 	v->fd = fd;
-	ret = query(v, VUGPU_GET_PROTOCOL_FEATURES, NULL, 0, &theirs, sizeof(theirs));
-	if (ret == 0) {
-		v->features = theirs & ours;
-		ret = send_msg(v, VUGPU_SET_PROTOCOL_FEATURES, 0, &v->features,
-			       sizeof(v->features));
-	}
+	ret = send_msg(v, VUGPU_GET_PROTOCOL_FEATURES, 0, NULL, 0);
 	if (ret < 0)
 		fail(v, "protocol features", ret);
 	return ret;
 }
 
 int
-vugpu_get_display_info(struct vugpu *v, struct virtio_gpu_resp_display_info *out)
+vugpu_request_display_info(struct vugpu *v)
 {
-	int ret = query(v, VUGPU_GET_DISPLAY_INFO, NULL, 0, out, sizeof(*out));
+	int ret = send_msg(v, VUGPU_GET_DISPLAY_INFO, 0, NULL, 0);
 
 	if (ret < 0 && v->fd >= 0)
 		fail(v, "display info", ret);
@@ -176,16 +218,82 @@ vugpu_get_display_info(struct vugpu *v, struct virtio_gpu_resp_display_info *out
 }
 
 int
-vugpu_get_edid(struct vugpu *v, uint32_t scanout, struct virtio_gpu_resp_edid *out)
+vugpu_request_edid(struct vugpu *v, uint32_t scanout)
 {
 	int ret;
 
 	if (!(v->features & (1ull << VUGPU_PROTOCOL_F_EDID)))
 		return -EOPNOTSUPP;
-	ret = query(v, VUGPU_GET_EDID, &scanout, sizeof(scanout), out, sizeof(*out));
-	if (ret < 0 && v->fd >= 0)
-		fail(v, "EDID", ret);
-	return ret;
+	if (v->edid_count == VUGPU_MAX_PENDING)
+		return -EBUSY;
+	ret = send_msg(v, VUGPU_GET_EDID, 0, &scanout, sizeof(scanout));
+	if (ret < 0) {
+		if (v->fd >= 0)
+			fail(v, "EDID", ret);
+		return ret;
+	}
+	v->edid_queue[(v->edid_head + v->edid_count) % VUGPU_MAX_PENDING] = scanout;
+	v->edid_count++;
+	return 0;
+}
+
+/* Handle messages until done(v) or timeout_ms passed. */
+static int
+wait_until(struct vugpu *v, bool (*done)(const struct vugpu *, unsigned), unsigned arg,
+	   int timeout_ms)
+{
+	int ret = 0;
+
+	for (int waited = 0; ret == 0 && v->fd >= 0 && !done(v, arg); waited += 10) {
+		struct pollfd pfd = {v->fd, POLLIN, 0};
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		int r = poll(&pfd, 1, 10);
+		if (r > 0)
+			ret = vugpu_read(v);
+		else if (r < 0 && errno != EINTR)
+			ret = -errno;
+	}
+	return ret ? ret : v->fd >= 0 ? 0 : -ENOTCONN;
+}
+
+static bool
+have_display_info(const struct vugpu *v, unsigned want)
+{
+	return v->display_info_replies >= want;
+}
+
+static bool
+no_edid_pending(const struct vugpu *v, unsigned unused)
+{
+	(void)unused;
+	return v->negotiated && v->edid_count == 0;
+}
+
+static bool
+is_negotiated(const struct vugpu *v, unsigned unused)
+{
+	(void)unused;
+	return v->negotiated;
+}
+
+int
+vugpu_sync_display_info(struct vugpu *v, int timeout_ms)
+{
+	unsigned want;
+	int ret = wait_until(v, is_negotiated, 0, timeout_ms);
+
+	if (ret < 0 || !v->negotiated)
+		return ret < 0 ? ret : -ETIMEDOUT;
+	want = v->display_info_replies + 1;
+	ret = vugpu_request_display_info(v);
+	return ret < 0 ? ret : wait_until(v, have_display_info, want, timeout_ms);
+}
+
+int
+vugpu_sync_edids(struct vugpu *v, int timeout_ms)
+{
+	return wait_until(v, no_edid_pending, 0, timeout_ms);
 }
 
 void
@@ -222,12 +330,12 @@ vugpu_update(struct vugpu *v, const struct kr_scanout_info *info, const struct k
 	struct vugpu_update u = {info->scanout_id, r->x, r->y, r->width, r->height};
 	memcpy(v->buf + sizeof(struct vu_hdr), &u, sizeof(u));
 	uint8_t *dst_bits = v->buf + hdr;
-	pixman_image_t *src = pixman_image_create_bits(
-		pf, (int)(r->x + r->width), (int)(r->y + r->height),
-		(uint32_t *)(uintptr_t)info->pixels, (int)info->stride);
-	pixman_image_t *dst = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)r->width,
-						       (int)r->height, (uint32_t *)(void *)dst_bits,
-						       (int)(r->width * 4));
+	pixman_image_t *src =
+		pixman_image_create_bits(pf, (int)(r->x + r->width), (int)(r->y + r->height),
+					 (uint32_t *)(uintptr_t)info->pixels, (int)info->stride);
+	pixman_image_t *dst =
+		pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)r->width, (int)r->height,
+					 (uint32_t *)(void *)dst_bits, (int)(r->width * 4));
 	if (src && dst)
 		pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, dst, (int)r->x, (int)r->y, 0, 0,
 					 0, 0, (int)r->width, (int)r->height);
@@ -273,11 +381,11 @@ vugpu_cursor(struct vugpu *v, const struct kr_cursor_info *c)
 		/* The frontend takes a8r8g8b8 words. */
 		pixman_image_t *src = pixman_image_create_bits(
 			pf, 64, 64, (uint32_t *)(uintptr_t)c->pixels, (int)c->stride);
-		pixman_image_t *dst =
-			pixman_image_create_bits(PIXMAN_a8r8g8b8, 64, 64,
-						 (uint32_t *)(void *)((uint8_t *)u + offsetof(
-							 struct vugpu_cursor_update, data)),
-						 64 * 4);
+		pixman_image_t *dst = pixman_image_create_bits(
+			PIXMAN_a8r8g8b8, 64, 64,
+			(uint32_t *)(void *)((uint8_t *)u +
+					     offsetof(struct vugpu_cursor_update, data)),
+			64 * 4);
 		if (src && dst)
 			pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, dst, 0, 0, 0, 0, 0, 0,
 						 64, 64);

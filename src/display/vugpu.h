@@ -15,18 +15,41 @@
 #include "kohlrabi/kohlrabi.h"
 #include "util/log.h"
 
+struct vugpu_ops {
+	/* The frontend's display configuration / a scanout's EDID arrived. */
+	void (*display_info)(void *user, const struct virtio_gpu_resp_display_info *info);
+	void (*edid)(void *user, uint32_t scanout, const struct virtio_gpu_resp_edid *edid);
+	/* Protocol features are agreed: queries may be sent. */
+	void (*ready)(void *user);
+};
+
+#define VUGPU_MAX_PENDING 32
+
 struct vugpu {
-	int fd;			/* owned, -1 when none */
-	uint64_t features;	/* display protocol features agreed */
-	uint8_t *buf;		/* owned: message being built */
+	int fd;		   /* owned, -1 when none */
+	uint64_t features; /* display protocol features agreed */
+	bool negotiated;
+	uint32_t edid_queue[VUGPU_MAX_PENDING]; /* scanouts of EDID queries in flight */
+	unsigned edid_head, edid_count;
+	unsigned display_info_replies;
+	const struct vugpu_ops *ops; /* may be NULL */
+	void *user;		     /* borrowed: handed to ops */
+	uint8_t *buf;		     /* owned: message being built */
 	size_t cap;
-	struct logger *log;	/* borrowed */
+	struct logger *log; /* borrowed */
 	uint64_t bytes_sent;
 };
 
-void vugpu_init(struct vugpu *v, struct logger *log);
-/* Take fd and negotiate protocol features.  -errno on failure (fd closed). */
+void vugpu_init(struct vugpu *v, struct logger *log, const struct vugpu_ops *ops, void *user);
+/*
+ * Take fd and start negotiating protocol features.  Nothing here waits for
+ * the frontend: it may be blocked on us (QEMU holds its lock while it hands
+ * us the socket).  Replies arrive through vugpu_read().
+ */
 int vugpu_attach(struct vugpu *v, int fd);
+/* The socket is readable: read and handle one message.  -errno when the
+   socket is gone (it is then closed). */
+int vugpu_read(struct vugpu *v);
 void vugpu_detach(struct vugpu *v);
 void vugpu_finish(struct vugpu *v);
 static inline bool
@@ -35,9 +58,16 @@ vugpu_connected(const struct vugpu *v)
 	return v->fd >= 0;
 }
 
-int vugpu_get_display_info(struct vugpu *v, struct virtio_gpu_resp_display_info *out);
+/* Ask for the display configuration / an EDID; answers come to ops. */
+int vugpu_request_display_info(struct vugpu *v);
 /* -EOPNOTSUPP when the frontend has no EDID support. */
-int vugpu_get_edid(struct vugpu *v, uint32_t scanout, struct virtio_gpu_resp_edid *out);
+int vugpu_request_edid(struct vugpu *v, uint32_t scanout);
+/* Ask for the display configuration and wait (handling other messages,
+   finishing the feature negotiation first) up to timeout_ms for the answer.
+   Only for when the frontend is known to be free to answer. */
+int vugpu_sync_display_info(struct vugpu *v, int timeout_ms);
+/* Wait up to timeout_ms for the EDID queries in flight to be answered. */
+int vugpu_sync_edids(struct vugpu *v, int timeout_ms);
 
 /* Display events, from libkohlrabi's callbacks.  Errors drop the socket. */
 void vugpu_scanout(struct vugpu *v, uint32_t scanout_id, const struct kr_scanout_info *info);

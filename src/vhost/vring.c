@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 /* avail: flags, idx, ring[num], used_event.  used: flags, idx, elems, avail_event. */
-#define AVAIL_IDX(vr) (&(vr)->avail[1])
+#define AVAIL_IDX(vr)	  (&(vr)->avail[1])
 #define AVAIL_RING(vr, i) (&(vr)->avail[2 + (i)])
-#define USED_EVENT(vr) (&(vr)->avail[2 + (vr)->num])
-#define USED_IDX(vr) (&(vr)->used[1])
-#define USED_ELEMS(vr) ((struct vring_used_elem *)(void *)&(vr)->used[2])
-#define AVAIL_EVENT(vr) ((uint16_t *)(void *)&USED_ELEMS(vr)[(vr)->num])
+#define USED_EVENT(vr)	  (&(vr)->avail[2 + (vr)->num])
+#define USED_IDX(vr)	  (&(vr)->used[1])
+#define USED_ELEMS(vr)	  ((struct vring_used_elem *)(void *)&(vr)->used[2])
+#define AVAIL_EVENT(vr)	  ((uint16_t *)(void *)&USED_ELEMS(vr)[(vr)->num])
 
 void
 vring_init(struct vring *vr)

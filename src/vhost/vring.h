@@ -25,11 +25,11 @@ struct vring_desc {
 	uint16_t next;
 } __attribute__((packed));
 
-#define VRING_DESC_F_NEXT 1
-#define VRING_DESC_F_WRITE 2
-#define VRING_DESC_F_INDIRECT 4
+#define VRING_DESC_F_NEXT	   1
+#define VRING_DESC_F_WRITE	   2
+#define VRING_DESC_F_INDIRECT	   4
 #define VRING_AVAIL_F_NO_INTERRUPT 1
-#define VRING_USED_F_NO_NOTIFY 1
+#define VRING_USED_F_NO_NOTIFY	   1
 
 struct vring_used_elem {
 	uint32_t id;
@@ -37,7 +37,7 @@ struct vring_used_elem {
 } __attribute__((packed));
 
 struct vring {
-	uint32_t num; /* 0: not set up */
+	uint32_t num;			     /* 0: not set up */
 	uint64_t desc_ua, avail_ua, used_ua; /* frontend addresses from SET_VRING_ADDR */
 	struct vring_desc *desc;	     /* borrowed: in mapped guest memory */
 	uint16_t *avail;		     /* flags, idx, ring[num], used_event */
@@ -46,13 +46,13 @@ struct vring {
 	uint16_t used_idx;
 	uint16_t signalled_used; /* used_idx at the last interrupt */
 	bool signalled_valid;
-	int kick_fd;	     /* owned, -1 */
-	int call_fd;	     /* owned, -1 */
-	bool started;	     /* kick fd received */
-	bool enabled;	     /* SET_VRING_ENABLE */
-	bool broken;	     /* the driver broke the rules */
-	bool event_idx;	     /* VIRTIO_RING_F_EVENT_IDX negotiated */
-	bool indirect;	     /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	int kick_fd;	       /* owned, -1 */
+	int call_fd;	       /* owned, -1 */
+	bool started;	       /* kick fd received */
+	bool enabled;	       /* SET_VRING_ENABLE */
+	bool broken;	       /* the driver broke the rules */
+	bool event_idx;	       /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;	       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	uint32_t pending_used; /* used entries not yet signalled */
 };
 

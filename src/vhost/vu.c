@@ -179,8 +179,10 @@ recv_msg(struct vu_dev *d, struct vu_msg *m)
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = {&m->hdr, sizeof(m->hdr)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.buf,
+			    .msg_controllen = sizeof(ctl.buf)};
 	ssize_t r;
 	int ret;
 
@@ -358,9 +360,14 @@ handle(struct vu_dev *d, struct vu_msg *m)
 			return -EPROTO;
 		return reply_u64(d, m->hdr.request, vu_dev_offered(d)) ?: 1;
 	case VU_SET_FEATURES:
-		if (!shape_ok(m, 8, 0) || (m->p.u64 & ~vu_dev_offered(d)))
+		if (!shape_ok(m, 8, 0))
 			return -EPROTO;
-		d->features = m->p.u64;
+		/* QEMU 10 acks transport bits it never saw offered (RING_RESET): we
+		   ignore what we did not offer rather than drop the frontend. */
+		if (m->p.u64 & ~vu_dev_offered(d))
+			log_msg(d->log, KR_LOG_INFO, "vhost-user: ignoring features 0x%llx",
+				(unsigned long long)(m->p.u64 & ~vu_dev_offered(d)));
+		d->features = m->p.u64 & vu_dev_offered(d);
 		d->features_set = true;
 		for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
 			d->vq[q].event_idx = d->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
@@ -391,8 +398,7 @@ handle(struct vu_dev *d, struct vu_msg *m)
 		if (!shape_ok(m, 0, 0) && !shape_ok(m, 8, 0))
 			return -EPROTO;
 		return reply_u64(d, m->hdr.request, VU_MAX_QUEUES) ?: 1;
-	case VU_SET_MEM_TABLE:
-		return handle_mem_table(d, m);
+	case VU_SET_MEM_TABLE: return handle_mem_table(d, m);
 	case VU_SET_VRING_NUM:
 		if (!shape_ok(m, 8, 0) || !(vr = ring_of(d, m->p.state.index)))
 			return -EPROTO;
@@ -436,8 +442,7 @@ handle(struct vu_dev *d, struct vu_msg *m)
 	}
 	case VU_SET_VRING_KICK:
 	case VU_SET_VRING_CALL:
-	case VU_SET_VRING_ERR:
-		return handle_fd_msg(d, m);
+	case VU_SET_VRING_ERR: return handle_fd_msg(d, m);
 	case VU_SET_VRING_ENABLE:
 		if (!shape_ok(m, 8, 0) || !(vr = ring_of(d, m->p.state.index)) ||
 		    m->p.state.num > 1)
@@ -494,8 +499,8 @@ vu_dev_dispatch(struct vu_dev *d)
 		goto out;
 	}
 	d->messages++;
-	log_msg(d->log, KR_LOG_DEBUG, "vhost-user: %s (%u bytes, %u fds)",
-		req_name(m->hdr.request), m->hdr.size, m->n_fds);
+	log_msg(d->log, KR_LOG_DEBUG, "vhost-user: %s (%u bytes, %u fds)", req_name(m->hdr.request),
+		m->hdr.size, m->n_fds);
 	ret = handle(d, m);
 	if (ret < 0) {
 		log_msg(d->log, KR_LOG_ERROR, "vhost-user: %s refused: %s",

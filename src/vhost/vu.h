@@ -48,7 +48,7 @@ struct vu_dev {
 	struct vring vq[VU_MAX_QUEUES];
 	bool vq_used_since_reset; /* a queue processed requests since reset */
 	const struct vu_ops *ops;
-	void *user; /* borrowed: handed to ops */
+	void *user;	    /* borrowed: handed to ops */
 	struct logger *log; /* borrowed */
 	uint64_t messages;
 };

@@ -40,30 +40,30 @@ enum vu_request {
 	VU_GET_STATUS = 40,
 };
 
-#define VU_VERSION 0x1u
+#define VU_VERSION	     0x1u
 #define VU_FLAG_VERSION_MASK 0x3u
-#define VU_FLAG_REPLY (1u << 2)
-#define VU_FLAG_NEED_REPLY (1u << 3)
-#define VU_FLAGS_KNOWN (VU_FLAG_VERSION_MASK | VU_FLAG_REPLY | VU_FLAG_NEED_REPLY)
+#define VU_FLAG_REPLY	     (1u << 2)
+#define VU_FLAG_NEED_REPLY   (1u << 3)
+#define VU_FLAGS_KNOWN	     (VU_FLAG_VERSION_MASK | VU_FLAG_REPLY | VU_FLAG_NEED_REPLY)
 
 /* Virtio and vhost-user feature bits. */
 #define VIRTIO_RING_F_INDIRECT_DESC 28
-#define VIRTIO_RING_F_EVENT_IDX 29
-#define VU_F_PROTOCOL_FEATURES 30
-#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_RING_F_EVENT_IDX	    29
+#define VU_F_PROTOCOL_FEATURES	    30
+#define VIRTIO_F_VERSION_1	    32
 
 /* Protocol feature bits. */
-#define VU_PROTOCOL_F_MQ 0
-#define VU_PROTOCOL_F_REPLY_ACK 3
-#define VU_PROTOCOL_F_CONFIG 9
-#define VU_PROTOCOL_F_RESET_DEVICE 13
+#define VU_PROTOCOL_F_MQ		  0
+#define VU_PROTOCOL_F_REPLY_ACK		  3
+#define VU_PROTOCOL_F_CONFIG		  9
+#define VU_PROTOCOL_F_RESET_DEVICE	  13
 #define VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
-#define VU_PROTOCOL_F_STATUS 16
+#define VU_PROTOCOL_F_STATUS		  16
 
-#define VU_MAX_REGIONS 8
+#define VU_MAX_REGIONS	  8
 #define VU_VRING_IDX_MASK 0xffu
-#define VU_VRING_NOFD (1u << 8)
-#define VU_HDR_SIZE 12
+#define VU_VRING_NOFD	  (1u << 8)
+#define VU_HDR_SIZE	  12
 /* Largest payload we accept (GET/SET_CONFIG carry at most 256 bytes). */
 #define VU_MAX_PAYLOAD 512
 
@@ -130,7 +130,7 @@ enum vugpu_request {
 	VUGPU_DMABUF_SCANOUT2 = 12,
 };
 
-#define VUGPU_FLAG_REPLY 0x4u
+#define VUGPU_FLAG_REPLY      0x4u
 #define VUGPU_PROTOCOL_F_EDID 0
 
 struct vugpu_cursor_pos {

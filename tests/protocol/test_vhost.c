@@ -5,21 +5,22 @@
  * pixels must reach the display socket exactly, the cursor, device reset,
  * hostile rings and malformed messages.  argv[1] is the daemon.
  */
+#include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+
 #include "vhost/vu_proto.h"
 #include "vud.h"
 
-#define OK VIRTIO_GPU_RESP_OK_NODATA
+#define OK   VIRTIO_GPU_RESP_OK_NODATA
 #define WANT ((1ull << VIRTIO_GPU_F_EDID) | (1ull << VIRTIO_GPU_F_RESOURCE_UUID))
 
 static char *daemon_path;
@@ -50,9 +51,11 @@ stop(struct vud *v)
 static uint32_t
 create(struct vud *v, uint32_t id, uint32_t fmt, uint32_t w, uint32_t h)
 {
-	struct virtio_gpu_resource_create_2d c = {
-		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
-		.resource_id = id, .format = fmt, .width = w, .height = h};
+	struct virtio_gpu_resource_create_2d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
+						  .resource_id = id,
+						  .format = fmt,
+						  .width = w,
+						  .height = h};
 	return vud_cmd(v, &c, sizeof(c));
 }
 
@@ -62,7 +65,8 @@ attach(struct vud *v, uint32_t id, uint32_t size)
 	struct {
 		struct virtio_gpu_resource_attach_backing a;
 		struct virtio_gpu_mem_entry e[2];
-	} req = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, .resource_id = id,
+	} req = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING,
+		       .resource_id = id,
 		       .nr_entries = 2}};
 	uint64_t gpa = vud_alloc(v, size);
 	uint32_t half = size / 2;
@@ -77,9 +81,9 @@ attach(struct vud *v, uint32_t id, uint32_t size)
 static uint32_t
 transfer_flush(struct vud *v, uint32_t id, uint32_t w, uint32_t h, bool flush)
 {
-	struct virtio_gpu_transfer_to_host_2d t = {
-		.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, .r = {0, 0, w, h},
-		.resource_id = id};
+	struct virtio_gpu_transfer_to_host_2d t = {.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D,
+						   .r = {0, 0, w, h},
+						   .resource_id = id};
 	struct virtio_gpu_resource_flush f = {
 		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH, .r = {0, 0, w, h}, .resource_id = id};
 	uint32_t r = vud_cmd(v, &t, sizeof(t));
@@ -96,8 +100,8 @@ test_negotiation_and_config(void **state)
 	(void)state;
 	assert_true(v->features & (1ull << VIRTIO_GPU_F_EDID));
 	assert_false(v->features & (1ull << VIRTIO_GPU_F_VIRGL));
-	assert_int_equal(vud_send_raw(v, VU_GET_CONFIG, VU_VERSION, &c, VU_CONFIG_HDR + 16, NULL, 0),
-			 0);
+	assert_int_equal(
+		vud_send_raw(v, VU_GET_CONFIG, VU_VERSION, &c, VU_CONFIG_HDR + 16, NULL, 0), 0);
 	assert_int_equal(vud_recv_reply(v, VU_GET_CONFIG, &c, VU_CONFIG_HDR + 16), 0);
 	struct virtio_gpu_config cfg;
 	memcpy(&cfg, c.payload, sizeof(cfg));
@@ -106,8 +110,7 @@ test_negotiation_and_config(void **state)
 	/* GET_DISPLAY_INFO and GET_EDID follow the frontend's display. */
 	struct virtio_gpu_ctrl_hdr q = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO};
 	struct virtio_gpu_resp_display_info info;
-	assert_int_equal(vud_request(v, 0, &q, sizeof(q), &info, sizeof(info), 5000),
-			 sizeof(info));
+	assert_int_equal(vud_request(v, 0, &q, sizeof(q), &info, sizeof(info), 5000), sizeof(info));
 	assert_int_equal(info.hdr.type, VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
 	assert_int_equal(info.pmodes[0].r.width, 1024);
 	assert_int_equal(info.pmodes[0].r.height, 768);
@@ -139,8 +142,8 @@ test_session_pixels(void **state)
 		px[i * 4 + 3] = 0x80;
 	}
 	assert_int_equal(transfer_flush(v, 1, w, h, false), OK);
-	struct virtio_gpu_set_scanout s = {.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT,
-					   .r = {0, 0, w, h}, .resource_id = 1};
+	struct virtio_gpu_set_scanout s = {
+		.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, w, h}, .resource_id = 1};
 	assert_int_equal(vud_cmd(v, &s, sizeof(s)), OK);
 	assert_int_equal(transfer_flush(v, 1, w, h, true), OK);
 	assert_true(vud_wait_updates(v, 2, 5000));
@@ -164,8 +167,10 @@ test_session_pixels(void **state)
 		cpx[i] = 0xff000000u | i * 977u;
 	assert_int_equal(transfer_flush(v, 2, 64, 64, false), OK);
 	struct virtio_gpu_update_cursor uc = {.hdr.type = VIRTIO_GPU_CMD_UPDATE_CURSOR,
-					      .pos = {0, 100, 200, 0}, .resource_id = 2,
-					      .hot_x = 3, .hot_y = 4};
+					      .pos = {0, 100, 200, 0},
+					      .resource_id = 2,
+					      .hot_x = 3,
+					      .hot_y = 4};
 	assert_int_equal(vud_request(v, 1, &uc, sizeof(uc), NULL, 0, 5000), 0);
 	uc.hdr.type = VIRTIO_GPU_CMD_MOVE_CURSOR;
 	uc.pos.x = 150;
@@ -205,9 +210,9 @@ test_device_reset(void **state)
 			 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 	for (uint32_t q = 0; q < 2; q++) {
 		struct vu_vring_state st = {q, 0};
-		assert_int_equal(vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &st, sizeof(st),
-					      NULL, 0),
-				 0);
+		assert_int_equal(
+			vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &st, sizeof(st), NULL, 0),
+			0);
 		assert_int_equal(vud_recv_reply(v, VU_GET_VRING_BASE, &st, sizeof(st)), 0);
 		assert_int_equal(st.num, q == 0 ? 2 : 0); /* requests consumed */
 	}
@@ -222,16 +227,17 @@ test_device_reset(void **state)
 		uint64_t idx = q;
 		memset(vud_host(v, r->desc_gpa), 0, 4096);
 		r->avail_idx = r->used_seen = 0;
-		assert_int_equal(vud_send_raw(v, VU_SET_VRING_NUM, VU_VERSION, &num, 8, NULL, 0), 0);
+		assert_int_equal(vud_send_raw(v, VU_SET_VRING_NUM, VU_VERSION, &num, 8, NULL, 0),
+				 0);
 		assert_int_equal(vud_send_raw(v, VU_SET_VRING_BASE, VU_VERSION, &base, 8, NULL, 0),
 				 0);
 		assert_int_equal(vud_send_raw(v, VU_SET_VRING_ADDR, VU_VERSION, &addr, sizeof(addr),
 					      NULL, 0),
 				 0);
-		assert_int_equal(vud_send_raw(v, VU_SET_VRING_CALL, VU_VERSION, &idx, 8, &r->call, 1),
-				 0);
-		assert_int_equal(vud_send_raw(v, VU_SET_VRING_KICK, VU_VERSION, &idx, 8, &r->kick, 1),
-				 0);
+		assert_int_equal(
+			vud_send_raw(v, VU_SET_VRING_CALL, VU_VERSION, &idx, 8, &r->call, 1), 0);
+		assert_int_equal(
+			vud_send_raw(v, VU_SET_VRING_KICK, VU_VERSION, &idx, 8, &r->kick, 1), 0);
 		assert_int_equal(vud_send_raw(v, VU_SET_VRING_ENABLE, VU_VERSION, &en, 8, NULL, 0),
 				 0);
 	}

@@ -18,7 +18,7 @@
 #include "vhost/vu_proto.h"
 
 #define SCRATCH_SIZE (2u << 20) /* request/response buffers at the top of memory */
-#define RING_SPACE 8192u
+#define RING_SPACE   8192u
 
 static int
 write_all(int fd, const void *buf, size_t len)
@@ -86,8 +86,8 @@ display_msg(struct vud *v, const struct vu_hdr *h, uint8_t *p)
 		return;
 	}
 	case VUGPU_GET_DISPLAY_INFO: {
-		struct virtio_gpu_resp_display_info info = {.hdr.type =
-								    VIRTIO_GPU_RESP_OK_DISPLAY_INFO};
+		struct virtio_gpu_resp_display_info info = {
+			.hdr.type = VIRTIO_GPU_RESP_OK_DISPLAY_INFO};
 		info.pmodes[0].r.width = d->mode_w;
 		info.pmodes[0].r.height = d->mode_h;
 		info.pmodes[0].enabled = 1;
@@ -295,14 +295,14 @@ vud_connect(struct vud *v, const char *path)
 int
 vud_spawn(struct vud *v, char *const argv[])
 {
-	static char dir[64], path[96];
+	char *dir = v->sock_dir, path[96];
 	char *args[32];
 	int n = 0;
 
 	memset(v, 0, sizeof(*v));
 	v->sock = v->display_fd = v->memfd = -1;
 	pthread_mutex_init(&v->disp.lock, NULL);
-	snprintf(dir, sizeof(dir), "/tmp/vud-XXXXXX");
+	snprintf(dir, sizeof(v->sock_dir), "/tmp/vud-XXXXXX");
 	if (!mkdtemp(dir))
 		return -errno;
 	snprintf(path, sizeof(path), "%s/gpu.sock", dir);
@@ -363,14 +363,13 @@ vud_start(struct vud *v, uint64_t want, unsigned mem_mb)
 	if ((ret = msg(v, VU_SET_PROTOCOL_FEATURES, &v->protocol_features, 8, NULL, 0)) < 0 ||
 	    (ret = msg(v, VU_SET_OWNER, NULL, 0, NULL, 0)) < 0)
 		return ret;
-	v->features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VU_F_PROTOCOL_FEATURES) |
-		      (f & want);
+	v->features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VU_F_PROTOCOL_FEATURES) | (f & want);
 	if ((ret = msg_ack(v, VU_SET_FEATURES, &v->features, 8, NULL, 0)) < 0)
 		return ret;
 	struct vu_mem_table mt = {.nregions = 1};
 	mt.regions[0] = (struct vu_region){VUD_GPA_BASE, v->mem_size, (uintptr_t)v->mem, 0};
-	if ((ret = msg_ack(v, VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), &v->memfd,
-			   1)) < 0)
+	if ((ret = msg_ack(v, VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), &v->memfd, 1)) <
+	    0)
 		return ret;
 	/* The display socket comes before the rings start, as QEMU does it. */
 	int sv[2];
@@ -427,7 +426,7 @@ vud_stop(struct vud *v)
 		waitpid(v->child, &status, 0);
 		status = -1;
 		goto done;
-reaped:
+	reaped:
 		status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
 done:
@@ -449,6 +448,12 @@ done:
 		close(v->memfd);
 	free(v->disp.fb);
 	pthread_mutex_destroy(&v->disp.lock);
+	if (v->sock_dir[0]) {
+		char path[96];
+		snprintf(path, sizeof(path), "%s/gpu.sock", v->sock_dir);
+		unlink(path);
+		rmdir(v->sock_dir);
+	}
 	return status;
 }
 

@@ -17,7 +17,7 @@
 #include <sys/types.h>
 
 #define VUD_QUEUE_SIZE 64
-#define VUD_GPA_BASE 0x100000ull
+#define VUD_GPA_BASE   0x100000ull
 #define VUD_MAX_CURSOR 4
 
 /* What the display thread saw. */
@@ -41,18 +41,19 @@ struct vud_ring {
 };
 
 struct vud {
-	int sock;	 /* owned: vhost-user connection */
-	int display_fd;	 /* owned: our end of the display socket */
+	int sock;	/* owned: vhost-user connection */
+	int display_fd; /* owned: our end of the display socket */
 	pthread_t display_thread;
 	bool display_running;
 	struct vud_display disp;
-	int memfd;	 /* owned */
-	uint8_t *mem;	 /* owned mapping */
+	int memfd;    /* owned */
+	uint8_t *mem; /* owned mapping */
 	size_t mem_size;
-	uint64_t heap;	 /* bump allocator for buffers (gpa) */
+	uint64_t heap; /* bump allocator for buffers (gpa) */
 	uint64_t features, protocol_features;
 	struct vud_ring q[2];
-	pid_t child; /* a backend we started, 0 if none */
+	pid_t child;	   /* a backend we started, 0 if none */
+	char sock_dir[64]; /* temp dir of its socket, removed by vud_stop */
 };
 
 /* Start a backend: argv with "{socket}" replaced by a fresh socket path.

@@ -1,0 +1,216 @@
+"""A test guest under QEMU 10 (TCG): Debian's kernel and a busybox initramfs
+(scripts/build-guest), driven through its serial console, with QMP for
+screendumps.  The GPU is QEMU's in-process virtio-gpu-pci or a vhost-user-gpu
+backend listening on a socket."""
+
+import json
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+QEMU = shutil.which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64"
+
+
+class GuestError(Exception):
+    pass
+
+
+def read_ppm(path):
+    """(width, height, rgb bytes) of a binary PPM."""
+    with open(path, "rb") as f:
+        data = f.read()
+    fields, pos = [], 0
+    while len(fields) < 4:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos) + 1
+            continue
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    if fields[0] != b"P6" or fields[3] != b"255":
+        raise GuestError(f"{path}: not an 8-bit P6 PPM")
+    w, h = int(fields[1]), int(fields[2])
+    pixels = data[pos + 1:pos + 1 + w * h * 3]
+    if len(pixels) != w * h * 3:
+        raise GuestError(f"{path}: truncated")
+    return w, h, pixels
+
+
+def write_png(path, w, h, rgb):
+    """Write RGB bytes as a PNG (stdlib only)."""
+    import struct
+    import zlib
+
+    raw = b"".join(b"\0" + rgb[y * w * 3:(y + 1) * w * 3] for y in range(h))
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body +
+                struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        f.write(chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)))
+        f.write(chunk(b"IDAT", zlib.compress(raw, 6)))
+        f.write(chunk(b"IEND", b""))
+
+
+class Guest:
+    def __init__(self, image_dir, log_path, gpu="inprocess", socket_path=None,
+                 xres=1280, yres=800):
+        self.image_dir = image_dir
+        self.log_path = log_path
+        self.gpu = gpu
+        self.socket_path = socket_path
+        self.xres, self.yres = xres, yres
+        self.proc = None
+        self.lines = queue.Queue()
+        self.tmp = tempfile.mkdtemp(prefix="kr-guest-")
+        self.qmp_path = os.path.join(self.tmp, "qmp.sock")
+        self.qmp = None
+        self.seq = 0
+        self.log = open(log_path, "a", buffering=1)
+
+    # -- lifecycle --
+    def start(self, timeout=90):
+        args = [QEMU, "-accel", "tcg", "-m", "512M",
+                "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
+                "-machine", "q35,memory-backend=mem", "-vga", "none", "-nodefaults",
+                "-display", "none", "-serial", "stdio", "-monitor", "none",
+                "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+                "-kernel", os.path.join(self.image_dir, "vmlinuz"),
+                "-initrd", os.path.join(self.image_dir, "initrd.img"),
+                "-append", "console=ttyS0 quiet panic=-1"]
+        if self.gpu == "inprocess":
+            args += ["-device", f"virtio-gpu-pci,xres={self.xres},yres={self.yres}"]
+        else:
+            args += ["-chardev", f"socket,id=vgpu,path={self.socket_path}",
+                     "-device", f"vhost-user-gpu-pci,chardev=vgpu,xres={self.xres},yres={self.yres}"]
+        self.log.write("$ " + " ".join(args) + "\n")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        threading.Thread(target=self._reader, daemon=True).start()
+        self._wait_ready(timeout)
+        boot = time.monotonic() - t0
+        self._connect_qmp()
+        return boot
+
+    def _reader(self):
+        buf = b""
+        while True:
+            chunk = self.proc.stdout.read1(4096)
+            if not chunk:
+                self.lines.put(None)
+                return
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                text = line.decode("utf-8", "replace").rstrip("\r")
+                self.log.write(text + "\n")
+                self.lines.put(text)
+
+    def _next_line(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise GuestError("timed out waiting for the guest")
+        try:
+            line = self.lines.get(timeout=left)
+        except queue.Empty:
+            raise GuestError("timed out waiting for the guest") from None
+        if line is None:
+            raise GuestError(f"QEMU exited (status {self.proc.wait()}); see {self.log_path}")
+        return line
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self._next_line(deadline)
+            if "KR-GUEST-ERROR" in line:
+                raise GuestError(line)
+            if line.startswith("KR-GUEST-READY"):
+                return
+
+    def _connect_qmp(self):
+        for _ in range(100):
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.qmp_path)
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise GuestError("QMP socket never appeared")
+        self.qmp = s.makefile("rw")
+        json.loads(self.qmp.readline())  # greeting
+        self._qmp("qmp_capabilities")
+
+    def _qmp(self, cmd, **args):
+        self.qmp.write(json.dumps({"execute": cmd, "arguments": args}) + "\n")
+        self.qmp.flush()
+        while True:
+            msg = json.loads(self.qmp.readline())
+            if "return" in msg:
+                return msg["return"]
+            if "error" in msg:
+                raise GuestError(f"QMP {cmd}: {msg['error']}")
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                self._qmp("quit")
+            except Exception:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.qmp:
+            try:
+                self.qmp.close()
+            except Exception:
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.log.close()
+
+    # -- guest commands --
+    def run(self, cmd, timeout=60):
+        """Run a shell command in the guest: (status, output)."""
+        self.seq += 1
+        tag = str(self.seq)
+        self.log.write(f">>> {tag} {cmd}\n")
+        self.proc.stdin.write(f"{tag} {cmd}\n".encode())
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        out = []
+        while True:
+            line = self._next_line(deadline)
+            if line.startswith(f"KR-DONE {tag} "):
+                return int(line.split()[2]), "\n".join(out)
+            out.append(line)
+
+    def check(self, cmd, timeout=60):
+        status, out = self.run(cmd, timeout)
+        if status:
+            raise GuestError(f"guest command failed ({status}): {cmd}\n{out}")
+        return out
+
+    def reboot(self, timeout=90):
+        t0 = time.monotonic()
+        self.proc.stdin.write(b"0 reboot -f\n")
+        self.proc.stdin.flush()
+        self._wait_ready(timeout)
+        return time.monotonic() - t0
+
+    def screendump(self, path):
+        self._qmp("screendump", filename=path)
+        return read_ppm(path)

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Real-guest end-to-end test of a vhost-user-gpu backend.
+
+A Linux guest (Debian's kernel, busybox initramfs, modetest) boots under
+QEMU 10 (TCG) on the backend given on the command line; its virtio-gpu driver
+must bind, modetest's pattern must appear in QMP screendumps pixel for pixel
+as on QEMU's in-process virtio-gpu-pci (the reference, made once and cached),
+at 1280x800 and 640x480, after a module reload and after a reboot; the cursor
+must reach the backend's display path.  Output is TAP.
+
+Usage: test_guest.py [--cache DIR] [--log-dir DIR] [--only NAME] BACKEND ARGS...
+       ("{socket}" in ARGS is replaced by the socket path)
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from guest import QEMU, Guest, GuestError, read_ppm, write_png  # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODES = [(1280, 800), (640, 480)]
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def result(self, ok, name, diag=""):
+        self.n += 1
+        print(f"{'ok' if ok else 'not ok'} {self.n} - {name}", flush=True)
+        for line in diag.splitlines():
+            print(f"# {line}", flush=True)
+        if not ok:
+            self.failed += 1
+
+
+def connector(g):
+    out = g.check("modetest -M virtio_gpu -c")
+    m = re.search(r"^(\d+)\s+\d+\s+connected", out, re.M)
+    if not m:
+        raise GuestError("no connected connector:\n" + out)
+    return m.group(1)
+
+
+def stop_modetest(g):
+    g.run("killall modetest 2>/dev/null; sleep 0.2; true")
+
+
+def show_pattern(g, w, h, dump, extra=""):
+    """Start modetest on w x h, wait until the screen is stable; (w, h, rgb)."""
+    stop_modetest(g)
+    conn = connector(g)
+    g.check(f"(sleep 100000 | modetest -M virtio_gpu -s {conn}:{w}x{h} {extra} "
+            f">/tmp/mt.log 2>&1 &); true")
+    deadline = time.monotonic() + 60
+    last = None
+    while time.monotonic() < deadline:
+        shot = g.screendump(dump)
+        if shot[0] == w and shot[1] == h and shot == last:
+            return shot
+        last = shot
+        if g.run("pidof modetest")[0] != 0:
+            raise GuestError("modetest exited:\n" + g.check("cat /tmp/mt.log"))
+        time.sleep(0.5)
+    raise GuestError(f"the screen never settled at {w}x{h} (last {last[0]}x{last[1]})")
+
+
+def diff(a, b):
+    if a[0] != b[0] or a[1] != b[1]:
+        return f"size {a[0]}x{a[1]} vs {b[0]}x{b[1]}"
+    pa, pb = a[2], b[2]
+    bad = sum(1 for i in range(0, len(pa), 3) if pa[i:i + 3] != pb[i:i + 3])
+    return f"{bad} of {a[0] * a[1]} pixels differ" if bad else ""
+
+
+def qemu_version():
+    out = subprocess.run([QEMU, "--version"], capture_output=True, text=True).stdout
+    return out.split("\n")[0]
+
+
+def references(image, cache, log_dir):
+    """Reference screens from QEMU's in-process virtio-gpu-pci, cached."""
+    with open(os.path.join(image, "stamp")) as f:
+        stamp = f.read().strip()
+    key = stamp + "-" + re.sub(r"[^0-9.]", "", qemu_version().split("(")[0])
+    ref_dir = os.path.join(cache, "e2e-ref", key)
+    paths = {m: os.path.join(ref_dir, f"{m[0]}x{m[1]}.ppm") for m in MODES}
+    if all(os.path.exists(p) for p in paths.values()):
+        return {m: read_ppm(p) for m, p in paths.items()}
+    os.makedirs(ref_dir, exist_ok=True)
+    g = Guest(image, os.path.join(log_dir, "reference.log"), gpu="inprocess")
+    try:
+        g.start()
+        refs = {}
+        for m in MODES:
+            tmp = paths[m] + ".tmp"
+            refs[m] = show_pattern(g, m[0], m[1], tmp)
+            os.replace(tmp, paths[m])
+        return refs
+    finally:
+        g.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cache", default=os.path.join(TOP, "cache"))
+    ap.add_argument("--log-dir", default=None)
+    ap.add_argument("--only", default=None, help="run only tests whose name contains this")
+    ap.add_argument("backend", nargs=argparse.REMAINDER)
+    args = ap.parse_args()
+    if not args.backend:
+        ap.error("give the backend command")
+    if not os.path.exists(QEMU):
+        print("Bail out! qemu-system-x86_64 missing: run scripts/install-deps guest")
+        return 1
+    log_dir = args.log_dir or tempfile.mkdtemp(prefix="kr-e2e-")
+    os.makedirs(log_dir, exist_ok=True)
+    subprocess.run([os.path.join(TOP, "scripts", "build-guest"), args.cache], check=True,
+                   stdout=sys.stderr)
+    image = os.path.join(args.cache, "guest")
+    tap = Tap()
+    print(f"# {qemu_version()}; logs in {log_dir}", flush=True)
+
+    t0 = time.monotonic()
+    refs = references(image, args.cache, log_dir)
+    print(f"# references ready in {time.monotonic() - t0:.1f} s", flush=True)
+
+    sock_dir = tempfile.mkdtemp(prefix="kr-e2e-sock-")
+    sock = os.path.join(sock_dir, "gpu.sock")
+    cmd = [a.replace("{socket}", sock) for a in args.backend]
+    backend_log = open(os.path.join(log_dir, "backend.log"), "w")
+    backend = subprocess.Popen(cmd, stdout=backend_log, stderr=subprocess.STDOUT)
+    for _ in range(200):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    g = Guest(image, os.path.join(log_dir, "guest.log"), gpu="vhost-user", socket_path=sock)
+
+    def want(name):
+        return not args.only or args.only in name
+
+    def compare(name, mode, label):
+        shot = show_pattern(g, mode[0], mode[1], os.path.join(log_dir, f"{label}.ppm"))
+        d = diff(shot, refs[mode])
+        if d:
+            write_png(os.path.join(log_dir, f"{label}.png"), *shot)
+            write_png(os.path.join(log_dir, f"{label}-expected.png"), *refs[mode])
+        tap.result(not d, name, d or f"{mode[0]}x{mode[1]}: identical to the reference")
+
+    try:
+        try:
+            boot = g.start()
+            bound = g.run("ls /sys/class/drm/card0 >/dev/null && dmesg | grep -c 'virtio_gpu\\|virtio-pci'")
+            tap.result(bound[0] == 0, "boot: the guest's virtio-gpu driver binds",
+                       f"boot to userspace in {boot:.1f} s")
+        except GuestError as e:
+            tap.result(False, "boot: the guest's virtio-gpu driver binds", str(e))
+            raise
+        steps = [
+            ("modetest 1280x800 pattern matches the reference",
+             lambda n: compare(n, (1280, 800), "1280x800")),
+            ("modetest 640x480 pattern matches the reference",
+             lambda n: compare(n, (640, 480), "640x480")),
+        ]
+        for name, fn in steps:
+            if want(name):
+                try:
+                    fn(name)
+                except GuestError as e:
+                    tap.result(False, name, str(e))
+
+        name = "cursor reaches the display path (modetest -C)"
+        if want(name):
+            try:
+                before = open(os.path.join(log_dir, "backend.log")).read().count("cursor:")
+                show_pattern(g, 1280, 800, os.path.join(log_dir, "cursor.ppm"), "-C")
+                time.sleep(2)
+                stop_modetest(g)
+                time.sleep(0.5)
+                log = open(os.path.join(log_dir, "backend.log")).read()
+                shapes = log.count("cursor: shape")
+                moves = log.count("cursor:") - before
+                tap.result(shapes > 0 and moves > 1, name,
+                           f"{shapes} cursor shapes and {moves} cursor events sent to the frontend")
+            except GuestError as e:
+                tap.result(False, name, str(e))
+
+        name = "virtio-gpu module unload and reload"
+        if want(name):
+            try:
+                stop_modetest(g)
+                g.check("rmmod virtio_gpu")
+                gone = g.run("ls /sys/class/drm/card0")[0] != 0
+                g.check("insmod /lib/modules/virtio-gpu.ko")
+                g.check("for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /dev/dri/card0 ] && break; sleep 0.5; done; [ -e /dev/dri/card0 ]")
+                if not gone:
+                    tap.result(False, name, "card0 still there after rmmod")
+                else:
+                    compare(name, (1280, 800), "reload")
+            except GuestError as e:
+                tap.result(False, name, str(e))
+
+        name = "guest reboot"
+        if want(name):
+            try:
+                stop_modetest(g)
+                secs = g.reboot()
+                print(f"# rebooted in {secs:.1f} s", flush=True)
+                compare(name, (1280, 800), "reboot")
+            except GuestError as e:
+                tap.result(False, name, str(e))
+    except GuestError:
+        pass
+    finally:
+        g.close()
+        try:
+            status = backend.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            backend.kill()
+            status = backend.wait()
+        backend_log.close()
+        shutil.rmtree(sock_dir, ignore_errors=True)
+    tap.result(status == 0, "backend exits 0 when the frontend disconnects",
+               f"exit status {status}")
+    print(f"1..{tap.n}", flush=True)
+    print(f"# logs in {log_dir}", flush=True)
+    return 1 if tap.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
