@@ -7,12 +7,15 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -358,6 +361,133 @@ test_bad_messages(void **state)
 	assert_int_equal(stop(v), 1);
 }
 
+/* Each bad SET_MEM_TABLE / ring setup drops the connection; nothing crashes. */
+static void
+expect_dropped(uint32_t request, const void *payload, uint32_t size, const int *fds, unsigned n_fds,
+	       uint32_t flags)
+{
+	struct vud *v = start(0);
+
+	assert_int_equal(vud_send_raw(v, request, VU_VERSION | flags, payload, size, fds, n_fds),
+			 0);
+	assert_true(vud_peer_closed(v, 5000));
+	assert_int_equal(stop(v), 1);
+}
+
+static void
+test_bad_setup(void **state)
+{
+	struct vu_mem_table mt = {.nregions = 1};
+	int fds[2];
+
+	(void)state;
+	fds[0] = memfd_create("bad", MFD_CLOEXEC);
+	fds[1] = dup(fds[0]);
+	assert_int_equal(ftruncate(fds[0], 1 << 20), 0);
+	mt.regions[0] = (struct vu_region){0x100000, 1 << 20, 0x7f0000000000ull, 0};
+	/* Region count and fds disagree. */
+	expect_dropped(VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), fds, 2, 0);
+	expect_dropped(VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), NULL, 0, 0);
+	/* No regions; more than 8. */
+	mt.nregions = 0;
+	expect_dropped(VU_SET_MEM_TABLE, &mt, 8, NULL, 0, 0);
+	mt.nregions = 9;
+	expect_dropped(VU_SET_MEM_TABLE, &mt, sizeof(mt), fds, 1, 0);
+	mt.nregions = 1;
+	/* Size 0; sizes that overflow; more than the fd holds. */
+	mt.regions[0].size = 0;
+	expect_dropped(VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), fds, 1, 0);
+	mt.regions[0] = (struct vu_region){0xfffffffffff00000ull, 2 << 20, 0x7f0000000000ull, 0};
+	expect_dropped(VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), fds, 1, 0);
+	mt.regions[0] =
+		(struct vu_region){0x100000, 1 << 20, 0x7f0000000000ull, 0xfffffffffff00000ull};
+	expect_dropped(VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), fds, 1, 0);
+	mt.regions[0] = (struct vu_region){0x100000, 2 << 20, 0x7f0000000000ull, 0};
+	expect_dropped(VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), fds, 1, 0);
+	/* Overlapping regions. */
+	mt.nregions = 2;
+	mt.regions[0] = (struct vu_region){0x100000, 1 << 19, 0x7f0000000000ull, 0};
+	mt.regions[1] = (struct vu_region){0x140000, 1 << 19, 0x7f1000000000ull, 0};
+	expect_dropped(VU_SET_MEM_TABLE, &mt, 8 + 2 * sizeof(struct vu_region), fds, 2,
+		       VU_FLAG_NEED_REPLY);
+	close(fds[0]);
+	close(fds[1]);
+
+	/* Ring setup: index out of range, num 0, num too big, bad addresses. */
+	struct vu_vring_state st = {2, 64};
+	expect_dropped(VU_SET_VRING_NUM, &st, 8, NULL, 0, 0);
+	st = (struct vu_vring_state){0, 0};
+	expect_dropped(VU_SET_VRING_NUM, &st, 8, NULL, 0, 0);
+	st = (struct vu_vring_state){0, 65536};
+	expect_dropped(VU_SET_VRING_NUM, &st, 8, NULL, 0, 0);
+	st = (struct vu_vring_state){0, 70000};
+	expect_dropped(VU_SET_VRING_BASE, &st, 8, NULL, 0, 0);
+	struct vud *v = start(0);
+	struct vu_vring_state stop_q = {0, 0};
+	assert_int_equal(vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &stop_q, 8, NULL, 0), 0);
+	assert_int_equal(vud_recv_reply(v, VU_GET_VRING_BASE, &stop_q, 8), 0);
+	struct vu_vring_addr addr = {.index = 0,
+				     .desc = (uintptr_t)v->mem + 8,
+				     .used = (uintptr_t)v->mem + 8192,
+				     .avail = (uintptr_t)v->mem + 4096};
+	/* desc misaligned (8, not 16) */
+	assert_int_equal(
+		vud_send_raw(v, VU_SET_VRING_ADDR, VU_VERSION, &addr, sizeof(addr), NULL, 0), 0);
+	assert_true(vud_peer_closed(v, 5000));
+	assert_int_equal(stop(v), 1);
+	v = start(0);
+	stop_q = (struct vu_vring_state){0, 0};
+	assert_int_equal(vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &stop_q, 8, NULL, 0), 0);
+	assert_int_equal(vud_recv_reply(v, VU_GET_VRING_BASE, &stop_q, 8), 0);
+	addr.desc = (uintptr_t)v->mem + v->mem_size - 16; /* runs off the region */
+	assert_int_equal(
+		vud_send_raw(v, VU_SET_VRING_ADDR, VU_VERSION, &addr, sizeof(addr), NULL, 0), 0);
+	assert_true(vud_peer_closed(v, 5000));
+	assert_int_equal(stop(v), 1);
+}
+
+/* --reconnect: the daemon serves one frontend after another. */
+static void
+test_reconnect(void **state)
+{
+	char *argv[] = {daemon_path,   "--socket-path", "{socket}", "--reconnect",
+			"--log-level", "error",		NULL};
+	struct vud *v = calloc(1, sizeof(*v));
+	char path[96];
+
+	(void)state;
+	assert_non_null(v);
+	assert_int_equal(vud_spawn(v, argv), 0);
+	snprintf(path, sizeof(path), "%s/gpu.sock", v->sock_dir);
+	assert_int_equal(vud_start(v, WANT, 16), 0);
+	assert_int_equal(create(v, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8), OK);
+	for (int round = 0; round < 2; round++) {
+		/* Hang up; a new frontend finds a fresh device. */
+		close(v->sock);
+		if (v->display_fd >= 0)
+			shutdown(v->display_fd, SHUT_RDWR);
+		pthread_join(v->display_thread, NULL);
+		close(v->display_fd);
+		v->display_fd = -1;
+		v->display_running = false;
+		munmap(v->mem, v->mem_size);
+		close(v->memfd);
+		v->mem = NULL;
+		for (unsigned q = 0; q < 2; q++) {
+			close(v->q[q].kick);
+			close(v->q[q].call);
+			v->q[q] = (struct vud_ring){0};
+		}
+		v->disp.closed = false;
+		assert_int_equal(vud_connect(v, path), 0);
+		assert_int_equal(vud_start(v, WANT, 16), 0);
+		assert_int_equal(create(v, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8), OK);
+	}
+	/* Still running after the disconnects: stop it with SIGTERM. */
+	kill(v->child, SIGTERM);
+	assert_int_equal(stop(v), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -367,6 +497,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_device_reset),
 		cmocka_unit_test(test_hostile_rings),
 		cmocka_unit_test(test_bad_messages),
+		cmocka_unit_test(test_bad_setup),
+		cmocka_unit_test(test_reconnect),
 	};
 
 	if (argc < 2) {
