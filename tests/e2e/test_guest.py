@@ -54,23 +54,41 @@ def stop_modetest(g):
     g.run("killall modetest 2>/dev/null; sleep 0.2; true")
 
 
-def show_pattern(g, w, h, dump, extra=""):
-    """Start modetest on w x h, wait until the screen is stable; (w, h, rgb)."""
+def colours(shot):
+    rgb = shot[2]
+    return len({rgb[i:i + 3] for i in range(0, len(rgb), 3 * 101)})
+
+
+def show_pattern(g, w, h, dump, extra="", expect=None, timeout=60):
+    """Start modetest on w x h and return the screen (w, h, rgb).
+
+    With expect: wait until the screen equals it (returning the last screen on
+    timeout, for the caller to report).  Without: wait until modetest's
+    pattern (many colours, unlike the console) is there and steady."""
     stop_modetest(g)
     conn = connector(g)
+    before = g.screendump(dump)
     g.check(f"(sleep 100000 | modetest -M virtio_gpu -s {conn}:{w}x{h} {extra} "
             f">/tmp/mt.log 2>&1 &); true")
-    deadline = time.monotonic() + 60
-    last = None
+    deadline = time.monotonic() + timeout
+    last, steady = None, 0
     while time.monotonic() < deadline:
         shot = g.screendump(dump)
-        if shot[0] == w and shot[1] == h and shot == last:
-            return shot
+        if expect is not None:
+            if shot == expect:
+                return shot
+        else:
+            steady = steady + 1 if shot == last else 0
+            if (shot[0], shot[1]) == (w, h) and shot != before and steady >= 2 \
+                    and colours(shot) >= 8:
+                return shot
         last = shot
         if g.run("pidof modetest")[0] != 0:
             raise GuestError("modetest exited:\n" + g.check("cat /tmp/mt.log"))
         time.sleep(0.5)
-    raise GuestError(f"the screen never settled at {w}x{h} (last {last[0]}x{last[1]})")
+    if expect is not None:
+        return last
+    raise GuestError(f"modetest's pattern never settled at {w}x{h} (last {last[0]}x{last[1]})")
 
 
 def diff(a, b):
@@ -148,7 +166,8 @@ def main():
         return not args.only or args.only in name
 
     def compare(name, mode, label):
-        shot = show_pattern(g, mode[0], mode[1], os.path.join(log_dir, f"{label}.ppm"))
+        shot = show_pattern(g, mode[0], mode[1], os.path.join(log_dir, f"{label}.ppm"),
+                            expect=refs[mode])
         d = diff(shot, refs[mode])
         if d:
             write_png(os.path.join(log_dir, f"{label}.png"), *shot)
@@ -181,7 +200,8 @@ def main():
         if want(name):
             try:
                 before = open(os.path.join(log_dir, "backend.log")).read().count("cursor:")
-                show_pattern(g, 1280, 800, os.path.join(log_dir, "cursor.ppm"), "-C")
+                show_pattern(g, 1280, 800, os.path.join(log_dir, "cursor.ppm"), "-C",
+                             expect=refs[(1280, 800)])
                 time.sleep(2)
                 stop_modetest(g)
                 time.sleep(0.5)
