@@ -15,8 +15,9 @@ iov_size(const struct iovec *iov, size_t n)
 	return total;
 }
 
-size_t
-iov_to_buf(const struct iovec *iov, size_t n, size_t offset, void *buf, size_t len)
+/* Copy between buf and the list at byte offset; to_iov picks the direction. */
+static size_t
+iov_copy(const struct iovec *iov, size_t n, size_t offset, uint8_t *buf, size_t len, bool to_iov)
 {
 	size_t done = 0;
 
@@ -30,7 +31,11 @@ iov_to_buf(const struct iovec *iov, size_t n, size_t offset, void *buf, size_t l
 		size_t chunk = l - offset;
 		if (chunk > len - done)
 			chunk = len - done;
-		memcpy((uint8_t *)buf + done, (const uint8_t *)iov[i].iov_base + offset, chunk);
+		uint8_t *at = (uint8_t *)iov[i].iov_base + offset;
+		if (to_iov)
+			memcpy(at, buf + done, chunk);
+		else
+			memcpy(buf + done, at, chunk);
 		done += chunk;
 		offset = 0;
 	}
@@ -38,25 +43,16 @@ iov_to_buf(const struct iovec *iov, size_t n, size_t offset, void *buf, size_t l
 }
 
 size_t
+iov_to_buf(const struct iovec *iov, size_t n, size_t offset, void *buf, size_t len)
+{
+	return iov_copy(iov, n, offset, buf, len, false);
+}
+
+size_t
 iov_from_buf(const struct iovec *iov, size_t n, size_t offset, const void *buf, size_t len)
 {
-	size_t done = 0;
-
-	for (size_t i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (offset >= l) {
-			offset -= l;
-			continue;
-		}
-		size_t chunk = l - offset;
-		if (chunk > len - done)
-			chunk = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + offset, (const uint8_t *)buf + done, chunk);
-		done += chunk;
-		offset = 0;
-	}
-	return done;
+	/* Only read from buf in this direction. */
+	return iov_copy(iov, n, offset, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
 void

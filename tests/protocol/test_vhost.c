@@ -201,6 +201,19 @@ test_session_pixels(void **state)
 	assert_int_equal(stop(v), 0);
 }
 
+/* Stop queue q (GET_VRING_BASE); returns the index the backend reached. */
+static uint32_t
+stop_queue(struct vud *v, uint32_t q)
+{
+	struct vu_vring_state st = {q, 0};
+
+	assert_int_equal(vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &st, sizeof(st), NULL, 0),
+			 0);
+	assert_int_equal(vud_recv_reply(v, VU_GET_VRING_BASE, &st, sizeof(st)), 0);
+	assert_int_equal(st.index, q);
+	return st.num;
+}
+
 /* The driver reset: rings stopped, then started again from index 0. */
 static void
 test_device_reset(void **state)
@@ -211,14 +224,8 @@ test_device_reset(void **state)
 	assert_int_equal(create(v, 5, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16, 16), OK);
 	assert_int_equal(create(v, 5, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16, 16),
 			 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	for (uint32_t q = 0; q < 2; q++) {
-		struct vu_vring_state st = {q, 0};
-		assert_int_equal(
-			vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &st, sizeof(st), NULL, 0),
-			0);
-		assert_int_equal(vud_recv_reply(v, VU_GET_VRING_BASE, &st, sizeof(st)), 0);
-		assert_int_equal(st.num, q == 0 ? 2 : 0); /* requests consumed */
-	}
+	assert_int_equal(stop_queue(v, 0), 2); /* requests consumed */
+	assert_int_equal(stop_queue(v, 1), 0);
 	/* Restart both rings from 0, as a rebooted guest does. */
 	for (uint32_t q = 0; q < 2; q++) {
 		struct vud_ring *r = &v->q[q];
@@ -423,9 +430,7 @@ test_bad_setup(void **state)
 	st = (struct vu_vring_state){0, 70000};
 	expect_dropped(VU_SET_VRING_BASE, &st, 8, NULL, 0, 0);
 	struct vud *v = start(0);
-	struct vu_vring_state stop_q = {0, 0};
-	assert_int_equal(vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &stop_q, 8, NULL, 0), 0);
-	assert_int_equal(vud_recv_reply(v, VU_GET_VRING_BASE, &stop_q, 8), 0);
+	stop_queue(v, 0);
 	struct vu_vring_addr addr = {.index = 0,
 				     .desc = (uintptr_t)v->mem + 8,
 				     .used = (uintptr_t)v->mem + 8192,
@@ -436,9 +441,7 @@ test_bad_setup(void **state)
 	assert_true(vud_peer_closed(v, 5000));
 	assert_int_equal(stop(v), 1);
 	v = start(0);
-	stop_q = (struct vu_vring_state){0, 0};
-	assert_int_equal(vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &stop_q, 8, NULL, 0), 0);
-	assert_int_equal(vud_recv_reply(v, VU_GET_VRING_BASE, &stop_q, 8), 0);
+	stop_queue(v, 0);
 	addr.desc = (uintptr_t)v->mem + v->mem_size - 16; /* runs off the region */
 	assert_int_equal(
 		vud_send_raw(v, VU_SET_VRING_ADDR, VU_VERSION, &addr, sizeof(addr), NULL, 0), 0);
