@@ -13,7 +13,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -27,7 +29,7 @@
 /* How long a guest's GET_DISPLAY_INFO waits for the frontend's modes. */
 #define DISPLAY_QUERY_TIMEOUT_MS 1000
 
-enum tag { TAG_LISTEN = 1, TAG_CONN, TAG_SIGNAL, TAG_DISPLAY, TAG_KICK0 };
+enum tag { TAG_LISTEN = 1, TAG_CONN, TAG_SIGNAL, TAG_DISPLAY, TAG_TIMER, TAG_KICK0 };
 
 struct daemon {
 	struct options opt;
@@ -38,6 +40,10 @@ struct daemon {
 	int epfd;      /* owned */
 	int listen_fd; /* owned, -1 */
 	int signal_fd; /* owned */
+	int timer_fd;  /* owned: display refresh */
+	bool timer_armed;
+	uint64_t last_present_ns;
+	bool display_out_watched; /* EPOLLOUT on the display socket */
 	bool quit;
 	int exit_code;
 	struct vring_req *req; /* owned: scratch for one request */
@@ -64,17 +70,63 @@ watch(struct daemon *d, int fd, uint32_t tag, bool on)
 
 /* ---- libkohlrabi callbacks -> the frontend ---- */
 
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Watch the display socket for writability only while output is queued. */
+static void
+display_watch(struct daemon *d)
+{
+	bool want = vugpu_busy(&d->display);
+	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0),
+				 .data.u32 = TAG_DISPLAY};
+
+	if (want != d->display_out_watched && d->display.fd >= 0 &&
+	    epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->display.fd, &ev) == 0)
+		d->display_out_watched = want;
+}
+
+static void
+present(struct daemon *d)
+{
+	d->last_present_ns = now_ns();
+	vugpu_present(&d->display);
+	display_watch(d);
+}
+
+/* Staged damage goes out at the next refresh tick (at once with rate 0). */
+static void
+schedule_present(struct daemon *d)
+{
+	if (!vugpu_has_damage(&d->display) || d->timer_armed || vugpu_busy(&d->display))
+		return;
+	if (!d->opt.refresh_hz) {
+		present(d);
+		return;
+	}
+	uint64_t period = 1000000000ull / d->opt.refresh_hz, now = now_ns();
+	uint64_t due = d->last_present_ns + period;
+	uint64_t wait = due > now ? due - now : 1;
+	struct itimerspec it = {
+		.it_value = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)}};
+	if (timerfd_settime(d->timer_fd, 0, &it, NULL) == 0)
+		d->timer_armed = true;
+	else
+		present(d);
+}
+
 static void
 on_scanout_set(void *user, uint32_t scanout_id, const struct kr_scanout_info *info)
 {
 	struct daemon *d = user;
 
 	vugpu_scanout(&d->display, scanout_id, info);
-	if (info) {
-		/* The frontend shows the new surface on its first update. */
-		struct kr_rect all = {0, 0, info->width, info->height};
-		vugpu_update(&d->display, info, &all);
-	}
 }
 
 static void
@@ -220,9 +272,11 @@ dev_gpu_socket(void *user, int fd)
 
 	if (vugpu_connected(&d->display))
 		watch(d, d->display.fd, TAG_DISPLAY, false);
+	d->display_out_watched = false;
 	if (vugpu_attach(&d->display, fd) < 0)
 		return;
 	watch(d, d->display.fd, TAG_DISPLAY, true);
+	display_watch(d);
 	log_msg(&d->log, KR_LOG_INFO, "display socket connected");
 }
 
@@ -283,6 +337,8 @@ dev_queue_kick(void *user, unsigned q)
 		vring_set_avail_event(vr);
 	} while (ret == 0 && vring_has_avail(vr));
 	vring_flush(vr);
+	schedule_present(d);
+	display_watch(d);
 	if (ret < 0) {
 		log_msg(&d->log, KR_LOG_ERROR,
 			"queue %u: the driver broke the ring; device needs a reset", q);
@@ -403,10 +459,25 @@ handle_event(struct daemon *d, uint32_t tag)
 		d->quit = true;
 		return;
 	}
-	case TAG_DISPLAY: {
+	case TAG_DISPLAY:
 		/* On failure vugpu closed the socket, which also leaves epoll. */
+		if (d->display.fd >= 0 && vugpu_busy(&d->display))
+			vugpu_pump(&d->display);
 		if (d->display.fd >= 0)
-			vugpu_read(&d->display);
+			vugpu_read_ready(&d->display);
+		if (d->display.fd < 0) {
+			d->display_out_watched = false;
+			return;
+		}
+		display_watch(d);
+		schedule_present(d); /* the previous frame is out */
+		return;
+	case TAG_TIMER: {
+		uint64_t n;
+		if (read(d->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			return;
+		d->timer_armed = false;
+		present(d);
 		return;
 	}
 	default:
@@ -477,6 +548,9 @@ setup(struct daemon *d)
 	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (d->signal_fd < 0 || watch(d, d->signal_fd, TAG_SIGNAL, true) < 0)
 		return -errno;
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->timer_fd < 0 || watch(d, d->timer_fd, TAG_TIMER, true) < 0)
+		return -errno;
 	vu_dev_init(&d->vu, &vu_gpu_ops, d, &d->log);
 	vugpu_init(&d->display, &d->log, &display_ops, d);
 
@@ -504,7 +578,7 @@ setup(struct daemon *d)
 int
 main(int argc, char **argv)
 {
-	struct daemon d = {.listen_fd = -1, .signal_fd = -1, .epfd = -1};
+	struct daemon d = {.listen_fd = -1, .signal_fd = -1, .epfd = -1, .timer_fd = -1};
 
 	if (options_parse(&d.opt, argc, argv) < 0)
 		return 2;
@@ -548,6 +622,8 @@ out:
 	}
 	if (d.signal_fd >= 0)
 		close(d.signal_fd);
+	if (d.timer_fd >= 0)
+		close(d.timer_fd);
 	if (d.epfd >= 0)
 		close(d.epfd);
 	free(d.req);

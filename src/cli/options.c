@@ -35,6 +35,9 @@ options_usage(FILE *f)
 		"      --max-hostmem=SIZE    host memory for guest resources (default 256M;\n"
 		"                            suffixes K, M, G)\n"
 		"      --max-resources=N     live resources at once (default %u)\n"
+		"      --refresh-rate=HZ     display updates sent to the frontend per second\n"
+		"                            (default 60; 0: after every batch of commands).\n"
+		"                            Flushes never wait for the display either way.\n"
 		"\n"
 		"Other:\n"
 		"      --log-level=LEVEL     error, warn (default), info or debug\n"
@@ -184,7 +187,8 @@ options_parse(struct options *o, int argc, char **argv)
 		OPT_MAX_RESOURCES,
 		OPT_LOG_LEVEL,
 		OPT_GPU,
-		OPT_RECONNECT
+		OPT_RECONNECT,
+		OPT_REFRESH
 	};
 	static const struct option longopts[] = {
 		{"socket-path", required_argument, NULL, 's'},
@@ -198,6 +202,7 @@ options_parse(struct options *o, int argc, char **argv)
 		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 		{"gpu", required_argument, NULL, OPT_GPU},
 		{"reconnect", no_argument, NULL, OPT_RECONNECT},
+		{"refresh-rate", required_argument, NULL, OPT_REFRESH},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -214,7 +219,8 @@ options_parse(struct options *o, int argc, char **argv)
 			      .width = 1280,
 			      .height = 800,
 			      .num_scanouts = 1,
-			      .edid = true};
+			      .edid = true,
+			      .refresh_hz = 60};
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":s:f:cr:vhV", longopts, NULL)) != -1) {
@@ -267,6 +273,14 @@ options_parse(struct options *o, int argc, char **argv)
 				return -EINVAL;
 			break;
 		case OPT_RECONNECT: o->reconnect = true; break;
+		case OPT_REFRESH:
+			if (parse_u32(optarg, 0, 1000, &o->refresh_hz) < 0) {
+				fprintf(stderr,
+					"kohlrabi: --refresh-rate wants 0..1000 (Hz), got '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h': o->help = true; break;
 		case 'V': o->version = true; break;
 		case ':':

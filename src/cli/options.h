@@ -22,6 +22,7 @@ struct options {
 	uint32_t num_scanouts;
 	bool edid;
 	bool reconnect;
+	uint32_t refresh_hz; /* display updates per second; 0: after every batch */
 	bool help, version;
 };
 

@@ -2,6 +2,7 @@
 #include "vugpu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pixman.h>
 #include <poll.h>
 #include <stddef.h>
@@ -11,10 +12,8 @@
 #include <unistd.h>
 
 #include "util/pixfmt.h"
+#include "util/util.h"
 #include "vhost/vu_proto.h"
-
-/* How long a query may wait for the frontend's answer. */
-#define REPLY_TIMEOUT_MS 5000
 
 void
 vugpu_init(struct vugpu *v, struct logger *log, const struct vugpu_ops *ops, void *user)
@@ -26,6 +25,13 @@ vugpu_init(struct vugpu *v, struct logger *log, const struct vugpu_ops *ops, voi
 	v->user = user;
 }
 
+static void
+stage_clear(struct vugpu_stage *s)
+{
+	free(s->pixels);
+	memset(s, 0, sizeof(*s));
+}
+
 void
 vugpu_detach(struct vugpu *v)
 {
@@ -35,46 +41,20 @@ vugpu_detach(struct vugpu *v)
 	v->features = 0;
 	v->negotiated = false;
 	v->edid_head = v->edid_count = 0;
+	v->out_len = v->out_off = 0;
+	for (unsigned i = 0; i < KR_MAX_SCANOUTS; i++)
+		v->stage[i].damage = (struct kr_rect){0};
 }
 
 void
 vugpu_finish(struct vugpu *v)
 {
 	vugpu_detach(v);
-	free(v->buf);
-	v->buf = NULL;
-	v->cap = 0;
-}
-
-static int
-reserve(struct vugpu *v, size_t len)
-{
-	if (len <= v->cap)
-		return 0;
-	uint8_t *b = realloc(v->buf, len);
-	if (!b)
-		return -ENOMEM;
-	v->buf = b;
-	v->cap = len;
-	return 0;
-}
-
-static int
-write_all(struct vugpu *v, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	v->bytes_sent += len;
-	while (len > 0) {
-		ssize_t w = send(v->fd, p, len, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -errno ?: -EPIPE;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	for (unsigned i = 0; i < KR_MAX_SCANOUTS; i++)
+		stage_clear(&v->stage[i]);
+	free(v->out);
+	v->out = NULL;
+	v->out_cap = 0;
 }
 
 static void
@@ -85,38 +65,100 @@ fail(struct vugpu *v, const char *what, int err)
 	vugpu_detach(v);
 }
 
-/* Send header + payload (payload may already sit in v->buf after the header). */
-static int
-send_msg(struct vugpu *v, uint32_t request, uint32_t flags, const void *payload, uint32_t size)
+int
+vugpu_pump(struct vugpu *v)
 {
-	struct vu_hdr h = {request, flags, size};
-	int ret;
+	while (v->fd >= 0 && v->out_off < v->out_len) {
+		ssize_t w = send(v->fd, v->out + v->out_off, v->out_len - v->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (w <= 0) {
+			fail(v, "send", w < 0 ? -errno : -EPIPE);
+			return -EPIPE;
+		}
+		v->out_off += (size_t)w;
+		v->bytes_sent += (uint64_t)w;
+	}
+	if (v->out_off == v->out_len)
+		v->out_off = v->out_len = 0;
+	return v->fd >= 0 ? 0 : -ENOTCONN;
+}
 
-	if (v->fd < 0)
-		return -ENOTCONN;
-	ret = reserve(v, sizeof(h) + size);
-	if (ret < 0)
-		return ret;
-	memcpy(v->buf, &h, sizeof(h));
-	if (payload && payload != v->buf + sizeof(h))
-		memcpy(v->buf + sizeof(h), payload, size);
-	return write_all(v, v->buf, sizeof(h) + size);
+/* Room for len more bytes at the end of the queue; NULL (display dropped)
+   when the frontend lets too much pile up. */
+static uint8_t *
+queue_space(struct vugpu *v, size_t len)
+{
+	if (v->out_off && v->out_off == v->out_len)
+		v->out_off = v->out_len = 0;
+	if (v->out_len - v->out_off + len > VUGPU_MAX_QUEUED) {
+		fail(v, "the frontend does not read", -ENOBUFS);
+		return NULL;
+	}
+	if (v->out_len + len > v->out_cap) {
+		if (v->out_off) { /* compact first */
+			memmove(v->out, v->out + v->out_off, v->out_len - v->out_off);
+			v->out_len -= v->out_off;
+			v->out_off = 0;
+		}
+		if (v->out_len + len > v->out_cap) {
+			size_t cap = v->out_len + len;
+			uint8_t *b = realloc(v->out, cap);
+			if (!b) {
+				fail(v, "queue", -ENOMEM);
+				return NULL;
+			}
+			v->out = b;
+			v->out_cap = cap;
+		}
+	}
+	uint8_t *p = v->out + v->out_len;
+	v->out_len += len;
+	return p;
+}
+
+/* Queue a header with room for size payload bytes; returns the payload. */
+static uint8_t *
+queue_msg(struct vugpu *v, uint32_t request, uint32_t size)
+{
+	struct vu_hdr h = {request, 0, size};
+	uint8_t *p;
+
+	if (v->fd < 0 || !(p = queue_space(v, sizeof(h) + size)))
+		return NULL;
+	memcpy(p, &h, sizeof(h));
+	return p + sizeof(h);
 }
 
 static int
-read_timed(struct vugpu *v, void *buf, size_t len)
+send_msg(struct vugpu *v, uint32_t request, const void *payload, uint32_t size)
+{
+	uint8_t *p = queue_msg(v, request, size);
+
+	if (!p)
+		return -ENOTCONN;
+	if (size)
+		memcpy(p, payload, size);
+	return vugpu_pump(v);
+}
+
+static int
+read_timed(struct vugpu *v, void *buf, size_t len, int timeout_ms)
 {
 	uint8_t *p = buf;
 
 	while (len > 0) {
 		struct pollfd pfd = {v->fd, POLLIN, 0};
-		int r = poll(&pfd, 1, REPLY_TIMEOUT_MS);
+		int r = poll(&pfd, 1, timeout_ms);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return r == 0 ? -ETIMEDOUT : -errno;
-		ssize_t n = read(v->fd, p, len);
-		if (n < 0 && errno == EINTR)
+		ssize_t n = recv(v->fd, p, len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			return n == 0 ? -ECONNRESET : -errno;
@@ -136,8 +178,7 @@ handle_reply(struct vugpu *v, const struct vu_hdr *h, const uint8_t *p)
 			break;
 		memcpy(&theirs, p, sizeof(theirs));
 		v->features = theirs & (1ull << VUGPU_PROTOCOL_F_EDID);
-		if (send_msg(v, VUGPU_SET_PROTOCOL_FEATURES, 0, &v->features, sizeof(v->features)) <
-		    0)
+		if (send_msg(v, VUGPU_SET_PROTOCOL_FEATURES, &v->features, sizeof(v->features)) < 0)
 			break;
 		v->negotiated = true;
 		if (v->ops && v->ops->ready)
@@ -177,11 +218,12 @@ vugpu_read(struct vugpu *v)
 
 	if (v->fd < 0)
 		return -ENOTCONN;
-	ret = read_timed(v, &h, sizeof(h));
+	/* The frontend writes whole messages: the rest follows promptly. */
+	ret = read_timed(v, &h, sizeof(h), 1000);
 	if (ret == 0 && h.size > sizeof(p))
 		ret = -EPROTO;
 	if (ret == 0)
-		ret = read_timed(v, p, h.size);
+		ret = read_timed(v, p, h.size, 1000);
 	if (ret < 0) {
 		if (ret == -ECONNRESET)
 			vugpu_detach(v);
@@ -195,26 +237,33 @@ vugpu_read(struct vugpu *v)
 }
 
 int
+vugpu_read_ready(struct vugpu *v)
+{
+	uint8_t b;
+	ssize_t n = recv(v->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n == 0) {
+		vugpu_detach(v);
+		return -ECONNRESET;
+	}
+	return vugpu_read(v);
+}
+
+int
 vugpu_attach(struct vugpu *v, int fd)
 {
-	int ret;
-
 	vugpu_detach(v);
 	v->fd = fd;
-	ret = send_msg(v, VUGPU_GET_PROTOCOL_FEATURES, 0, NULL, 0);
-	if (ret < 0)
-		fail(v, "protocol features", ret);
-	return ret;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return send_msg(v, VUGPU_GET_PROTOCOL_FEATURES, NULL, 0);
 }
 
 int
 vugpu_request_display_info(struct vugpu *v)
 {
-	int ret = send_msg(v, VUGPU_GET_DISPLAY_INFO, 0, NULL, 0);
-
-	if (ret < 0 && v->fd >= 0)
-		fail(v, "display info", ret);
-	return ret;
+	return send_msg(v, VUGPU_GET_DISPLAY_INFO, NULL, 0);
 }
 
 int
@@ -226,18 +275,15 @@ vugpu_request_edid(struct vugpu *v, uint32_t scanout)
 		return -EOPNOTSUPP;
 	if (v->edid_count == VUGPU_MAX_PENDING)
 		return -EBUSY;
-	ret = send_msg(v, VUGPU_GET_EDID, 0, &scanout, sizeof(scanout));
-	if (ret < 0) {
-		if (v->fd >= 0)
-			fail(v, "EDID", ret);
+	ret = send_msg(v, VUGPU_GET_EDID, &scanout, sizeof(scanout));
+	if (ret < 0)
 		return ret;
-	}
 	v->edid_queue[(v->edid_head + v->edid_count) % VUGPU_MAX_PENDING] = scanout;
 	v->edid_count++;
 	return 0;
 }
 
-/* Handle messages until done(v) or timeout_ms passed. */
+/* Handle messages (and drain output) until done(v) or timeout_ms passed. */
 static int
 wait_until(struct vugpu *v, bool (*done)(const struct vugpu *, unsigned), unsigned arg,
 	   int timeout_ms)
@@ -245,14 +291,16 @@ wait_until(struct vugpu *v, bool (*done)(const struct vugpu *, unsigned), unsign
 	int ret = 0;
 
 	for (int waited = 0; ret == 0 && v->fd >= 0 && !done(v, arg); waited += 10) {
-		struct pollfd pfd = {v->fd, POLLIN, 0};
+		struct pollfd pfd = {v->fd, POLLIN | (vugpu_busy(v) ? POLLOUT : 0), 0};
 		if (waited >= timeout_ms)
 			return -ETIMEDOUT;
 		int r = poll(&pfd, 1, 10);
-		if (r > 0)
-			ret = vugpu_read(v);
-		else if (r < 0 && errno != EINTR)
+		if (r < 0 && errno != EINTR)
 			ret = -errno;
+		else if (r > 0 && (pfd.revents & POLLOUT))
+			ret = vugpu_pump(v);
+		if (ret == 0 && r > 0 && (pfd.revents & (POLLIN | POLLHUP)))
+			ret = vugpu_read(v);
 	}
 	return ret ? ret : v->fd >= 0 ? 0 : -ENOTCONN;
 }
@@ -296,107 +344,173 @@ vugpu_sync_edids(struct vugpu *v, int timeout_ms)
 	return wait_until(v, no_edid_pending, 0, timeout_ms);
 }
 
+/* Convert a rectangle of the resource into the staged x8r8g8b8 frame. */
+static int
+stage_copy(struct vugpu_stage *s, const struct kr_scanout_info *info, const struct kr_rect *r)
+{
+	pixman_format_code_t pf = pixfmt_from_virtio(info->format);
+	pixman_image_t *src, *dst;
+
+	if (!pf)
+		return -EINVAL;
+	src = pixman_image_create_bits(pf, (int)(r->x + r->width), (int)(r->y + r->height),
+				       (uint32_t *)(uintptr_t)info->pixels, (int)info->stride);
+	dst = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)s->width, (int)s->height, s->pixels,
+				       (int)(s->width * 4));
+	if (src && dst)
+		pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, dst, (int)r->x, (int)r->y, 0, 0,
+					 (int)r->x, (int)r->y, (int)r->width, (int)r->height);
+	if (src)
+		pixman_image_unref(src);
+	if (dst)
+		pixman_image_unref(dst);
+	return src && dst ? 0 : -ENOMEM;
+}
+
+static void
+damage_add(struct vugpu *v, struct vugpu_stage *s, const struct kr_rect *r)
+{
+	struct kr_rect *d = &s->damage;
+
+	if (!r->width || !r->height)
+		return;
+	if (!d->width) {
+		*d = *r;
+		return;
+	}
+	v->updates_merged++;
+	uint32_t x0 = MIN(d->x, r->x), y0 = MIN(d->y, r->y);
+	uint32_t x1 = MAX(d->x + d->width, r->x + r->width);
+	uint32_t y1 = MAX(d->y + d->height, r->y + r->height);
+	*d = (struct kr_rect){x0, y0, x1 - x0, y1 - y0};
+}
+
 void
 vugpu_scanout(struct vugpu *v, uint32_t scanout_id, const struct kr_scanout_info *info)
 {
-	struct vugpu_scanout s = {scanout_id, info ? info->width : 0, info ? info->height : 0};
-	int ret;
+	struct vugpu_scanout m = {scanout_id, info ? info->width : 0, info ? info->height : 0};
+	struct vugpu_stage *s;
 
-	if (v->fd < 0)
+	if (scanout_id >= KR_MAX_SCANOUTS)
 		return;
-	ret = send_msg(v, VUGPU_SCANOUT, 0, &s, sizeof(s));
-	if (ret < 0)
-		fail(v, "scanout", ret);
+	s = &v->stage[scanout_id];
+	if (!info) {
+		stage_clear(s);
+	} else {
+		if (s->width != info->width || s->height != info->height) {
+			stage_clear(s);
+			s->pixels = calloc((size_t)info->width * info->height, 4);
+			if (!s->pixels)
+				return;
+			s->width = info->width;
+			s->height = info->height;
+		}
+		/* The frontend shows the new surface on its first update: the
+		   whole staged frame goes out at the next present. */
+		struct kr_rect all = {0, 0, info->width, info->height};
+		s->damage = (struct kr_rect){0};
+		if (stage_copy(s, info, &all) == 0)
+			damage_add(v, s, &all);
+	}
+	if (v->fd >= 0)
+		send_msg(v, VUGPU_SCANOUT, &m, sizeof(m));
 }
 
 void
 vugpu_update(struct vugpu *v, const struct kr_scanout_info *info, const struct kr_rect *r)
 {
-	const size_t hdr = sizeof(struct vu_hdr) + sizeof(struct vugpu_update);
-	uint64_t bytes = (uint64_t)r->width * r->height * 4;
-	pixman_format_code_t pf = pixfmt_from_virtio(info->format);
-	int ret;
+	struct vugpu_stage *s;
 
-	if (v->fd < 0 || !r->width || !r->height)
+	if (info->scanout_id >= KR_MAX_SCANOUTS)
 		return;
-	if (!pf || bytes > UINT32_MAX - sizeof(struct vugpu_update)) {
-		ret = -EINVAL;
-		goto err;
-	}
-	ret = reserve(v, hdr + (size_t)bytes);
-	if (ret < 0)
-		goto err;
-	/* The frontend reads x8r8g8b8 rows of width * 4 bytes. */
-	struct vugpu_update u = {info->scanout_id, r->x, r->y, r->width, r->height};
-	memcpy(v->buf + sizeof(struct vu_hdr), &u, sizeof(u));
-	uint8_t *dst_bits = v->buf + hdr;
-	pixman_image_t *src =
-		pixman_image_create_bits(pf, (int)(r->x + r->width), (int)(r->y + r->height),
-					 (uint32_t *)(uintptr_t)info->pixels, (int)info->stride);
-	pixman_image_t *dst =
-		pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)r->width, (int)r->height,
-					 (uint32_t *)(void *)dst_bits, (int)(r->width * 4));
-	if (src && dst)
-		pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, dst, (int)r->x, (int)r->y, 0, 0,
-					 0, 0, (int)r->width, (int)r->height);
-	if (src)
-		pixman_image_unref(src);
-	if (dst)
-		pixman_image_unref(dst);
-	if (!src || !dst) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	ret = send_msg(v, VUGPU_UPDATE, 0, v->buf + sizeof(struct vu_hdr),
-		       (uint32_t)(sizeof(u) + bytes));
-	if (ret == 0)
+	s = &v->stage[info->scanout_id];
+	if (!s->pixels || s->width != info->width || s->height != info->height)
 		return;
-err:
-	fail(v, "update", ret);
+	if (stage_copy(s, info, r) == 0)
+		damage_add(v, s, r);
+}
+
+bool
+vugpu_has_damage(const struct vugpu *v)
+{
+	for (unsigned i = 0; i < KR_MAX_SCANOUTS; i++) {
+		if (v->stage[i].damage.width)
+			return true;
+	}
+	return false;
+}
+
+bool
+vugpu_present(struct vugpu *v)
+{
+	if (v->fd < 0) {
+		for (unsigned i = 0; i < KR_MAX_SCANOUTS; i++)
+			v->stage[i].damage = (struct kr_rect){0};
+		return false;
+	}
+	if (vugpu_busy(v))
+		return vugpu_has_damage(v); /* one frame in flight at a time */
+	for (unsigned i = 0; i < KR_MAX_SCANOUTS && v->fd >= 0; i++) {
+		struct vugpu_stage *s = &v->stage[i];
+		struct kr_rect d = s->damage;
+		if (!d.width)
+			continue;
+		uint64_t bytes = (uint64_t)d.width * d.height * 4;
+		uint8_t *p =
+			queue_msg(v, VUGPU_UPDATE, (uint32_t)(sizeof(struct vugpu_update) + bytes));
+		if (!p)
+			break;
+		struct vugpu_update u = {i, d.x, d.y, d.width, d.height};
+		memcpy(p, &u, sizeof(u));
+		p += sizeof(u);
+		for (uint32_t y = 0; y < d.height; y++)
+			memcpy(p + (size_t)y * d.width * 4,
+			       s->pixels + (size_t)(d.y + y) * s->width + d.x, (size_t)d.width * 4);
+		s->damage = (struct kr_rect){0};
+		v->frames_sent++;
+	}
+	vugpu_pump(v);
+	return vugpu_has_damage(v);
 }
 
 void
 vugpu_cursor(struct vugpu *v, const struct kr_cursor_info *c)
 {
 	struct vugpu_cursor_pos pos = {c->scanout_id, c->x, c->y};
-	int ret;
 
 	if (v->fd < 0)
 		return;
 	if (!c->visible) {
-		ret = send_msg(v, VUGPU_CURSOR_POS_HIDE, 0, &pos, sizeof(pos));
-	} else if (!c->pixels) {
-		ret = send_msg(v, VUGPU_CURSOR_POS, 0, &pos, sizeof(pos));
-	} else {
-		struct vugpu_cursor_update *u = calloc(1, sizeof(*u));
-		pixman_format_code_t pf = pixfmt_from_virtio(c->format);
-		if (!u || !pf) {
-			free(u);
-			ret = -ENOMEM;
-			goto out;
-		}
-		u->pos = pos;
-		u->hot_x = c->hot_x;
-		u->hot_y = c->hot_y;
-		/* The frontend takes a8r8g8b8 words. */
-		pixman_image_t *src = pixman_image_create_bits(
-			pf, 64, 64, (uint32_t *)(uintptr_t)c->pixels, (int)c->stride);
-		pixman_image_t *dst = pixman_image_create_bits(
-			PIXMAN_a8r8g8b8, 64, 64,
-			(uint32_t *)(void *)((uint8_t *)u +
-					     offsetof(struct vugpu_cursor_update, data)),
-			64 * 4);
-		if (src && dst)
-			pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, dst, 0, 0, 0, 0, 0, 0,
-						 64, 64);
-		if (src)
-			pixman_image_unref(src);
-		if (dst)
-			pixman_image_unref(dst);
-		ret = src && dst ? send_msg(v, VUGPU_CURSOR_UPDATE, 0, u, sizeof(*u)) : -ENOMEM;
-		free(u);
+		send_msg(v, VUGPU_CURSOR_POS_HIDE, &pos, sizeof(pos));
+		return;
 	}
-out:
-	if (ret < 0)
-		fail(v, "cursor", ret);
+	if (!c->pixels) {
+		send_msg(v, VUGPU_CURSOR_POS, &pos, sizeof(pos));
+		return;
+	}
+	pixman_format_code_t pf = pixfmt_from_virtio(c->format);
+	uint8_t *p =
+		pf ? queue_msg(v, VUGPU_CURSOR_UPDATE, sizeof(struct vugpu_cursor_update)) : NULL;
+	if (!p)
+		return;
+	struct vugpu_cursor_update *u = (struct vugpu_cursor_update *)(void *)p;
+	memcpy(&u->pos, &pos, sizeof(pos));
+	memcpy((uint8_t *)u + offsetof(struct vugpu_cursor_update, hot_x), &c->hot_x, 4);
+	memcpy((uint8_t *)u + offsetof(struct vugpu_cursor_update, hot_y), &c->hot_y, 4);
+	/* The frontend takes a8r8g8b8 words; the queue keeps 4-byte alignment
+	   only by luck, so convert into a local buffer first. */
+	uint32_t img[64 * 64];
+	pixman_image_t *src = pixman_image_create_bits(pf, 64, 64, (uint32_t *)(uintptr_t)c->pixels,
+						       (int)c->stride);
+	pixman_image_t *dst = pixman_image_create_bits(PIXMAN_a8r8g8b8, 64, 64, img, 64 * 4);
+	if (src && dst)
+		pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, dst, 0, 0, 0, 0, 0, 0, 64, 64);
+	else
+		memset(img, 0, sizeof(img));
+	if (src)
+		pixman_image_unref(src);
+	if (dst)
+		pixman_image_unref(dst);
+	memcpy((uint8_t *)u + offsetof(struct vugpu_cursor_update, data), img, sizeof(img));
+	vugpu_pump(v);
 }

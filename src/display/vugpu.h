@@ -2,8 +2,15 @@
 /*
  * The vhost-user-gpu display protocol, backend side: scanouts, pixel updates
  * and the cursor sent to the frontend (QEMU) over the socket it handed us
- * with VHOST_USER_GPU_SET_SOCKET, and the synchronous queries
- * (protocol features, display info, EDID) it answers.
+ * with VHOST_USER_GPU_SET_SOCKET, and the queries (protocol features, display
+ * info, EDID) it answers.
+ *
+ * Display output never stalls command completion: a flush only copies the
+ * damaged pixels into a staged frame per scanout (so later guest writes
+ * cannot tear what is shown); vugpu_present(), driven by the caller's refresh
+ * timer, sends the damage of each staged frame; everything goes out through a
+ * non-blocking queue drained when the socket is writable, and no new frame
+ * is queued while the previous one is still in flight.
  */
 #ifndef KR_VUGPU_H
 #define KR_VUGPU_H
@@ -24,6 +31,14 @@ struct vugpu_ops {
 };
 
 #define VUGPU_MAX_PENDING 32
+/* Output the frontend has not read yet beyond which the display is dropped. */
+#define VUGPU_MAX_QUEUED (64u << 20)
+
+struct vugpu_stage {
+	uint32_t width, height; /* 0: scanout disabled */
+	uint32_t *pixels;	/* owned: x8r8g8b8, width * height */
+	struct kr_rect damage;	/* to send; width 0: none */
+};
 
 struct vugpu {
 	int fd;		   /* owned, -1 when none */
@@ -34,10 +49,11 @@ struct vugpu {
 	unsigned display_info_replies;
 	const struct vugpu_ops *ops; /* may be NULL */
 	void *user;		     /* borrowed: handed to ops */
-	uint8_t *buf;		     /* owned: message being built */
-	size_t cap;
+	uint8_t *out;		     /* owned: bytes queued for the socket */
+	size_t out_len, out_off, out_cap;
+	struct vugpu_stage stage[KR_MAX_SCANOUTS];
 	struct logger *log; /* borrowed */
-	uint64_t bytes_sent;
+	uint64_t bytes_sent, frames_sent, updates_merged;
 };
 
 void vugpu_init(struct vugpu *v, struct logger *log, const struct vugpu_ops *ops, void *user);
@@ -47,9 +63,6 @@ void vugpu_init(struct vugpu *v, struct logger *log, const struct vugpu_ops *ops
  * us the socket).  Replies arrive through vugpu_read().
  */
 int vugpu_attach(struct vugpu *v, int fd);
-/* The socket is readable: read and handle one message.  -errno when the
-   socket is gone (it is then closed). */
-int vugpu_read(struct vugpu *v);
 void vugpu_detach(struct vugpu *v);
 void vugpu_finish(struct vugpu *v);
 static inline bool
@@ -57,6 +70,19 @@ vugpu_connected(const struct vugpu *v)
 {
 	return v->fd >= 0;
 }
+/* Bytes are waiting for the socket to become writable. */
+static inline bool
+vugpu_busy(const struct vugpu *v)
+{
+	return v->out_off < v->out_len;
+}
+/* The socket is readable: read and handle one message.  -errno when the
+   socket is gone (it is then closed). */
+int vugpu_read(struct vugpu *v);
+/* The socket may be readable: handle what arrived, without waiting. */
+int vugpu_read_ready(struct vugpu *v);
+/* The socket is writable: send what is queued.  -errno when it is gone. */
+int vugpu_pump(struct vugpu *v);
 
 /* Ask for the display configuration / an EDID; answers come to ops. */
 int vugpu_request_display_info(struct vugpu *v);
@@ -69,9 +95,15 @@ int vugpu_sync_display_info(struct vugpu *v, int timeout_ms);
 /* Wait up to timeout_ms for the EDID queries in flight to be answered. */
 int vugpu_sync_edids(struct vugpu *v, int timeout_ms);
 
-/* Display events, from libkohlrabi's callbacks.  Errors drop the socket. */
+/* Display events, from libkohlrabi's callbacks.  Scanout and cursor
+   messages are queued at once; pixels are staged until vugpu_present(). */
 void vugpu_scanout(struct vugpu *v, uint32_t scanout_id, const struct kr_scanout_info *info);
 void vugpu_update(struct vugpu *v, const struct kr_scanout_info *info, const struct kr_rect *r);
 void vugpu_cursor(struct vugpu *v, const struct kr_cursor_info *c);
+/* Damage is staged and not yet sent. */
+bool vugpu_has_damage(const struct vugpu *v);
+/* Send the staged damage of every scanout, unless the previous frame is
+   still in flight.  Returns true when damage remains (present again later). */
+bool vugpu_present(struct vugpu *v);
 
 #endif

@@ -177,6 +177,8 @@ display_main(void *arg)
 
 	for (;;) {
 		struct vu_hdr h;
+		while (__atomic_load_n(&v->disp.paused, __ATOMIC_ACQUIRE))
+			usleep(1000);
 		if (read_all(v->display_fd, &h, sizeof(h), -1) < 0 || h.size > (64u << 20))
 			break;
 		uint8_t *p = malloc(h.size ? h.size : 1);
@@ -573,4 +575,26 @@ vud_wait_updates(struct vud *v, unsigned n, int timeout_ms)
 		usleep(5000);
 	}
 	return false;
+}
+
+bool
+vud_wait_frame(struct vud *v, const uint32_t *want, uint32_t w, uint32_t h, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 5) {
+		pthread_mutex_lock(&v->disp.lock);
+		bool ok = v->disp.fb && v->disp.width == w && v->disp.height == h;
+		for (size_t i = 0; ok && i < (size_t)w * h; i++)
+			ok = (v->disp.fb[i] & 0xffffff) == (want[i] & 0xffffff);
+		pthread_mutex_unlock(&v->disp.lock);
+		if (ok)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
+void
+vud_pause_display(struct vud *v, bool paused)
+{
+	__atomic_store_n(&v->disp.paused, paused, __ATOMIC_RELEASE);
 }

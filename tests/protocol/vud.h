@@ -31,6 +31,7 @@ struct vud_display {
 	uint32_t cursor[64 * 64];
 	uint32_t mode_w, mode_h; /* what we answer to GET_DISPLAY_INFO */
 	bool closed;		 /* the backend closed the display socket */
+	bool paused;		 /* stop reading the socket (a frozen frontend) */
 };
 
 struct vud_ring {
@@ -91,6 +92,9 @@ bool vud_peer_closed(struct vud *v, int timeout_ms);
 
 /* Wait until the display has seen at least n updates. */
 bool vud_wait_updates(struct vud *v, unsigned n, int timeout_ms);
+/* Wait until the displayed frame (x8r8g8b8) equals want (w x h). */
+bool vud_wait_frame(struct vud *v, const uint32_t *want, uint32_t w, uint32_t h, int timeout_ms);
+void vud_pause_display(struct vud *v, bool paused);
 
 /* Raw access for ring tests. */
 struct vring_desc_raw {
