@@ -94,7 +94,9 @@ struct kr_scanout_info {
 	uint32_t format;	/* VIRTIO_GPU_FORMAT_* (byte order in memory) */
 	uint32_t stride;	/* bytes per row of pixels */
 	const void *pixels;	/* borrowed: the scanout's top-left pixel; valid until
-				   the next call into the library */
+				   the scanout is set again or disabled (scanout_set)
+				   or the device is reset or destroyed; the content
+				   changes only after scanout_changing */
 };
 
 struct kr_cursor_info {
@@ -109,7 +111,7 @@ struct kr_cursor_info {
 	uint32_t format; /* VIRTIO_GPU_FORMAT_* */
 };
 
-#define KR_GPU_CALLBACKS_VERSION 1
+#define KR_GPU_CALLBACKS_VERSION 2
 
 /*
  * Callbacks to the embedder.  Every pointer may be NULL.  They are called from
@@ -136,6 +138,10 @@ struct kr_gpu_callbacks {
 	void (*config_changed)(void *user);
 	/* A log message (no trailing newline).  NULL: messages go to stderr. */
 	void (*log)(void *user, enum kr_log_level level, const char *msg);
+	/* Version 2.  The pixels of a shown scanout are about to be rewritten by
+	   the guest (a transfer into its resource): copy what was flushed but not
+	   yet shown now.  Lets a display defer its copies to its refresh. */
+	void (*scanout_changing)(void *user, const struct kr_scanout_info *info);
 };
 
 /* A region of guest physical memory mapped into this process. */

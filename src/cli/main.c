@@ -130,6 +130,14 @@ on_scanout_set(void *user, uint32_t scanout_id, const struct kr_scanout_info *in
 }
 
 static void
+on_scanout_changing(void *user, const struct kr_scanout_info *info)
+{
+	struct daemon *d = user;
+
+	vugpu_changing(&d->display, info);
+}
+
+static void
 on_update(void *user, const struct kr_scanout_info *info, const struct kr_rect *rect)
 {
 	struct daemon *d = user;
@@ -515,6 +523,7 @@ setup(struct daemon *d)
 		.scanout_update = on_update,
 		.cursor = on_cursor,
 		.log = log_stderr,
+		.scanout_changing = on_scanout_changing,
 	};
 	sigset_t mask;
 	int ret;

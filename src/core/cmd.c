@@ -335,6 +335,13 @@ cmd_transfer_to_host_2d(struct kr_gpu *gpu, struct cmd *c)
 	end = (uint64_t)(r.height - 1) * stride + (uint64_t)r.width * format_bpp(res->format);
 	if (__builtin_add_overflow(end, offset, &end) || end > res->backing->size)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (res->scanout_mask && gpu->cb.version >= 2 && gpu->cb.scanout_changing) {
+		struct kr_scanout_info info;
+		for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
+			if ((res->scanout_mask & (1u << i)) && scanout_info(gpu, i, &info))
+				gpu->cb.scanout_changing(gpu->user, &info);
+		}
+	}
 	if (gpu->renderer->ops->transfer_to_host_2d(gpu->renderer, res, &r, offset) < 0)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	return VIRTIO_GPU_RESP_OK_NODATA;

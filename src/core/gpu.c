@@ -128,8 +128,11 @@ gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbac
 		gpu->cfg.max_hostmem = KR_DEFAULT_MAX_HOSTMEM;
 	if (!gpu->cfg.max_resources)
 		gpu->cfg.max_resources = KR_DEFAULT_MAX_RESOURCES;
+	/* Copy only what the embedder's version of the struct has. */
 	if (cbs)
-		gpu->cb = *cbs;
+		memcpy(&gpu->cb, cbs,
+		       cbs->version >= 2 ? sizeof(*cbs)
+					 : offsetof(struct kr_gpu_callbacks, scanout_changing));
 	gpu->user = user;
 	gpu->pending_tail = &gpu->pending_head;
 	logger_init(&gpu->log, cfg->log_level, gpu->cb.log, user);

@@ -42,8 +42,10 @@ vugpu_detach(struct vugpu *v)
 	v->negotiated = false;
 	v->edid_head = v->edid_count = 0;
 	v->out_len = v->out_off = 0;
-	for (unsigned i = 0; i < KR_MAX_SCANOUTS; i++)
-		v->stage[i].damage = (struct kr_rect){0};
+	for (unsigned i = 0; i < KR_MAX_SCANOUTS; i++) {
+		v->stage[i].pending = v->stage[i].staged = (struct kr_rect){0};
+		v->sent_scanout[i] = false;
+	}
 }
 
 void
@@ -344,15 +346,16 @@ vugpu_sync_edids(struct vugpu *v, int timeout_ms)
 	return wait_until(v, no_edid_pending, 0, timeout_ms);
 }
 
-/* Convert a rectangle of the resource into the staged x8r8g8b8 frame. */
+/* Convert a rectangle of the source resource into the staged x8r8g8b8 frame. */
 static int
-stage_copy(struct vugpu_stage *s, const struct kr_scanout_info *info, const struct kr_rect *r)
+stage_copy(struct vugpu *v, struct vugpu_stage *s, const struct kr_rect *r)
 {
+	const struct kr_scanout_info *info = &s->source;
 	pixman_format_code_t pf = pixfmt_from_virtio(info->format);
 	pixman_image_t *src, *dst;
 
-	if (!pf)
-		return -EINVAL;
+	if (!pf || !r->width || !r->height)
+		return pf ? 0 : -EINVAL;
 	src = pixman_image_create_bits(pf, (int)(r->x + r->width), (int)(r->y + r->height),
 				       (uint32_t *)(uintptr_t)info->pixels, (int)info->stride);
 	dst = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)s->width, (int)s->height, s->pixels,
@@ -364,25 +367,34 @@ stage_copy(struct vugpu_stage *s, const struct kr_scanout_info *info, const stru
 		pixman_image_unref(src);
 	if (dst)
 		pixman_image_unref(dst);
+	v->copies++;
 	return src && dst ? 0 : -ENOMEM;
 }
 
 static void
-damage_add(struct vugpu *v, struct vugpu_stage *s, const struct kr_rect *r)
+rect_union(struct kr_rect *d, const struct kr_rect *r)
 {
-	struct kr_rect *d = &s->damage;
-
 	if (!r->width || !r->height)
 		return;
 	if (!d->width) {
 		*d = *r;
 		return;
 	}
-	v->updates_merged++;
 	uint32_t x0 = MIN(d->x, r->x), y0 = MIN(d->y, r->y);
 	uint32_t x1 = MAX(d->x + d->width, r->x + r->width);
 	uint32_t y1 = MAX(d->y + d->height, r->y + r->height);
 	*d = (struct kr_rect){x0, y0, x1 - x0, y1 - y0};
+}
+
+/* Move pending damage from the resource into the staged frame. */
+static void
+stage_pending(struct vugpu *v, struct vugpu_stage *s)
+{
+	if (!s->pending.width)
+		return;
+	if (s->has_source && stage_copy(v, s, &s->pending) == 0)
+		rect_union(&s->staged, &s->pending);
+	s->pending = (struct kr_rect){0};
 }
 
 void
@@ -397,6 +409,8 @@ vugpu_scanout(struct vugpu *v, uint32_t scanout_id, const struct kr_scanout_info
 	if (!info) {
 		stage_clear(s);
 	} else {
+		/* What the old resource showed and was not sent yet is kept. */
+		stage_pending(v, s);
 		if (s->width != info->width || s->height != info->height) {
 			stage_clear(s);
 			s->pixels = calloc((size_t)info->width * info->height, 4);
@@ -404,16 +418,18 @@ vugpu_scanout(struct vugpu *v, uint32_t scanout_id, const struct kr_scanout_info
 				return;
 			s->width = info->width;
 			s->height = info->height;
+			v->sent_scanout[scanout_id] = false;
 		}
-		/* The frontend shows the new surface on its first update: the
-		   whole staged frame goes out at the next present. */
+		s->source = *info;
+		s->has_source = true;
 		struct kr_rect all = {0, 0, info->width, info->height};
-		s->damage = (struct kr_rect){0};
-		if (stage_copy(s, info, &all) == 0)
-			damage_add(v, s, &all);
+		rect_union(&s->pending, &all);
 	}
-	if (v->fd >= 0)
-		send_msg(v, VUGPU_SCANOUT, &m, sizeof(m));
+	/* A page flip between same-sized resources keeps the frontend's
+	   surface: only a new size (or disabling) needs a SCANOUT. */
+	if (v->fd >= 0 && (!info || !v->sent_scanout[scanout_id]) &&
+	    send_msg(v, VUGPU_SCANOUT, &m, sizeof(m)) == 0)
+		v->sent_scanout[scanout_id] = info != NULL;
 }
 
 void
@@ -426,15 +442,25 @@ vugpu_update(struct vugpu *v, const struct kr_scanout_info *info, const struct k
 	s = &v->stage[info->scanout_id];
 	if (!s->pixels || s->width != info->width || s->height != info->height)
 		return;
-	if (stage_copy(s, info, r) == 0)
-		damage_add(v, s, r);
+	s->source = *info;
+	s->has_source = true;
+	if (s->pending.width)
+		v->updates_merged++;
+	rect_union(&s->pending, r);
+}
+
+void
+vugpu_changing(struct vugpu *v, const struct kr_scanout_info *info)
+{
+	if (info->scanout_id < KR_MAX_SCANOUTS)
+		stage_pending(v, &v->stage[info->scanout_id]);
 }
 
 bool
 vugpu_has_damage(const struct vugpu *v)
 {
 	for (unsigned i = 0; i < KR_MAX_SCANOUTS; i++) {
-		if (v->stage[i].damage.width)
+		if (v->stage[i].pending.width || v->stage[i].staged.width)
 			return true;
 	}
 	return false;
@@ -444,17 +470,28 @@ bool
 vugpu_present(struct vugpu *v)
 {
 	if (v->fd < 0) {
+		/* Nobody to show it to; the frame is resent whole on reconnect. */
 		for (unsigned i = 0; i < KR_MAX_SCANOUTS; i++)
-			v->stage[i].damage = (struct kr_rect){0};
+			v->stage[i].pending = v->stage[i].staged = (struct kr_rect){0};
 		return false;
 	}
 	if (vugpu_busy(v))
 		return vugpu_has_damage(v); /* one frame in flight at a time */
 	for (unsigned i = 0; i < KR_MAX_SCANOUTS && v->fd >= 0; i++) {
 		struct vugpu_stage *s = &v->stage[i];
-		struct kr_rect d = s->damage;
-		if (!d.width)
+		struct kr_rect d = s->staged;
+		rect_union(&d, &s->pending);
+		stage_pending(v, s);
+		s->staged = (struct kr_rect){0};
+		if (!d.width || !s->pixels)
 			continue;
+		if (!v->sent_scanout[i]) {
+			struct vugpu_scanout m = {i, s->width, s->height};
+			if (send_msg(v, VUGPU_SCANOUT, &m, sizeof(m)) < 0)
+				break;
+			v->sent_scanout[i] = true;
+			d = (struct kr_rect){0, 0, s->width, s->height};
+		}
 		uint64_t bytes = (uint64_t)d.width * d.height * 4;
 		uint8_t *p =
 			queue_msg(v, VUGPU_UPDATE, (uint32_t)(sizeof(struct vugpu_update) + bytes));
@@ -466,7 +503,6 @@ vugpu_present(struct vugpu *v)
 		for (uint32_t y = 0; y < d.height; y++)
 			memcpy(p + (size_t)y * d.width * 4,
 			       s->pixels + (size_t)(d.y + y) * s->width + d.x, (size_t)d.width * 4);
-		s->damage = (struct kr_rect){0};
 		v->frames_sent++;
 	}
 	vugpu_pump(v);

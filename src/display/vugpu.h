@@ -34,10 +34,20 @@ struct vugpu_ops {
 /* Output the frontend has not read yet beyond which the display is dropped. */
 #define VUGPU_MAX_QUEUED (64u << 20)
 
+/*
+ * A scanout's frame as the frontend will get it.  Flushed damage first stays
+ * in the guest's resource (pending, read from source at present time); it is
+ * copied into pixels only when the guest is about to overwrite the resource
+ * before the next present (vugpu_changing) — so a page flip costs no copy
+ * beyond the one per refresh.
+ */
 struct vugpu_stage {
-	uint32_t width, height; /* 0: scanout disabled */
-	uint32_t *pixels;	/* owned: x8r8g8b8, width * height */
-	struct kr_rect damage;	/* to send; width 0: none */
+	uint32_t width, height;	       /* 0: scanout disabled */
+	uint32_t *pixels;	       /* owned: x8r8g8b8, width * height */
+	struct kr_scanout_info source; /* the shown resource's pixels (borrowed) */
+	bool has_source;
+	struct kr_rect pending; /* flushed, still only in source */
+	struct kr_rect staged;	/* flushed, copied into pixels */
 };
 
 struct vugpu {
@@ -52,8 +62,9 @@ struct vugpu {
 	uint8_t *out;		     /* owned: bytes queued for the socket */
 	size_t out_len, out_off, out_cap;
 	struct vugpu_stage stage[KR_MAX_SCANOUTS];
-	struct logger *log; /* borrowed */
-	uint64_t bytes_sent, frames_sent, updates_merged;
+	struct logger *log;		    /* borrowed */
+	bool sent_scanout[KR_MAX_SCANOUTS]; /* the frontend has a surface of stage size */
+	uint64_t bytes_sent, frames_sent, updates_merged, copies;
 };
 
 void vugpu_init(struct vugpu *v, struct logger *log, const struct vugpu_ops *ops, void *user);
@@ -100,6 +111,8 @@ int vugpu_sync_edids(struct vugpu *v, int timeout_ms);
 void vugpu_scanout(struct vugpu *v, uint32_t scanout_id, const struct kr_scanout_info *info);
 void vugpu_update(struct vugpu *v, const struct kr_scanout_info *info, const struct kr_rect *r);
 void vugpu_cursor(struct vugpu *v, const struct kr_cursor_info *c);
+/* The shown resource is about to change: stage what is pending. */
+void vugpu_changing(struct vugpu *v, const struct kr_scanout_info *info);
 /* Damage is staged and not yet sent. */
 bool vugpu_has_damage(const struct vugpu *v);
 /* Send the staged damage of every scanout, unless the previous frame is

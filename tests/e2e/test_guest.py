@@ -104,13 +104,14 @@ def qemu_version():
     return out.split("\n")[0]
 
 
-def references(image, cache, log_dir):
+def references(image, cache, log_dir, modes=None):
     """Reference screens from QEMU's in-process virtio-gpu-pci, cached."""
+    modes = modes or MODES
     with open(os.path.join(image, "stamp")) as f:
         stamp = f.read().strip()
     key = stamp + "-" + re.sub(r"[^0-9.]", "", qemu_version().split("(")[0])
     ref_dir = os.path.join(cache, "e2e-ref", key)
-    paths = {m: os.path.join(ref_dir, f"{m[0]}x{m[1]}.ppm") for m in MODES}
+    paths = {m: os.path.join(ref_dir, f"{m[0]}x{m[1]}.ppm") for m in modes}
     if all(os.path.exists(p) for p in paths.values()):
         return {m: read_ppm(p) for m, p in paths.items()}
     os.makedirs(ref_dir, exist_ok=True)
@@ -118,7 +119,7 @@ def references(image, cache, log_dir):
     try:
         g.start()
         refs = {}
-        for m in MODES:
+        for m in modes:
             tmp = paths[m] + ".tmp"
             refs[m] = show_pattern(g, m[0], m[1], tmp)
             os.replace(tmp, paths[m])

@@ -93,6 +93,15 @@ cb_cursor(void *user, const struct kr_cursor_info *c)
 }
 
 static void
+cb_changing(void *user, const struct kr_scanout_info *info)
+{
+	struct harness *h = user;
+
+	h->n_changing++;
+	h->changing_scanout = info->scanout_id;
+}
+
+static void
 cb_config(void *user)
 {
 	struct harness *h = user;
@@ -119,6 +128,7 @@ const struct kr_gpu_callbacks h_callbacks = {
 	.cursor = cb_cursor,
 	.config_changed = cb_config,
 	.log = cb_log,
+	.scanout_changing = cb_changing,
 };
 
 struct harness *

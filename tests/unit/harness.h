@@ -54,6 +54,8 @@ struct harness {
 	uint64_t done_cookies[H_MAX_EVENTS];
 	size_t done_len[H_MAX_EVENTS];
 	unsigned n_config_changed;
+	unsigned n_changing;
+	uint32_t changing_scanout;
 	unsigned n_logs;
 	char last_log[256];
 };

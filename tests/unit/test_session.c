@@ -106,6 +106,7 @@ play_session(struct harness *h, uint32_t format, uint32_t id)
 	assert_int_equal(h_create_2d(h, id, format, fb.w, fb.h), OK);
 	assert_int_equal(h_attach(h, id, fb.gpa, fb.len, 3), OK);
 	assert_int_equal(h_transfer(h, id, 0, 0, fb.w, fb.h, 0), OK);
+	assert_int_equal(h->n_changing, 0); /* not shown yet: nobody to warn */
 
 	/* Show a sub-rectangle of the resource. */
 	const uint32_t sx = 5, sy = 3, sw = 50, sh = 30;
@@ -129,10 +130,14 @@ play_session(struct harness *h, uint32_t format, uint32_t id)
 	assert_int_equal(u->rect.height, sh);
 	expect_pixels(h, &fb, u, sx, sy);
 
-	/* Redraw a small rectangle, transfer only it (offset of its first pixel). */
+	/* Redraw a small rectangle, transfer only it (offset of its first pixel).
+	   The display hears first that shown pixels are about to change. */
 	const uint32_t rx = 20, ry = 10, rw = 9, rh = 6;
 	fb_fill(h, &fb, rx, ry, rw, rh, id + 100);
+	unsigned changing = h->n_changing;
 	assert_int_equal(h_transfer(h, id, rx, ry, rw, rh, (ry * fb.w + rx) * 4), OK);
+	assert_int_equal(h->n_changing, changing + 1);
+	assert_int_equal(h->changing_scanout, 0);
 	assert_int_equal(h_flush(h, id, rx, ry, rw, rh), OK);
 	assert_int_equal(h->n_updates, n + 2);
 	u = &h->updates[n + 1];
