@@ -286,7 +286,7 @@ vud_connect(struct vud *v, const char *path)
 	v->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (v->sock < 0)
 		return -errno;
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 3000; i++) { /* 30 s: a backend under valgrind starts slowly */
 		if (connect(v->sock, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			return 0;
 		usleep(10000);
@@ -419,7 +419,7 @@ vud_stop(struct vud *v)
 		close(v->sock);
 	v->sock = -1;
 	if (v->child > 0) {
-		for (int i = 0; i < 500; i++) {
+		for (int i = 0; i < 3000; i++) {
 			if (waitpid(v->child, &status, WNOHANG) == v->child)
 				goto reaped;
 			usleep(10000);
