@@ -16,7 +16,7 @@ DEMO_PNG   ?= demo.png
 export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan check test demo format format-check clean
+.PHONY: all deps build build-asan check test demo bench format format-check clean
 
 all: build
 
@@ -55,6 +55,19 @@ demo:
 	@echo "demo: building"
 	@$(MAKE) --no-print-directory build >/dev/null
 	@scripts/demo $(DEMO_PNG)
+
+# Benchmarks (not tests): guest page flips on kohlrabi and its peers, then the
+# backend micro-benchmarks.  Figures go to bench-results/.
+bench: deps build
+	@mkdir -p bench-results
+	bench/flips --json bench-results/flips.json
+	$(BUILD)/kohlrabi-bench --json bench-results/kohlrabi.json --name kohlrabi -- \
+		$(BUILD)/kohlrabi --socket-path {socket}
+	$(BUILD)/kohlrabi-bench --json bench-results/qemu-vhost-user-gpu.json \
+		--name qemu-vhost-user-gpu -- /usr/lib/qemu/vhost-user-gpu --socket-path {socket}
+	$(BUILD)/kohlrabi-bench --callgrind --name kohlrabi -- $(BUILD)/kohlrabi --socket-path {socket}
+	$(BUILD)/kohlrabi-bench --callgrind --name qemu-vhost-user-gpu -- \
+		/usr/lib/qemu/vhost-user-gpu --socket-path {socket}
 
 SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
