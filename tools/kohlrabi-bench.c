@@ -69,10 +69,11 @@ setup_frame(struct vud *v, uint32_t id, uint64_t *gpa)
 	struct {
 		struct virtio_gpu_resource_attach_backing a;
 		struct virtio_gpu_mem_entry e;
-	} at = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, .resource_id = id,
+	} at = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING,
+		      .resource_id = id,
 		      .nr_entries = 1}};
-	struct virtio_gpu_set_scanout s = {.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT,
-					   .r = {0, 0, W, H}, .resource_id = id};
+	struct virtio_gpu_set_scanout s = {
+		.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, W, H}, .resource_id = id};
 
 	*gpa = vud_alloc(v, (size_t)W * H * 4);
 	if (!*gpa)
@@ -114,9 +115,10 @@ measure(struct vud *v, unsigned iters, struct results *r)
 	if (setup_frame(v, 1, &gpa) < 0)
 		goto out;
 	struct virtio_gpu_transfer_to_host_2d t = {.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D,
-						   .r = {0, 0, W, H}, .resource_id = 1};
-	struct virtio_gpu_resource_flush f = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH,
-					      .r = {0, 0, W, H}, .resource_id = 1};
+						   .r = {0, 0, W, H},
+						   .resource_id = 1};
+	struct virtio_gpu_resource_flush f = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH, .r = {0, 0, W, H}, .resource_id = 1};
 	const unsigned frames = 200;
 	/* Transfer bandwidth, and memcpy of the same bytes from the same memory. */
 	t0 = now_ns();
@@ -172,9 +174,10 @@ command_mix(struct vud *v, unsigned n)
 {
 	uint64_t gpa;
 	struct virtio_gpu_transfer_to_host_2d t = {.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D,
-						   .r = {0, 0, 64, 64}, .resource_id = 1};
-	struct virtio_gpu_resource_flush f = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH,
-					      .r = {0, 0, 64, 64}, .resource_id = 1};
+						   .r = {0, 0, 64, 64},
+						   .resource_id = 1};
+	struct virtio_gpu_resource_flush f = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH, .r = {0, 0, 64, 64}, .resource_id = 1};
 
 	if (setup_frame(v, 1, &gpa) < 0)
 		return -EPROTO;
@@ -311,8 +314,8 @@ main(int argc, char **argv)
 		double per = (double)(b - a) / (n2 - n1);
 		printf("%-28s %12s\n%-28s %12.0f\n", "backend", "instr/cmd", name, per);
 		if (jf)
-			fprintf(jf, "{\"backend\": \"%s\", \"instructions_per_command\": %.0f}\n", name,
-				per);
+			fprintf(jf, "{\"backend\": \"%s\", \"instructions_per_command\": %.0f}\n",
+				name, per);
 		if (jf)
 			fclose(jf);
 		return 0;
@@ -334,7 +337,8 @@ main(int argc, char **argv)
 	if (jf) {
 		fprintf(jf,
 			"{\"backend\": \"%s\", \"rtt_p50_us\": %.1f, \"rtt_p99_us\": %.1f, "
-			"\"transfer_mb_s\": %.0f, \"memcpy_mb_s\": %.0f, \"transfer_vs_memcpy\": %.3f, "
+			"\"transfer_mb_s\": %.0f, \"memcpy_mb_s\": %.0f, \"transfer_vs_memcpy\": "
+			"%.3f, "
 			"\"frames_per_s\": %.1f, \"fence_p50_us\": %.1f, \"fence_p99_us\": %.1f}\n",
 			name, r.rtt_p50, r.rtt_p99, r.transfer_mbs, r.memcpy_mbs,
 			r.transfer_mbs / r.memcpy_mbs, r.frames_per_s, r.fence_p50, r.fence_p99);

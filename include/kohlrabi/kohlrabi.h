@@ -233,6 +233,7 @@ struct kr_gpu_stats {
 	uint32_t resources;    /* live resources */
 	uint64_t commands;     /* control commands processed */
 	uint64_t errors;       /* commands answered with VIRTIO_GPU_RESP_ERR_* */
+	uint32_t pending;      /* requests waiting for their fence (call kr_gpu_poll) */
 };
 KR_EXPORT void kr_gpu_get_stats(const struct kr_gpu *gpu, struct kr_gpu_stats *stats);
 

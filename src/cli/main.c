@@ -29,7 +29,11 @@
 /* How long a guest's GET_DISPLAY_INFO waits for the frontend's modes. */
 #define DISPLAY_QUERY_TIMEOUT_MS 1000
 
-enum tag { TAG_LISTEN = 1, TAG_CONN, TAG_SIGNAL, TAG_DISPLAY, TAG_TIMER, TAG_KICK0 };
+/* How often fences are polled while requests wait for them (backends whose
+   fences retire asynchronously, like virgl). */
+#define FENCE_POLL_NS 500000
+
+enum tag { TAG_LISTEN = 1, TAG_CONN, TAG_SIGNAL, TAG_DISPLAY, TAG_TIMER, TAG_POLL, TAG_KICK0 };
 
 struct daemon {
 	struct options opt;
@@ -41,6 +45,8 @@ struct daemon {
 	int listen_fd; /* owned, -1 */
 	int signal_fd; /* owned */
 	int timer_fd;  /* owned: display refresh */
+	int poll_fd;   /* owned: fence polling */
+	bool poll_armed;
 	bool timer_armed;
 	uint64_t last_present_ns;
 	bool display_out_watched; /* EPOLLOUT on the display socket */
@@ -119,6 +125,24 @@ schedule_present(struct daemon *d)
 		d->timer_armed = true;
 	else
 		present(d);
+}
+
+/* Retire finished fences; keep polling while requests wait for theirs. */
+static void
+poll_fences(struct daemon *d)
+{
+	struct kr_gpu_stats st;
+
+	kr_gpu_poll(d->gpu);
+	kr_gpu_get_stats(d->gpu, &st);
+	bool want = st.pending > 0;
+	if (want == d->poll_armed)
+		return;
+	struct itimerspec it = {0};
+	if (want)
+		it.it_value.tv_nsec = it.it_interval.tv_nsec = FENCE_POLL_NS;
+	if (timerfd_settime(d->poll_fd, 0, &it, NULL) == 0)
+		d->poll_armed = want;
 }
 
 static void
@@ -345,6 +369,7 @@ dev_queue_kick(void *user, unsigned q)
 		vring_set_avail_event(vr);
 	} while (ret == 0 && vring_has_avail(vr));
 	vring_flush(vr);
+	poll_fences(d);
 	schedule_present(d);
 	display_watch(d);
 	if (ret < 0) {
@@ -480,6 +505,15 @@ handle_event(struct daemon *d, uint32_t tag)
 		display_watch(d);
 		schedule_present(d); /* the previous frame is out */
 		return;
+	case TAG_POLL: {
+		uint64_t n;
+		if (read(d->poll_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			return;
+		poll_fences(d);
+		schedule_present(d);
+		display_watch(d);
+		return;
+	}
 	case TAG_TIMER: {
 		uint64_t n;
 		if (read(d->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
@@ -560,6 +594,9 @@ setup(struct daemon *d)
 	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (d->timer_fd < 0 || watch(d, d->timer_fd, TAG_TIMER, true) < 0)
 		return -errno;
+	d->poll_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->poll_fd < 0 || watch(d, d->poll_fd, TAG_POLL, true) < 0)
+		return -errno;
 	vu_dev_init(&d->vu, &vu_gpu_ops, d, &d->log);
 	vugpu_init(&d->display, &d->log, &display_ops, d);
 
@@ -587,7 +624,8 @@ setup(struct daemon *d)
 int
 main(int argc, char **argv)
 {
-	struct daemon d = {.listen_fd = -1, .signal_fd = -1, .epfd = -1, .timer_fd = -1};
+	struct daemon d = {
+		.listen_fd = -1, .signal_fd = -1, .epfd = -1, .timer_fd = -1, .poll_fd = -1};
 
 	if (options_parse(&d.opt, argc, argv) < 0)
 		return 2;
@@ -633,6 +671,8 @@ out:
 		close(d.signal_fd);
 	if (d.timer_fd >= 0)
 		close(d.timer_fd);
+	if (d.poll_fd >= 0)
+		close(d.poll_fd);
 	if (d.epfd >= 0)
 		close(d.epfd);
 	free(d.req);

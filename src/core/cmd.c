@@ -38,6 +38,11 @@ struct cmd {
 		struct virtio_gpu_cmd_get_edid edid;
 		struct virtio_gpu_resource_assign_uuid uuid;
 		struct virtio_gpu_update_cursor cursor;
+		struct virtio_gpu_ctx_create ctx_create;
+		struct virtio_gpu_ctx_resource ctx_res;
+		struct virtio_gpu_resource_create_3d create_3d;
+		struct virtio_gpu_transfer_host_3d t3d;
+		struct virtio_gpu_cmd_submit submit;
 		uint8_t raw[REQ_MAX];
 	} req;
 	union {
@@ -157,6 +162,8 @@ gpu_resource_destroy(struct kr_gpu *gpu, struct resource *res)
 		cursor_notify(gpu, false);
 	}
 	restab_remove(&gpu->resources, res->id);
+	if (res->backing && res->backing->iov && gpu->renderer->ops->detach_backing)
+		gpu->renderer->ops->detach_backing(gpu->renderer, res);
 	backing_destroy(res->backing);
 	res->backing = NULL;
 	gpu->hostmem_used -= res->hostmem;
@@ -402,9 +409,15 @@ cmd_attach_backing(struct kr_gpu *gpu, struct cmd *c)
 		type = VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 		goto out;
 	}
+	res->backing = b;
+	if (gpu->renderer->ops->attach_backing &&
+	    gpu->renderer->ops->attach_backing(gpu->renderer, res) < 0) {
+		res->backing = NULL;
+		backing_destroy(b);
+		goto out;
+	}
 	gpu->hostmem_used += meta;
 	res->hostmem += meta;
-	res->backing = b;
 	type = VIRTIO_GPU_RESP_OK_NODATA;
 out:
 	free(raw);
@@ -422,6 +435,8 @@ cmd_detach_backing(struct kr_gpu *gpu, struct cmd *c)
 	if (!res->backing)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	uint64_t meta = backing_meta(res->backing);
+	if (res->backing->iov && gpu->renderer->ops->detach_backing)
+		gpu->renderer->ops->detach_backing(gpu->renderer, res);
 	gpu->hostmem_used -= meta;
 	res->hostmem -= meta;
 	backing_destroy(res->backing);
@@ -509,6 +524,228 @@ cmd_assign_uuid(struct kr_gpu *gpu, struct cmd *c)
 	return VIRTIO_GPU_RESP_OK_RESOURCE_UUID;
 }
 
+static uint32_t
+cmd_ctx_create(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct virtio_gpu_ctx_create *q = &c->req.ctx_create;
+	uint32_t id = le32toh(q->hdr.ctx_id), nlen = le32toh(q->nlen);
+	uint32_t capset = 0;
+	char name[sizeof(q->debug_name) + 1];
+	uint32_t *grown;
+
+	if (id == 0 || gpu_ctx_exists(gpu, id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	if (gpu_has_feature(gpu, VIRTIO_GPU_F_CONTEXT_INIT))
+		capset = le32toh(q->context_init) & VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK;
+	else if (q->context_init)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (gpu->n_contexts >= GPU_MAX_CONTEXTS)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	/* The debug name: at most 64 bytes, always terminated. */
+	nlen = MIN(nlen, (uint32_t)sizeof(q->debug_name));
+	memcpy(name, q->debug_name, nlen);
+	name[nlen] = 0;
+	nlen = (uint32_t)strlen(name);
+	grown = realloc(gpu->contexts, (gpu->n_contexts + 1) * sizeof(*grown));
+	if (!grown)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	gpu->contexts = grown;
+	if (gpu->renderer->ops->ctx_create(gpu->renderer, id, capset, name, nlen) < 0)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	gpu->contexts[gpu->n_contexts++] = id;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_ctx_destroy(struct kr_gpu *gpu, struct cmd *c)
+{
+	uint32_t id = le32toh(c->req.hdr.ctx_id);
+
+	for (uint32_t i = 0; i < gpu->n_contexts; i++) {
+		if (gpu->contexts[i] != id)
+			continue;
+		gpu->contexts[i] = gpu->contexts[--gpu->n_contexts];
+		gpu->renderer->ops->ctx_destroy(gpu->renderer, id);
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	}
+	return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+}
+
+static uint32_t
+ctx_resource(struct kr_gpu *gpu, struct cmd *c, bool attach)
+{
+	uint32_t ctx = le32toh(c->req.hdr.ctx_id);
+	struct resource *res = lookup(gpu, le32toh(c->req.ctx_res.resource_id));
+
+	if (!gpu_ctx_exists(gpu, ctx))
+		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (attach)
+		gpu->renderer->ops->ctx_attach(gpu->renderer, ctx, res);
+	else
+		gpu->renderer->ops->ctx_detach(gpu->renderer, ctx, res);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_ctx_attach(struct kr_gpu *gpu, struct cmd *c)
+{
+	return ctx_resource(gpu, c, true);
+}
+
+static uint32_t
+cmd_ctx_detach(struct kr_gpu *gpu, struct cmd *c)
+{
+	return ctx_resource(gpu, c, false);
+}
+
+/* Gallium texture targets (PIPE_BUFFER .. PIPE_TEXTURE_CUBE_ARRAY). */
+#define TARGET_MAX    8
+#define TARGET_BUFFER 0
+
+static uint32_t
+cmd_resource_create_3d(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct virtio_gpu_resource_create_3d *q = &c->req.create_3d;
+	struct renderer_res_3d a = {
+		.id = le32toh(q->resource_id),
+		.target = le32toh(q->target),
+		.format = le32toh(q->format),
+		.bind = le32toh(q->bind),
+		.width = le32toh(q->width),
+		.height = le32toh(q->height),
+		.depth = le32toh(q->depth),
+		.array_size = le32toh(q->array_size),
+		.last_level = le32toh(q->last_level),
+		.nr_samples = le32toh(q->nr_samples),
+		.flags = le32toh(q->flags),
+	};
+	struct resource *res;
+	uint64_t size;
+
+	if (a.id == 0 || lookup(gpu, a.id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (a.target > TARGET_MAX || !a.width || !a.height || !a.depth || !a.array_size ||
+	    a.last_level > 31 || a.nr_samples > 32)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	/* Charge 16 bytes per texel (the widest format), more with mip levels. */
+	if (__builtin_mul_overflow((uint64_t)a.width * a.height, (uint64_t)a.depth * a.array_size,
+				   &size) ||
+	    __builtin_mul_overflow(size, a.last_level ? 22ull : 16ull, &size) ||
+	    size > gpu->cfg.max_hostmem - gpu->hostmem_used ||
+	    gpu->resources.count >= gpu->cfg.max_resources)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	if (gpu->renderer->ops->resource_create_3d(gpu->renderer, &a, &res) < 0)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	res->is_3d = true;
+	res->target = a.target;
+	res->depth = a.depth;
+	res->array_size = a.array_size;
+	res->last_level = a.last_level;
+	res->hostmem = size;
+	if (restab_insert(&gpu->resources, res) < 0) {
+		gpu->renderer->ops->resource_destroy(gpu->renderer, res);
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	}
+	gpu->hostmem_used += size;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static bool
+span_inside(uint32_t pos, uint32_t len, uint32_t size)
+{
+	return len <= size && pos <= size - len;
+}
+
+static uint32_t
+transfer_3d(struct kr_gpu *gpu, struct cmd *c, bool to_host)
+{
+	const struct virtio_gpu_transfer_host_3d *q = &c->req.t3d;
+	struct resource *res = lookup(gpu, le32toh(q->resource_id));
+	struct renderer_transfer t = {
+		.ctx_id = le32toh(q->hdr.ctx_id),
+		.level = le32toh(q->level),
+		.stride = le32toh(q->stride),
+		.layer_stride = le32toh(q->layer_stride),
+		.x = le32toh(q->box.x),
+		.y = le32toh(q->box.y),
+		.z = le32toh(q->box.z),
+		.w = le32toh(q->box.w),
+		.h = le32toh(q->box.h),
+		.d = le32toh(q->box.d),
+		.offset = le64toh(q->offset),
+		.to_host = to_host,
+	};
+
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (t.ctx_id && !gpu_ctx_exists(gpu, t.ctx_id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	if (!res->backing || !res->backing->iov)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	if (t.level > (res->is_3d ? res->last_level : 0))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	/* The box must lie inside the level (array layers count as depth). */
+	uint32_t lw = MAX(res->width >> t.level, 1u), lh = MAX(res->height >> t.level, 1u);
+	uint32_t ld = res->is_3d ? MAX(res->depth >> t.level, 1u) : 1;
+	if (res->is_3d && res->array_size > 1)
+		ld = res->array_size;
+	if (res->is_3d && res->target == TARGET_BUFFER)
+		lh = ld = 1;
+	if (!span_inside(t.x, t.w, lw) || !span_inside(t.y, t.h, lh) || !span_inside(t.z, t.d, ld))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (t.offset >= res->backing->size)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (to_host && res->scanout_mask && gpu->cb.version >= 2 && gpu->cb.scanout_changing) {
+		struct kr_scanout_info info;
+		for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
+			if ((res->scanout_mask & (1u << i)) && scanout_info(gpu, i, &info))
+				gpu->cb.scanout_changing(gpu->user, &info);
+		}
+	}
+	/* virglrenderer checks the stride and the backing size itself. */
+	if (gpu->renderer->ops->transfer_3d(gpu->renderer, res, &t) < 0)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_transfer_to_host_3d(struct kr_gpu *gpu, struct cmd *c)
+{
+	return transfer_3d(gpu, c, true);
+}
+
+static uint32_t
+cmd_transfer_from_host_3d(struct kr_gpu *gpu, struct cmd *c)
+{
+	return transfer_3d(gpu, c, false);
+}
+
+static uint32_t
+cmd_submit_3d(struct kr_gpu *gpu, struct cmd *c)
+{
+	uint32_t ctx = le32toh(c->req.hdr.ctx_id), size = le32toh(c->req.submit.size);
+	uint32_t *buf;
+	uint32_t type = VIRTIO_GPU_RESP_OK_NODATA;
+
+	if (!gpu_ctx_exists(gpu, ctx))
+		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	/* Bounded by the request before anything is allocated. */
+	if (size % 4 || size > GPU_MAX_SUBMIT || size > c->in_len - sizeof(c->req.submit))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (size == 0)
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	buf = malloc(size); /* a 4-byte aligned copy of the stream */
+	if (!buf)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	iov_to_buf(c->chain->in, c->chain->n_in, sizeof(c->req.submit), buf, size);
+	if (gpu->renderer->ops->submit_3d(gpu->renderer, ctx, buf, size) < 0)
+		type = VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	free(buf);
+	return type;
+}
+
 #define HDR		  sizeof(struct virtio_gpu_ctrl_hdr)
 #define CMD(t, s, f, h)	  [VIRTIO_GPU_CMD_##t - VIRTIO_GPU_CMD_GET_DISPLAY_INFO] = {#t, s, f, h}
 #define CMD3D(t, s, f, h) [VIRTIO_GPU_CMD_##t - VIRTIO_GPU_CMD_CTX_CREATE] = {#t, s, f, h}
@@ -538,19 +775,20 @@ static const struct cmd_desc cmds_2d[] = {
 };
 
 static const struct cmd_desc cmds_3d[] = {
-	CMD3D(CTX_CREATE, sizeof(struct virtio_gpu_ctx_create), VIRTIO_GPU_F_VIRGL, NULL),
-	CMD3D(CTX_DESTROY, sizeof(struct virtio_gpu_ctx_destroy), VIRTIO_GPU_F_VIRGL, NULL),
+	CMD3D(CTX_CREATE, sizeof(struct virtio_gpu_ctx_create), VIRTIO_GPU_F_VIRGL, cmd_ctx_create),
+	CMD3D(CTX_DESTROY, sizeof(struct virtio_gpu_ctx_destroy), VIRTIO_GPU_F_VIRGL,
+	      cmd_ctx_destroy),
 	CMD3D(CTX_ATTACH_RESOURCE, sizeof(struct virtio_gpu_ctx_resource), VIRTIO_GPU_F_VIRGL,
-	      NULL),
+	      cmd_ctx_attach),
 	CMD3D(CTX_DETACH_RESOURCE, sizeof(struct virtio_gpu_ctx_resource), VIRTIO_GPU_F_VIRGL,
-	      NULL),
+	      cmd_ctx_detach),
 	CMD3D(RESOURCE_CREATE_3D, sizeof(struct virtio_gpu_resource_create_3d), VIRTIO_GPU_F_VIRGL,
-	      NULL),
+	      cmd_resource_create_3d),
 	CMD3D(TRANSFER_TO_HOST_3D, sizeof(struct virtio_gpu_transfer_host_3d), VIRTIO_GPU_F_VIRGL,
-	      NULL),
+	      cmd_transfer_to_host_3d),
 	CMD3D(TRANSFER_FROM_HOST_3D, sizeof(struct virtio_gpu_transfer_host_3d), VIRTIO_GPU_F_VIRGL,
-	      NULL),
-	CMD3D(SUBMIT_3D, sizeof(struct virtio_gpu_cmd_submit), VIRTIO_GPU_F_VIRGL, NULL),
+	      cmd_transfer_from_host_3d),
+	CMD3D(SUBMIT_3D, sizeof(struct virtio_gpu_cmd_submit), VIRTIO_GPU_F_VIRGL, cmd_submit_3d),
 	CMD3D(RESOURCE_MAP_BLOB, sizeof(struct virtio_gpu_resource_map_blob),
 	      VIRTIO_GPU_F_RESOURCE_BLOB, NULL),
 	CMD3D(RESOURCE_UNMAP_BLOB, sizeof(struct virtio_gpu_resource_unmap_blob),

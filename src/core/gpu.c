@@ -204,9 +204,24 @@ drop_state(struct kr_gpu *gpu)
 	}
 	gpu->pending_head = NULL;
 	gpu->pending_tail = &gpu->pending_head;
+	for (uint32_t i = 0; i < gpu->n_contexts; i++) {
+		if (gpu->renderer->ops->ctx_destroy)
+			gpu->renderer->ops->ctx_destroy(gpu->renderer, gpu->contexts[i]);
+	}
+	gpu->n_contexts = 0;
 	while (gpu->resources.buckets && (res = restab_first(&gpu->resources)))
 		gpu_resource_destroy(gpu, res);
 	gpu->cursor = (struct cursor){0};
+}
+
+bool
+gpu_ctx_exists(const struct kr_gpu *gpu, uint32_t ctx_id)
+{
+	for (uint32_t i = 0; i < gpu->n_contexts; i++) {
+		if (gpu->contexts[i] == ctx_id)
+			return true;
+	}
+	return false;
 }
 
 KR_EXPORT void
@@ -222,6 +237,7 @@ kr_gpu_destroy(struct kr_gpu *gpu)
 	guestmem_finish(&gpu->mem);
 	for (uint32_t i = 0; i < KR_MAX_SCANOUTS; i++)
 		free(gpu->scanouts[i].edid);
+	free(gpu->contexts);
 	free(gpu);
 }
 
@@ -241,11 +257,19 @@ kr_gpu_set_memory(struct kr_gpu *gpu, const struct kr_mem_region *regions, size_
 
 	if (ret < 0)
 		return ret;
+	const struct renderer_ops *ops = gpu->renderer->ops;
 	restab_for_each(&gpu->resources, res)
 	{
-		if (res->backing && backing_remap(res->backing, &gpu->mem) < 0)
+		if (!res->backing)
+			continue;
+		/* Backends holding the host iovecs must let go of the old ones. */
+		if (ops->detach_backing && res->backing->iov)
+			ops->detach_backing(gpu->renderer, res);
+		if (backing_remap(res->backing, &gpu->mem) < 0)
 			log_msg(&gpu->log, KR_LOG_WARN,
 				"resource %u: backing no longer in guest memory", res->id);
+		else if (ops->attach_backing)
+			ops->attach_backing(gpu->renderer, res);
 	}
 	return 0;
 }
@@ -383,6 +407,8 @@ kr_gpu_get_stats(const struct kr_gpu *gpu, struct kr_gpu_stats *stats)
 		.commands = gpu->n_commands,
 		.errors = gpu->n_errors,
 	};
+	for (const struct pending *p = gpu->pending_head; p; p = p->next)
+		stats->pending++;
 }
 
 static bool

@@ -41,6 +41,11 @@ struct pending {
 	size_t n_out;
 };
 
+/* Most 3D contexts alive at once. */
+#define GPU_MAX_CONTEXTS 1024
+/* Largest SUBMIT_3D command stream accepted. */
+#define GPU_MAX_SUBMIT (16u << 20)
+
 struct kr_gpu {
 	struct kr_gpu_config cfg; /* backend pointer not kept */
 	struct kr_gpu_callbacks cb;
@@ -59,7 +64,11 @@ struct kr_gpu {
 	struct pending *pending_head; /* owned list, in submission order */
 	struct pending **pending_tail;
 	uint64_t n_commands, n_errors;
+	uint32_t *contexts; /* owned: ids of live 3D contexts */
+	uint32_t n_contexts;
 };
+
+bool gpu_ctx_exists(const struct kr_gpu *gpu, uint32_t ctx_id);
 
 /* Create a device over explicit renderer ops (the public create looks the
    ops up by name).  Tests use it to plug in fake backends. */

@@ -45,6 +45,8 @@ struct resource {
 	uint32_t id;
 	uint32_t format; /* VIRTIO_GPU_FORMAT_* */
 	uint32_t width, height;
+	bool is_3d; /* created by RESOURCE_CREATE_3D */
+	uint32_t target, depth, array_size, last_level;
 	uint64_t hostmem;	 /* bytes charged against max_hostmem */
 	struct backing *backing; /* owned, may be NULL */
 	uint32_t scanout_mask;	 /* bit n: shown on scanout n */

@@ -11,9 +11,20 @@ static const struct {
 	const struct renderer_ops *ops;
 } registry[] = {
 	{"2d", &r2d_ops},
+#if KR_HAVE_VIRGL
+	{"virgl", &virgl_ops},
+	{"3d", &virgl_ops},
+#endif
 };
 
-static const char *const names[] = {"2d", NULL};
+static const char *const names[] = {
+	"2d",
+#if KR_HAVE_VIRGL
+	"virgl",
+	"3d",
+#endif
+	NULL,
+};
 
 const struct renderer_ops *
 renderer_lookup(const char *name)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "core/resource.h"
 #include "kohlrabi/kohlrabi.h"
 
@@ -21,6 +22,18 @@ struct renderer_res_2d {
 	uint32_t id;
 	uint32_t format;	/* a known VIRTIO_GPU_FORMAT_* */
 	uint32_t width, height; /* non-zero, size already charged */
+};
+
+struct renderer_res_3d {
+	uint32_t id, target, format, bind;
+	uint32_t width, height, depth, array_size, last_level, nr_samples, flags;
+};
+
+struct renderer_transfer {
+	uint32_t ctx_id, level, stride, layer_stride;
+	uint32_t x, y, z, w, h, d; /* the box, validated against the level */
+	uint64_t offset;
+	bool to_host;
 };
 
 struct renderer_capset {
@@ -51,6 +64,24 @@ struct renderer_ops {
 	int (*resource_pixels)(struct renderer *r, struct resource *res, const uint8_t **pixels,
 			       uint32_t *stride);
 
+	/* Optional: 3D (VIRGL feature).  Errors answer ERR_UNSPEC unless noted. */
+	int (*resource_create_3d)(struct renderer *r, const struct renderer_res_3d *a,
+				  struct resource **out);
+	/* res->backing was attached / is about to go (also around a memory map
+	   change).  Optional: backends that read the backing themselves. */
+	int (*attach_backing)(struct renderer *r, struct resource *res);
+	void (*detach_backing)(struct renderer *r, struct resource *res);
+	int (*transfer_3d)(struct renderer *r, struct resource *res,
+			   const struct renderer_transfer *t);
+	/* name: nlen bytes, NUL-terminated, at most 64 */
+	int (*ctx_create)(struct renderer *r, uint32_t ctx_id, uint32_t capset_id, const char *name,
+			  uint32_t nlen);
+	void (*ctx_destroy)(struct renderer *r, uint32_t ctx_id);
+	void (*ctx_attach)(struct renderer *r, uint32_t ctx_id, struct resource *res);
+	void (*ctx_detach)(struct renderer *r, uint32_t ctx_id, struct resource *res);
+	/* buf: size bytes (a multiple of 4), 4-byte aligned, ours */
+	int (*submit_3d)(struct renderer *r, uint32_t ctx_id, void *buf, uint32_t size);
+
 	/* Optional: capsets (index < num). */
 	uint32_t (*num_capsets)(struct renderer *r);
 	int (*capset_info)(struct renderer *r, uint32_t index, struct renderer_capset *out);
@@ -76,5 +107,8 @@ const struct renderer_ops *renderer_lookup(const char *name);
 const char *const *renderer_names(void);
 
 extern const struct renderer_ops r2d_ops;
+#if KR_HAVE_VIRGL
+extern const struct renderer_ops virgl_ops;
+#endif
 
 #endif

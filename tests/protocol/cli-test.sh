@@ -38,7 +38,7 @@ check "gpu bad value" 2 "bad value '0' for width" "$kr" --gpu width=0 -s /tmp/x
 check "gpu not key=value" 2 "not KEY=VALUE" "$kr" --gpu 2d -s /tmp/x
 check "bad size" 2 "bad size" "$kr" --max-hostmem=lots -s /tmp/x
 check "bad log level" 2 "expected error, warn, info, debug" "$kr" --log-level=loud -s /tmp/x
-check "backend not built in" 1 "available: 2d" "$kr" --virgl -s /tmp/kr-cli-test.sock
+check "backend not built in" 1 "available: 2d" "$kr" --backend=gfxstream -s /tmp/kr-cli-test.sock
 check "--fd not a socket" 1 "not a socket" "$kr" --fd 0
 echo "1..$n"
 [ "$fails" -eq 0 ]

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "vhost/vu_proto.h"
 #include "vud.h"
 
@@ -528,6 +529,57 @@ test_reconnect(void **state)
 	assert_int_equal(stop(v), 0);
 }
 
+#if KR_HAVE_VIRGL
+/* --backend=virgl through the socket: VIRGL offered, capsets, a context, and
+   fenced commands completed by the daemon's fence polling. */
+static void
+test_virgl_backend(void **state)
+{
+	char *argv[] = {daemon_path,   "--socket-path", "{socket}", "--backend=virgl",
+			"--log-level", "error",		NULL};
+	struct vud *v = calloc(1, sizeof(*v));
+
+	(void)state;
+	assert_non_null(v);
+	/* Mesa unloads its driver at exit, leaving its allocations nameless to
+	   LeakSanitizer: the daemon's leak check is off here (the in-process
+	   virgl unit test keeps Mesa loaded and checks with suppressions). */
+	char *saved = getenv("ASAN_OPTIONS") ? strdup(getenv("ASAN_OPTIONS")) : NULL;
+	setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+	assert_int_equal(vud_spawn(v, argv), 0);
+	if (saved) {
+		setenv("ASAN_OPTIONS", saved, 1);
+		free(saved);
+	} else {
+		unsetenv("ASAN_OPTIONS");
+	}
+	assert_int_equal(vud_start(v, WANT | (1ull << VIRTIO_GPU_F_VIRGL), 64), 0);
+	assert_true(v->features & (1ull << VIRTIO_GPU_F_VIRGL));
+	struct virtio_gpu_get_capset_info ci = {.hdr.type = VIRTIO_GPU_CMD_GET_CAPSET_INFO,
+						.capset_index = 1};
+	struct virtio_gpu_resp_capset_info cr;
+	assert_int_equal(vud_request(v, 0, &ci, sizeof(ci), &cr, sizeof(cr), 5000), sizeof(cr));
+	assert_int_equal(cr.hdr.type, VIRTIO_GPU_RESP_OK_CAPSET_INFO);
+	assert_int_equal(cr.capset_id, VIRTIO_GPU_CAPSET_VIRGL2);
+	struct virtio_gpu_ctx_create cc = {.hdr = {.type = VIRTIO_GPU_CMD_CTX_CREATE, .ctx_id = 1},
+					   .nlen = 4,
+					   .debug_name = "test"};
+	assert_int_equal(vud_cmd(v, &cc, sizeof(cc)), OK);
+	for (uint64_t f = 1; f <= 20; f++) {
+		struct virtio_gpu_ctrl_hdr q = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO,
+						.flags = VIRTIO_GPU_FLAG_FENCE,
+						.fence_id = f,
+						.ctx_id = 1};
+		struct virtio_gpu_resp_display_info r;
+		assert_int_equal(vud_request(v, 0, &q, sizeof(q), &r, sizeof(r), 5000), sizeof(r));
+		assert_int_equal(r.hdr.type, VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+		assert_int_equal(r.hdr.fence_id, f);
+		assert_int_equal(r.hdr.flags, VIRTIO_GPU_FLAG_FENCE);
+	}
+	assert_int_equal(stop(v), 0);
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -540,6 +592,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_bad_setup),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_display_decoupled),
+#if KR_HAVE_VIRGL
+		cmocka_unit_test(test_virgl_backend),
+#endif
 	};
 
 	if (argc < 2) {
