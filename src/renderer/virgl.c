@@ -48,7 +48,7 @@ struct virgl_res {
 	struct resource base;
 	uint8_t *pixels; /* owned: readback for the display (2D-able resources) */
 	uint32_t stride;
-	bool attached;	 /* the backing's iovecs are handed to virglrenderer */
+	bool attached; /* the backing's iovecs are handed to virglrenderer */
 };
 
 /* The process-wide instance (see the file comment). */
@@ -94,8 +94,8 @@ virgl_create(struct kr_gpu *gpu, struct renderer **out)
 {
 	static struct virgl_renderer_callbacks cbs = {.version = 2, .write_fence = write_fence};
 	struct virgl *v;
-	int flags = VIRGL_RENDERER_USE_EGL | VIRGL_RENDERER_USE_SURFACELESS |
-		    VIRGL_RENDERER_USE_GLES;
+	int flags =
+		VIRGL_RENDERER_USE_EGL | VIRGL_RENDERER_USE_SURFACELESS | VIRGL_RENDERER_USE_GLES;
 
 	if (instance)
 		return -EBUSY;
@@ -237,8 +237,9 @@ virgl_transfer_2d(struct renderer *r, struct resource *res, const struct kr_rect
 	struct virgl_box box = {rect->x, rect->y, 0, rect->width, rect->height, 1};
 
 	(void)r;
-	return virgl_renderer_transfer_write_iov(res->id, 0, 0, 0, 0, &box, offset, NULL, 0) ? -EINVAL
-											       : 0;
+	return virgl_renderer_transfer_write_iov(res->id, 0, 0, 0, 0, &box, offset, NULL, 0)
+		       ? -EINVAL
+		       : 0;
 }
 
 static int
@@ -249,8 +250,9 @@ virgl_transfer_3d(struct renderer *r, struct resource *res, const struct rendere
 
 	(void)r;
 	if (t->to_host)
-		ret = virgl_renderer_transfer_write_iov(res->id, t->ctx_id, (int)t->level, t->stride,
-							t->layer_stride, &box, t->offset, NULL, 0);
+		ret = virgl_renderer_transfer_write_iov(res->id, t->ctx_id, (int)t->level,
+							t->stride, t->layer_stride, &box, t->offset,
+							NULL, 0);
 	else
 		ret = virgl_renderer_transfer_read_iov(res->id, t->ctx_id, t->level, t->stride,
 						       t->layer_stride, &box, t->offset, NULL, 0);
@@ -289,8 +291,9 @@ virgl_ctx_create(struct renderer *r, uint32_t ctx_id, uint32_t capset_id, const 
 {
 	(void)r;
 	if (capset_id)
-		return virgl_renderer_context_create_with_flags(ctx_id, capset_id, nlen, name) ? -EINVAL
-											      : 0;
+		return virgl_renderer_context_create_with_flags(ctx_id, capset_id, nlen, name)
+			       ? -EINVAL
+			       : 0;
 	return virgl_renderer_context_create(ctx_id, nlen, name) ? -EINVAL : 0;
 }
 

@@ -65,12 +65,13 @@ def write_png(path, w, h, rgb):
 
 class Guest:
     def __init__(self, image_dir, log_path, gpu="inprocess", socket_path=None,
-                 xres=1280, yres=800):
+                 xres=1280, yres=800, host_root=False):
         self.image_dir = image_dir
         self.log_path = log_path
         self.gpu = gpu
         self.socket_path = socket_path
         self.xres, self.yres = xres, yres
+        self.host_root = host_root
         self.proc = None
         self.lines = queue.Queue()
         self.tmp = tempfile.mkdtemp(prefix="kr-guest-")
@@ -89,6 +90,9 @@ class Guest:
                 "-kernel", os.path.join(self.image_dir, "vmlinuz"),
                 "-initrd", os.path.join(self.image_dir, "initrd.img"),
                 "-append", "console=ttyS0 quiet panic=-1"]
+        if self.host_root:
+            # The host's root, read-only, for chroot (the guest gets Mesa).
+            args += ["-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on"]
         if self.gpu == "inprocess":
             args += ["-device", f"virtio-gpu-pci,xres={self.xres},yres={self.yres}"]
         else:

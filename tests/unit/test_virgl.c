@@ -4,22 +4,23 @@
  * llvmpipe): capsets, contexts, a 3D transfer round trip, a 2D scanout read
  * back, fence ordering, hostile 3D commands.
  */
+#include <dlfcn.h>
+#include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-#include <dlfcn.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cmocka.h>
+
 #include "harness.h"
 
-#define OK VIRTIO_GPU_RESP_OK_NODATA
-#define E_CTX VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID
-#define E_PARAM VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER
-#define BGRA VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM
+#define OK		VIRTIO_GPU_RESP_OK_NODATA
+#define E_CTX		VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID
+#define E_PARAM		VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER
+#define BGRA		VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM
 #define BIND_RT_SAMPLER ((1u << 1) | (1u << 3))
 
 static struct harness *
@@ -44,10 +45,16 @@ ctx_create(struct harness *h, uint32_t id, const char *name, uint32_t nlen)
 static uint32_t
 create_3d(struct harness *h, uint32_t id, uint32_t w, uint32_t hh, uint32_t last_level)
 {
-	struct virtio_gpu_resource_create_3d c = {
-		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_3D, .resource_id = id, .target = 2,
-		.format = BGRA, .bind = BIND_RT_SAMPLER, .width = w, .height = hh, .depth = 1,
-		.array_size = 1, .last_level = last_level};
+	struct virtio_gpu_resource_create_3d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_3D,
+						  .resource_id = id,
+						  .target = 2,
+						  .format = BGRA,
+						  .bind = BIND_RT_SAMPLER,
+						  .width = w,
+						  .height = hh,
+						  .depth = 1,
+						  .array_size = 1,
+						  .last_level = last_level};
 	return h_cmd(h, &c, sizeof(c));
 }
 
@@ -56,7 +63,9 @@ transfer_3d(struct harness *h, uint32_t type, uint32_t ctx, uint32_t id, uint32_
 	    struct virtio_gpu_box box, uint32_t stride)
 {
 	struct virtio_gpu_transfer_host_3d t = {.hdr = {.type = type, .ctx_id = ctx},
-						.box = box, .resource_id = id, .level = level,
+						.box = box,
+						.resource_id = id,
+						.level = level,
 						.stride = stride};
 	return h_cmd(h, &t, sizeof(t));
 }
@@ -97,13 +106,13 @@ test_device_and_capsets(void **state)
 	}
 	size_t cap = sizeof(struct virtio_gpu_ctrl_hdr) + max_size[1] + 64, len;
 	uint8_t *buf = malloc(cap);
-	struct virtio_gpu_get_capset g = {.hdr.type = VIRTIO_GPU_CMD_GET_CAPSET, .capset_id = 2,
-					  .capset_version = 2};
+	struct virtio_gpu_get_capset g = {
+		.hdr.type = VIRTIO_GPU_CMD_GET_CAPSET, .capset_id = 2, .capset_version = 2};
 	assert_int_equal(h_send(h, &g, sizeof(g), buf, cap, &len), VIRTIO_GPU_RESP_OK_CAPSET);
 	assert_int_equal(len, sizeof(struct virtio_gpu_ctrl_hdr) + max_size[1]);
 	uint32_t max_version;
 	memcpy(&max_version, buf + sizeof(struct virtio_gpu_ctrl_hdr), 4);
-	assert_true(max_version >= 1); /* virgl caps start with their version */
+	assert_true(max_version >= 1);	  /* virgl caps start with their version */
 	assert_int_equal(buf[len], 0xa5); /* nothing past the capset */
 	g.capset_version = 3;
 	assert_int_equal(h_cmd(h, &g, sizeof(g)), E_PARAM);
@@ -128,11 +137,13 @@ test_contexts(void **state)
 	assert_int_equal(ctx_create(h, 0, "zero", 4), E_CTX);
 	/* An unterminated 64-byte name with a huge nlen is clamped. */
 	assert_int_equal(ctx_create(h, 2, longname, 0xffffffff), OK);
-	struct virtio_gpu_ctx_destroy d = {.hdr = {.type = VIRTIO_GPU_CMD_CTX_DESTROY, .ctx_id = 7}};
+	struct virtio_gpu_ctx_destroy d = {
+		.hdr = {.type = VIRTIO_GPU_CMD_CTX_DESTROY, .ctx_id = 7}};
 	assert_int_equal(h_cmd(h, &d, sizeof(d)), E_CTX);
 	assert_int_equal(create_3d(h, 10, 16, 16, 0), OK);
 	struct virtio_gpu_ctx_resource a = {
-		.hdr = {.type = VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, .ctx_id = 1}, .resource_id = 10};
+		.hdr = {.type = VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, .ctx_id = 1},
+		.resource_id = 10};
 	assert_int_equal(h_cmd(h, &a, sizeof(a)), OK);
 	a.resource_id = 11;
 	assert_int_equal(h_cmd(h, &a, sizeof(a)), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
@@ -172,8 +183,8 @@ test_transfer_round_trip(void **state)
 	assert_int_equal(transfer_3d(h, VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D, 1, 5, 0, all, stride),
 			 OK);
 	memset(px, 0, stride * hh);
-	assert_int_equal(
-		transfer_3d(h, VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, 1, 5, 0, all, stride), OK);
+	assert_int_equal(transfer_3d(h, VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, 1, 5, 0, all, stride),
+			 OK);
 	assert_memory_equal(px, want, stride * hh);
 	/* Hostile boxes and levels. */
 	struct virtio_gpu_box out = {0, 0, 0, w + 1, hh, 1};
@@ -289,12 +300,9 @@ main(void)
 	   allocations. */
 	dlopen("/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so", RTLD_NOW | RTLD_NODELETE);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_device_and_capsets),
-		cmocka_unit_test(test_contexts),
-		cmocka_unit_test(test_transfer_round_trip),
-		cmocka_unit_test(test_submit_hostile),
-		cmocka_unit_test(test_scanout_readback),
-		cmocka_unit_test(test_fences_in_order),
+		cmocka_unit_test(test_device_and_capsets),  cmocka_unit_test(test_contexts),
+		cmocka_unit_test(test_transfer_round_trip), cmocka_unit_test(test_submit_hostile),
+		cmocka_unit_test(test_scanout_readback),    cmocka_unit_test(test_fences_in_order),
 	};
 	return cmocka_run_group_tests_name("virgl", tests, NULL, NULL);
 }
