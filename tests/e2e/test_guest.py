@@ -128,6 +128,13 @@ def references(image, cache, log_dir, modes=None):
         g.close()
 
 
+def fnv1a(data):
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
 def start_backend(args, log_dir, env=None):
     sock_dir = tempfile.mkdtemp(prefix="kr-e2e-sock-")
     sock = os.path.join(sock_dir, "gpu.sock")
@@ -166,6 +173,35 @@ def virgl_main(args, image, log_dir, tap):
         m = re.search(r"Rendered (\d+) frames", out)
         tap.result(st == 0 and m is not None and int(m.group(1)) >= 59,
                    "kmscube runs 60 frames on the virgl device", out.strip())
+        name = "a 3D scanout reaches the display exactly as the guest reads it back"
+        try:
+            g.check(f"(chroot /host {args.virgl} --scanout /dev/dri/card0 "
+                    ">/host/tmp/gp.log 2>&1 &); true")
+            want, deadline = None, time.monotonic() + 120
+            while want is None and time.monotonic() < deadline:
+                m = re.search(r"GLPROBE-SCANOUT (\d+)x(\d+) fnv=([0-9a-f]+) mismatches=(\d+)",
+                              g.check("cat /host/tmp/gp.log"))
+                if m and m.group(4) != "0":
+                    raise GuestError("the guest's own readback is wrong: " + m.group(0))
+                if m:
+                    want = (int(m.group(1)), int(m.group(2)), int(m.group(3), 16))
+                else:
+                    time.sleep(0.5)
+            if want is None:
+                raise GuestError("glprobe --scanout: " + g.check("cat /host/tmp/gp.log"))
+            got = None
+            while time.monotonic() < deadline:
+                w, h, rgb = g.screendump(os.path.join(log_dir, "virgl-scanout.ppm"))
+                got = (w, h, fnv1a(rgb))
+                if got == want:
+                    break
+                time.sleep(0.5)
+            tap.result(got == want, name,
+                       f"guest readback {want[0]}x{want[1]} fnv {want[2]:08x}; "
+                       f"screendump {got[0]}x{got[1]} fnv {got[2]:08x}")
+            g.run("killall glprobe; true")
+        except GuestError as e:
+            tap.result(False, name, str(e))
     except GuestError as e:
         tap.result(False, "virgl guest scenario", str(e))
     finally:
