@@ -56,7 +56,7 @@ struct kr_scanout_config {
 	bool enabled;	 /* reported as connected in GET_DISPLAY_INFO */
 };
 
-#define KR_GPU_CONFIG_VERSION 1
+#define KR_GPU_CONFIG_VERSION 2
 
 /*
  * Device configuration.  Fill it with kr_gpu_config_init() and change what you
@@ -71,6 +71,9 @@ struct kr_gpu_config {
 	uint64_t max_hostmem;	     /* bytes of host memory for resources; 0 = 256 MiB */
 	uint32_t max_resources;	     /* live resources at once; 0 = KR_DEFAULT_MAX_RESOURCES */
 	enum kr_log_level log_level; /* messages above this level are dropped */
+	/* Version 2.  GPU backends: the DRM render node to render on; NULL =
+	   EGL surfaceless (Mesa llvmpipe when there is no GPU).  Borrowed. */
+	const char *render_node;
 };
 
 /* A readable or writable part of one request, in host virtual addresses. */

@@ -571,6 +571,7 @@ setup(struct daemon *d)
 	cfg.max_hostmem = d->opt.max_hostmem;
 	cfg.max_resources = d->opt.max_resources;
 	cfg.log_level = d->opt.log_level;
+	cfg.render_node = d->opt.render_node;
 	ret = kr_gpu_create(&cfg, &cbs, d, &d->gpu);
 	if (ret < 0) {
 		fprintf(stderr, "kohlrabi: cannot create the %s device: %s\n", d->opt.backend,

@@ -122,8 +122,18 @@ gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbac
 	gpu = calloc(1, sizeof(*gpu));
 	if (!gpu)
 		return -ENOMEM;
-	gpu->cfg = *cfg;
+	/* Copy only what the caller's version of the struct has. */
+	memcpy(&gpu->cfg, cfg,
+	       cfg->version >= 2 ? sizeof(*cfg) : offsetof(struct kr_gpu_config, render_node));
 	gpu->cfg.backend = NULL;
+	gpu->cfg.render_node = NULL;
+	if (cfg->version >= 2 && cfg->render_node) {
+		gpu->render_node = strdup(cfg->render_node);
+		if (!gpu->render_node) {
+			free(gpu);
+			return -ENOMEM;
+		}
+	}
 	if (!gpu->cfg.max_hostmem)
 		gpu->cfg.max_hostmem = KR_DEFAULT_MAX_HOSTMEM;
 	if (!gpu->cfg.max_resources)
@@ -238,6 +248,7 @@ kr_gpu_destroy(struct kr_gpu *gpu)
 	for (uint32_t i = 0; i < KR_MAX_SCANOUTS; i++)
 		free(gpu->scanouts[i].edid);
 	free(gpu->contexts);
+	free(gpu->render_node);
 	free(gpu);
 }
 

@@ -47,7 +47,8 @@ struct pending {
 #define GPU_MAX_SUBMIT (16u << 20)
 
 struct kr_gpu {
-	struct kr_gpu_config cfg; /* backend pointer not kept */
+	struct kr_gpu_config cfg; /* backend and render_node pointers not kept */
+	char *render_node;	  /* owned, may be NULL */
 	struct kr_gpu_callbacks cb;
 	void *user; /* borrowed: handed to callbacks */
 	struct logger log;

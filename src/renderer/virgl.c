@@ -89,23 +89,48 @@ debug_log(const char *fmt, va_list ap)
 	(void)ap; /* virglrenderer's chatter is dropped; errors surface as results */
 }
 
+/* virglrenderer asks for the node's fd once and owns what we return. */
+static int
+get_drm_fd(void *cookie)
+{
+	struct virgl *v = container_of((int *)cookie, struct virgl, cookie);
+
+	return open(v->base.gpu->render_node, O_RDWR | O_CLOEXEC);
+}
+
 static int
 virgl_create(struct kr_gpu *gpu, struct renderer **out)
 {
-	static struct virgl_renderer_callbacks cbs = {.version = 2, .write_fence = write_fence};
+	static struct virgl_renderer_callbacks cbs_surfaceless = {.version = 2,
+								  .write_fence = write_fence};
+	static struct virgl_renderer_callbacks cbs_node = {
+		.version = 2, .write_fence = write_fence, .get_drm_fd = get_drm_fd};
 	struct virgl *v;
-	int flags =
-		VIRGL_RENDERER_USE_EGL | VIRGL_RENDERER_USE_SURFACELESS | VIRGL_RENDERER_USE_GLES;
+	int flags = VIRGL_RENDERER_USE_EGL | VIRGL_RENDERER_USE_GLES;
 
 	if (instance)
 		return -EBUSY;
+	if (gpu->render_node) {
+		/* Check the node ourselves: a clear error beats EGL's. */
+		int fd = open(gpu->render_node, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			int err = errno;
+			log_bug_host(&gpu->log, "render node %s: %s", gpu->render_node,
+				     strerror(err));
+			return -err;
+		}
+		close(fd);
+	} else {
+		flags |= VIRGL_RENDERER_USE_SURFACELESS;
+	}
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	v->base.ops = &virgl_ops;
 	v->base.gpu = gpu;
 	virgl_set_debug_callback(debug_log);
-	if (virgl_renderer_init(&v->cookie, flags, &cbs) != 0) {
+	if (virgl_renderer_init(&v->cookie, flags,
+				gpu->render_node ? &cbs_node : &cbs_surfaceless) != 0) {
 		log_bug_host(&gpu->log, "virglrenderer: EGL initialisation failed");
 		free(v);
 		return -ENODEV;

@@ -40,5 +40,9 @@ check "bad size" 2 "bad size" "$kr" --max-hostmem=lots -s /tmp/x
 check "bad log level" 2 "expected error, warn, info, debug" "$kr" --log-level=loud -s /tmp/x
 check "backend not built in" 1 "available: 2d" "$kr" --backend=gfxstream -s /tmp/kr-cli-test.sock
 check "--fd not a socket" 1 "not a socket" "$kr" --fd 0
+if "$kr" -c | grep -q virgl; then
+	check "virgl: missing render node" 1 "render node /nonexistent/renderD128: No such file" \
+		"$kr" --backend=virgl -r /nonexistent/renderD128 -s /tmp/kr-cli-test.sock
+fi
 echo "1..$n"
 [ "$fails" -eq 0 ]

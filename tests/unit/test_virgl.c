@@ -84,6 +84,12 @@ test_device_and_capsets(void **state)
 	cfg.backend = "3d";
 	assert_int_equal(kr_gpu_create(&cfg, NULL, NULL, &second), -EBUSY);
 	assert_null(second);
+	h_free(h);
+	/* A render node that is not there is refused clearly, before EGL. */
+	cfg.render_node = "/nonexistent/renderD128";
+	assert_int_equal(kr_gpu_create(&cfg, NULL, NULL, &second), -ENOENT);
+	assert_null(second);
+	h = vnew(); /* surfaceless again after the failed attempt */
 
 	uint32_t n;
 	assert_int_equal(kr_gpu_config_read(h->gpu, 12, &n, 4), 0);
