@@ -319,6 +319,20 @@ cmd_resource_flush(struct kr_gpu *gpu, struct cmd *c)
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
+/* The guest is about to rewrite res: warn the display of each scanout showing it. */
+static void
+notify_changing(struct kr_gpu *gpu, struct resource *res)
+{
+	struct kr_scanout_info info;
+
+	if (!res->scanout_mask || gpu->cb.version < 2 || !gpu->cb.scanout_changing)
+		return;
+	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
+		if ((res->scanout_mask & (1u << i)) && scanout_info(gpu, i, &info))
+			gpu->cb.scanout_changing(gpu->user, &info);
+	}
+}
+
 static uint32_t
 cmd_transfer_to_host_2d(struct kr_gpu *gpu, struct cmd *c)
 {
@@ -342,13 +356,7 @@ cmd_transfer_to_host_2d(struct kr_gpu *gpu, struct cmd *c)
 	end = (uint64_t)(r.height - 1) * stride + (uint64_t)r.width * format_bpp(res->format);
 	if (__builtin_add_overflow(end, offset, &end) || end > res->backing->size)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	if (res->scanout_mask && gpu->cb.version >= 2 && gpu->cb.scanout_changing) {
-		struct kr_scanout_info info;
-		for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
-			if ((res->scanout_mask & (1u << i)) && scanout_info(gpu, i, &info))
-				gpu->cb.scanout_changing(gpu->user, &info);
-		}
-	}
+	notify_changing(gpu, res);
 	if (gpu->renderer->ops->transfer_to_host_2d(gpu->renderer, res, &r, offset) < 0)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	return VIRTIO_GPU_RESP_OK_NODATA;
@@ -697,13 +705,8 @@ transfer_3d(struct kr_gpu *gpu, struct cmd *c, bool to_host)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	if (t.offset >= res->backing->size)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	if (to_host && res->scanout_mask && gpu->cb.version >= 2 && gpu->cb.scanout_changing) {
-		struct kr_scanout_info info;
-		for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
-			if ((res->scanout_mask & (1u << i)) && scanout_info(gpu, i, &info))
-				gpu->cb.scanout_changing(gpu->user, &info);
-		}
-	}
+	if (to_host)
+		notify_changing(gpu, res);
 	/* virglrenderer checks the stride and the backing size itself. */
 	if (gpu->renderer->ops->transfer_3d(gpu->renderer, res, &t) < 0)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;

@@ -150,17 +150,22 @@ virgl_destroy(struct renderer *r)
 	free(v);
 }
 
+/* Create the virglrenderer resource and our record of it. */
 static int
-make_res(uint32_t id, uint32_t format, uint32_t width, uint32_t height, struct resource **out)
+create_res(struct virgl_renderer_resource_create_args *args, struct resource **out)
 {
 	struct virgl_res *vr = calloc(1, sizeof(*vr));
 
 	if (!vr)
 		return -ENOMEM;
-	vr->base.id = id;
-	vr->base.format = format;
-	vr->base.width = width;
-	vr->base.height = height;
+	if (virgl_renderer_resource_create(args, NULL, 0) != 0) {
+		free(vr);
+		return -EINVAL;
+	}
+	vr->base.id = args->handle;
+	vr->base.format = args->format;
+	vr->base.width = args->width;
+	vr->base.height = args->height;
 	*out = &vr->base;
 	return 0;
 }
@@ -182,12 +187,7 @@ virgl_resource_create_2d(struct renderer *r, const struct renderer_res_2d *a, st
 		.flags = VIRTIO_GPU_RESOURCE_FLAG_Y_0_TOP,
 	};
 	(void)r;
-	if (virgl_renderer_resource_create(&args, NULL, 0) != 0)
-		return -EINVAL;
-	int ret = make_res(a->id, a->format, a->width, a->height, out);
-	if (ret < 0)
-		virgl_renderer_resource_unref(a->id);
-	return ret;
+	return create_res(&args, out);
 }
 
 static int
@@ -207,12 +207,7 @@ virgl_resource_create_3d(struct renderer *r, const struct renderer_res_3d *a, st
 		.flags = a->flags,
 	};
 	(void)r;
-	if (virgl_renderer_resource_create(&args, NULL, 0) != 0)
-		return -EINVAL;
-	int ret = make_res(a->id, a->format, a->width, a->height, out);
-	if (ret < 0)
-		virgl_renderer_resource_unref(a->id);
-	return ret;
+	return create_res(&args, out);
 }
 
 static void

@@ -222,28 +222,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "glprobe: framebuffer incomplete\n");
 		return 2;
 	}
-	glViewport(0, 0, S, S);
-	glClearColor(1, 0, 0, 1);
-	glClear(GL_COLOR_BUFFER_BIT);
-	glEnable(GL_SCISSOR_TEST);
-	glScissor(0, 0, S / 2, S / 2);
-	glClearColor(0, 1, 0, 1);
-	glClear(GL_COLOR_BUFFER_BIT);
-	glDisable(GL_SCISSOR_TEST);
-	GLuint prog = glCreateProgram();
-	glAttachShader(prog, shader(GL_VERTEX_SHADER,
-				    "attribute vec2 p;\n"
-				    "void main() { gl_Position = vec4(p, 0.0, 1.0); }\n"));
-	glAttachShader(prog, shader(GL_FRAGMENT_SHADER,
-				    "precision mediump float;\n"
-				    "void main() { gl_FragColor = vec4(0.0, 0.0, 1.0, 1.0); }\n"));
-	glBindAttribLocation(prog, 0, "p");
-	glLinkProgram(prog);
-	glUseProgram(prog);
-	static const GLfloat quad[] = {0, -1, 1, -1, 0, 0, 1, -1, 1, 0, 0, 0};
-	glVertexAttribPointer(0, 2, GL_FLOAT, GL_FALSE, 0, quad);
-	glEnableVertexAttribArray(0);
-	glDrawArrays(GL_TRIANGLES, 0, 6);
+	draw(S, S);
 	static uint8_t pixels[S * S * 4];
 	glReadPixels(0, 0, S, S, GL_RGBA, GL_UNSIGNED_BYTE, pixels);
 	unsigned bad = 0;
