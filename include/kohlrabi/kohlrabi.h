@@ -38,6 +38,9 @@ extern "C" {
 #define KR_MAX_SCANOUTS		 16
 #define KR_DEFAULT_MAX_HOSTMEM	 (256ull * 1024 * 1024)
 #define KR_DEFAULT_MAX_RESOURCES 16384u
+#define KR_DEFAULT_MAX_CONTEXTS	 1024u
+/* The virtio shared memory region id of the host-visible window. */
+#define KR_SHMID_HOST_VISIBLE 1
 /* Cursor images are always 64x64 pixels. */
 #define KR_CURSOR_SIZE 64
 
@@ -56,7 +59,7 @@ struct kr_scanout_config {
 	bool enabled;	 /* reported as connected in GET_DISPLAY_INFO */
 };
 
-#define KR_GPU_CONFIG_VERSION 2
+#define KR_GPU_CONFIG_VERSION 3
 
 /*
  * Device configuration.  Fill it with kr_gpu_config_init() and change what you
@@ -74,6 +77,18 @@ struct kr_gpu_config {
 	/* Version 2.  GPU backends: the DRM render node to render on; NULL =
 	   EGL surfaceless (Mesa llvmpipe when there is no GPU).  Borrowed. */
 	const char *render_node;
+	/* Version 3.  Bytes of the host-visible shared memory region (virtio
+	   shmid 1) that RESOURCE_MAP_BLOB maps blobs into; 0 = no region (the
+	   guest's MAP_BLOB then fails).  Mapping needs the map_blob callback. */
+	uint64_t hostmem_window;
+	/* gfxstream backend: the library to load (borrowed); NULL = search
+	   libgfxstream_backend.so.0, then libgfxstream_backend.so. */
+	const char *gfxstream_lib;
+	/* gfxstream renderer flags (STREAM_RENDERER_FLAGS_*); 0 = Vulkan on
+	   EGL surfaceless (VK | SURFACELESS). */
+	uint32_t gfxstream_flags;
+	/* Most 3D contexts alive at once; 0 = KR_DEFAULT_MAX_CONTEXTS. */
+	uint32_t max_contexts;
 };
 
 /* A readable or writable part of one request, in host virtual addresses. */
@@ -114,7 +129,18 @@ struct kr_cursor_info {
 	uint32_t format; /* VIRTIO_GPU_FORMAT_* */
 };
 
-#define KR_GPU_CALLBACKS_VERSION 2
+/* A blob to show in the host-visible window (RESOURCE_MAP_BLOB). */
+struct kr_blob_map {
+	uint64_t offset;    /* in the window, page aligned */
+	uint64_t size;	    /* bytes, a multiple of the page size */
+	int fd;		    /* borrowed: a mappable fd of the blob, -1 when none */
+	uint64_t fd_offset; /* where the blob starts in fd */
+	void *host;	    /* borrowed: the blob mapped in this process, may be NULL */
+	uint32_t map_info;  /* VIRTIO_GPU_MAP_CACHE_* */
+	bool writable;
+};
+
+#define KR_GPU_CALLBACKS_VERSION 3
 
 /*
  * Callbacks to the embedder.  Every pointer may be NULL.  They are called from
@@ -145,6 +171,13 @@ struct kr_gpu_callbacks {
 	   the guest (a transfer into its resource): copy what was flushed but not
 	   yet shown now.  Lets a display defer its copies to its refresh. */
 	void (*scanout_changing)(void *user, const struct kr_scanout_info *info);
+	/* Version 3.  Map a blob into the host-visible window at map->offset
+	   (fd and/or host give its memory; dup the fd to keep it).  0 or a
+	   negative errno (the guest's MAP_BLOB then fails). */
+	int (*map_blob)(void *user, const struct kr_blob_map *map);
+	/* Remove what map_blob mapped at offset (guest UNMAP_BLOB, the blob's
+	   unref, or a reset).  The library forgets the mapping either way. */
+	int (*unmap_blob)(void *user, uint64_t offset, uint64_t size);
 };
 
 /* A region of guest physical memory mapped into this process. */

@@ -43,6 +43,10 @@ struct cmd {
 		struct virtio_gpu_resource_create_3d create_3d;
 		struct virtio_gpu_transfer_host_3d t3d;
 		struct virtio_gpu_cmd_submit submit;
+		struct virtio_gpu_resource_create_blob create_blob;
+		struct virtio_gpu_set_scanout_blob scanout_blob;
+		struct virtio_gpu_resource_map_blob map_blob;
+		struct virtio_gpu_resource_unmap_blob unmap_blob;
 		uint8_t raw[REQ_MAX];
 	} req;
 	union {
@@ -51,9 +55,12 @@ struct cmd {
 		struct virtio_gpu_resp_edid edid;
 		struct virtio_gpu_resp_capset_info capset_info;
 		struct virtio_gpu_resp_resource_uuid uuid;
+		struct virtio_gpu_resp_map_info map_info;
 	} resp;
 	uint8_t *resp_dyn; /* owned, may be NULL: a response larger than resp */
 	size_t resp_len;   /* bytes of response (resp_dyn when set, else resp) */
+	bool on_ring;	   /* fenced on a context's ring (CONTEXT_INIT) */
+	bool ring_bad;	   /* ... on a ring that cannot be: no fence is created */
 };
 
 typedef uint32_t (*cmd_handler)(struct kr_gpu *gpu, struct cmd *c);
@@ -97,6 +104,18 @@ scanout_info(struct kr_gpu *gpu, uint32_t i, struct kr_scanout_info *info)
 	const uint8_t *pixels;
 	uint32_t stride;
 
+	if (res && s->blob) {
+		*info = (struct kr_scanout_info){
+			.scanout_id = i,
+			.resource_id = res->id,
+			.width = s->rect.width,
+			.height = s->rect.height,
+			.format = s->blob_format,
+			.stride = s->rect.width * 4,
+			.pixels = s->shadow,
+		};
+		return true;
+	}
 	if (!res || !gpu->renderer->ops->resource_pixels ||
 	    gpu->renderer->ops->resource_pixels(gpu->renderer, res, &pixels, &stride) < 0)
 		return false;
@@ -112,16 +131,29 @@ scanout_info(struct kr_gpu *gpu, uint32_t i, struct kr_scanout_info *info)
 	return true;
 }
 
+/* Forget what scanout i shows (no callback). */
 static void
-scanout_disable(struct kr_gpu *gpu, uint32_t i)
+scanout_clear(struct kr_gpu *gpu, uint32_t i)
 {
 	struct scanout *s = &gpu->scanouts[i];
 	struct resource *res = lookup(gpu, s->resource_id);
 
 	if (res)
 		res->scanout_mask &= ~(1u << i);
+	if (s->shadow) {
+		gpu->hostmem_used -= (uint64_t)s->rect.width * s->rect.height * 4;
+		free(s->shadow);
+		s->shadow = NULL;
+	}
+	s->blob = false;
 	s->resource_id = 0;
 	s->rect = (struct kr_rect){0};
+}
+
+static void
+scanout_disable(struct kr_gpu *gpu, uint32_t i)
+{
+	scanout_clear(gpu, i);
 	if (gpu->cb.scanout_set)
 		gpu->cb.scanout_set(gpu->user, i, NULL);
 }
@@ -161,6 +193,7 @@ gpu_resource_destroy(struct kr_gpu *gpu, struct resource *res)
 		gpu->cursor.resource_id = 0;
 		cursor_notify(gpu, false);
 	}
+	gpu_blob_unmap(gpu, res);
 	restab_remove(&gpu->resources, res->id);
 	if (res->backing && res->backing->iov && gpu->renderer->ops->detach_backing)
 		gpu->renderer->ops->detach_backing(gpu->renderer, res);
@@ -274,9 +307,9 @@ cmd_set_scanout(struct kr_gpu *gpu, struct cmd *c)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (!rect_inside(&q->r, res->width, res->height) || q->r.width == 0 || q->r.height == 0)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	struct resource *old = lookup(gpu, gpu->scanouts[id].resource_id);
-	if (old)
-		old->scanout_mask &= ~(1u << id);
+	if (res->is_blob)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER; /* SET_SCANOUT_BLOB shows blobs */
+	scanout_clear(gpu, id);
 	gpu->scanouts[id].resource_id = res->id;
 	gpu->scanouts[id].rect = rect_host(&q->r);
 	res->scanout_mask |= 1u << id;
@@ -286,36 +319,6 @@ cmd_set_scanout(struct kr_gpu *gpu, struct cmd *c)
 	}
 	if (gpu->cb.scanout_set)
 		gpu->cb.scanout_set(gpu->user, id, &info);
-	return VIRTIO_GPU_RESP_OK_NODATA;
-}
-
-static uint32_t
-cmd_resource_flush(struct kr_gpu *gpu, struct cmd *c)
-{
-	const struct virtio_gpu_resource_flush *q = &c->req.flush;
-	struct resource *res = lookup(gpu, le32toh(q->resource_id));
-	struct kr_scanout_info info;
-
-	if (!res)
-		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	if (!rect_inside(&q->r, res->width, res->height))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	struct kr_rect f = rect_host(&q->r);
-	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
-		if (!(res->scanout_mask & (1u << i)))
-			continue;
-		const struct kr_rect *s = &gpu->scanouts[i].rect;
-		/* Intersect in 64 bits; both rectangles lie inside the resource. */
-		uint64_t x0 = MAX(f.x, s->x), y0 = MAX(f.y, s->y);
-		uint64_t x1 = MIN((uint64_t)f.x + f.width, (uint64_t)s->x + s->width);
-		uint64_t y1 = MIN((uint64_t)f.y + f.height, (uint64_t)s->y + s->height);
-		if (x0 >= x1 || y0 >= y1 || !scanout_info(gpu, i, &info))
-			continue;
-		struct kr_rect d = {(uint32_t)(x0 - s->x), (uint32_t)(y0 - s->y),
-				    (uint32_t)(x1 - x0), (uint32_t)(y1 - y0)};
-		if (gpu->cb.scanout_update)
-			gpu->cb.scanout_update(gpu->user, &info, &d);
-	}
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -333,6 +336,78 @@ notify_changing(struct kr_gpu *gpu, struct resource *res)
 	}
 }
 
+/* Copy len bytes at off of a blob (guest backing or host memory). */
+static int
+blob_read(struct kr_gpu *gpu, struct resource *res, struct iov_cursor *cur, uint64_t off,
+	  void *dst, size_t len)
+{
+	if (res->backing) {
+		if (!res->backing->iov)
+			return -EFAULT;
+		return iov_cursor_read(cur, off, dst, len) ? 0 : -EFAULT;
+	}
+	if (!gpu->renderer->ops->blob_read)
+		return -EOPNOTSUPP;
+	return gpu->renderer->ops->blob_read(gpu->renderer, res, off, dst, len);
+}
+
+/* Copy rectangle d (relative to scanout i, inside it) of the blob into the
+   scanout's shadow. */
+static int
+blob_refresh(struct kr_gpu *gpu, uint32_t i, struct resource *res, const struct kr_rect *d)
+{
+	struct scanout *s = &gpu->scanouts[i];
+	struct kr_scanout_info info;
+	struct iov_cursor cur;
+
+	if (gpu->cb.version >= 2 && gpu->cb.scanout_changing && scanout_info(gpu, i, &info))
+		gpu->cb.scanout_changing(gpu->user, &info);
+	if (res->backing && res->backing->iov)
+		iov_cursor_init(&cur, res->backing->iov, res->backing->n_iov);
+	for (uint32_t y = d->y; y < d->y + d->height; y++) {
+		uint64_t off = s->blob_offset + (uint64_t)y * s->blob_stride + (uint64_t)d->x * 4;
+		uint8_t *dst = s->shadow + ((size_t)y * s->rect.width + d->x) * 4;
+		int ret = blob_read(gpu, res, &cur, off, dst, (size_t)d->width * 4);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static uint32_t
+cmd_resource_flush(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct virtio_gpu_resource_flush *q = &c->req.flush;
+	struct resource *res = lookup(gpu, le32toh(q->resource_id));
+	struct kr_scanout_info info;
+
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	/* A blob's framebuffer size is per scanout: the intersection below
+	   keeps a blob flush inside what each scanout shows. */
+	if (!res->is_blob && !rect_inside(&q->r, res->width, res->height))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	struct kr_rect f = rect_host(&q->r);
+	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
+		if (!(res->scanout_mask & (1u << i)))
+			continue;
+		const struct kr_rect *s = &gpu->scanouts[i].rect;
+		/* Intersect in 64 bits; both rectangles lie inside the resource. */
+		uint64_t x0 = MAX(f.x, s->x), y0 = MAX(f.y, s->y);
+		uint64_t x1 = MIN((uint64_t)f.x + f.width, (uint64_t)s->x + s->width);
+		uint64_t y1 = MIN((uint64_t)f.y + f.height, (uint64_t)s->y + s->height);
+		if (x0 >= x1 || y0 >= y1 || !scanout_info(gpu, i, &info))
+			continue;
+		struct kr_rect d = {(uint32_t)(x0 - s->x), (uint32_t)(y0 - s->y),
+				    (uint32_t)(x1 - x0), (uint32_t)(y1 - y0)};
+		if (gpu->scanouts[i].blob && blob_refresh(gpu, i, res, &d) < 0)
+			continue;
+		if (gpu->cb.scanout_update)
+			gpu->cb.scanout_update(gpu->user, &info, &d);
+	}
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
 static uint32_t
 cmd_transfer_to_host_2d(struct kr_gpu *gpu, struct cmd *c)
 {
@@ -342,6 +417,8 @@ cmd_transfer_to_host_2d(struct kr_gpu *gpu, struct cmd *c)
 
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (res->is_blob)
+		return VIRTIO_GPU_RESP_OK_NODATA; /* the blob is the guest's memory itself */
 	if (!rect_inside(&q->r, res->width, res->height))
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	if (!res->backing || !res->backing->iov) {
@@ -368,27 +445,19 @@ backing_meta(const struct backing *b)
 	return (uint64_t)b->n_entries * sizeof(*b->entries) + (uint64_t)b->n_iov * sizeof(*b->iov);
 }
 
+/* Read n memory entries at byte off of the request and translate them. */
 static uint32_t
-cmd_attach_backing(struct kr_gpu *gpu, struct cmd *c)
+read_backing(struct kr_gpu *gpu, struct cmd *c, size_t off, uint32_t n, uint32_t id,
+	     struct backing **out)
 {
-	const struct virtio_gpu_resource_attach_backing *q = &c->req.attach;
-	struct resource *res = lookup(gpu, le32toh(q->resource_id));
-	uint32_t n = le32toh(q->nr_entries);
 	struct virtio_gpu_mem_entry *raw = NULL;
 	struct mem_entry *ents = NULL;
 	struct backing *b = NULL;
 	uint32_t type = VIRTIO_GPU_RESP_ERR_UNSPEC;
 
-	if (!res)
-		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	if (res->backing) {
-		log_bug_guest(&gpu->log, "resource %u: backing attached twice", res->id);
-		return VIRTIO_GPU_RESP_ERR_UNSPEC;
-	}
 	/* Bound n before anything is sized by it. */
-	if (n == 0 || n > BACKING_MAX_ENTRIES ||
-	    (uint64_t)n * sizeof(*raw) > c->in_len - sizeof(*q)) {
-		log_bug_guest(&gpu->log, "resource %u: bad nr_entries %u", res->id, n);
+	if (n == 0 || n > BACKING_MAX_ENTRIES || (uint64_t)n * sizeof(*raw) > c->in_len - off) {
+		log_bug_guest(&gpu->log, "resource %u: bad nr_entries %u", id, n);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	}
 	raw = calloc(n, sizeof(*raw));
@@ -397,7 +466,7 @@ cmd_attach_backing(struct kr_gpu *gpu, struct cmd *c)
 		type = VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 		goto out;
 	}
-	iov_to_buf(c->chain->in, c->chain->n_in, sizeof(*q), raw, (size_t)n * sizeof(*raw));
+	iov_to_buf(c->chain->in, c->chain->n_in, off, raw, (size_t)n * sizeof(*raw));
 	for (uint32_t i = 0; i < n; i++) {
 		ents[i].gpa = le64toh(raw[i].addr);
 		ents[i].len = le32toh(raw[i].length);
@@ -408,29 +477,50 @@ cmd_attach_backing(struct kr_gpu *gpu, struct cmd *c)
 		goto out;
 	}
 	if (ret < 0) {
-		log_bug_guest(&gpu->log, "resource %u: backing outside guest memory", res->id);
+		log_bug_guest(&gpu->log, "resource %u: backing outside guest memory", id);
 		goto out;
 	}
-	uint64_t meta = backing_meta(b);
-	if (meta > gpu->cfg.max_hostmem - gpu->hostmem_used) {
+	if (backing_meta(b) > gpu->cfg.max_hostmem - gpu->hostmem_used) {
 		backing_destroy(b);
 		type = VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 		goto out;
 	}
-	res->backing = b;
-	if (gpu->renderer->ops->attach_backing &&
-	    gpu->renderer->ops->attach_backing(gpu->renderer, res) < 0) {
-		res->backing = NULL;
-		backing_destroy(b);
-		goto out;
-	}
-	gpu->hostmem_used += meta;
-	res->hostmem += meta;
+	*out = b;
 	type = VIRTIO_GPU_RESP_OK_NODATA;
 out:
 	free(raw);
 	free(ents);
 	return type;
+}
+
+static uint32_t
+cmd_attach_backing(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct virtio_gpu_resource_attach_backing *q = &c->req.attach;
+	struct resource *res = lookup(gpu, le32toh(q->resource_id));
+	struct backing *b = NULL;
+	uint32_t type;
+
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (res->backing || res->is_blob) {
+		log_bug_guest(&gpu->log, "resource %u: backing attached twice", res->id);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	type = read_backing(gpu, c, sizeof(*q), le32toh(q->nr_entries), res->id, &b);
+	if (type != VIRTIO_GPU_RESP_OK_NODATA)
+		return type;
+	res->backing = b;
+	if (gpu->renderer->ops->attach_backing &&
+	    gpu->renderer->ops->attach_backing(gpu->renderer, res) < 0) {
+		res->backing = NULL;
+		backing_destroy(b);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	uint64_t meta = backing_meta(b);
+	gpu->hostmem_used += meta;
+	res->hostmem += meta;
+	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
 static uint32_t
@@ -440,7 +530,7 @@ cmd_detach_backing(struct kr_gpu *gpu, struct cmd *c)
 
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	if (!res->backing)
+	if (!res->backing || res->is_blob)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	uint64_t meta = backing_meta(res->backing);
 	if (res->backing->iov && gpu->renderer->ops->detach_backing)
@@ -532,6 +622,21 @@ cmd_assign_uuid(struct kr_gpu *gpu, struct cmd *c)
 	return VIRTIO_GPU_RESP_OK_RESOURCE_UUID;
 }
 
+static bool
+capset_known(struct kr_gpu *gpu, uint32_t id)
+{
+	const struct renderer_ops *ops = gpu->renderer->ops;
+	uint32_t n = ops->num_capsets ? ops->num_capsets(gpu->renderer) : 0;
+	struct renderer_capset info;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (ops->capset_info(gpu->renderer, i, &info) == 0 && info.id == id &&
+		    info.max_size)
+			return true;
+	}
+	return false;
+}
+
 static uint32_t
 cmd_ctx_create(struct kr_gpu *gpu, struct cmd *c)
 {
@@ -547,7 +652,9 @@ cmd_ctx_create(struct kr_gpu *gpu, struct cmd *c)
 		capset = le32toh(q->context_init) & VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK;
 	else if (q->context_init)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	if (gpu->n_contexts >= GPU_MAX_CONTEXTS)
+	if (capset && !capset_known(gpu, capset))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (gpu->n_contexts >= gpu->cfg.max_contexts)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	/* The debug name: at most 64 bytes, always terminated. */
 	nlen = MIN(nlen, (uint32_t)sizeof(q->debug_name));
@@ -749,6 +856,241 @@ cmd_submit_3d(struct kr_gpu *gpu, struct cmd *c)
 	return type;
 }
 
+#define BLOB_FLAGS_KNOWN                                                                           \
+	(VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE | VIRTIO_GPU_BLOB_FLAG_USE_SHAREABLE |                  \
+	 VIRTIO_GPU_BLOB_FLAG_USE_CROSS_DEVICE)
+#define PAGE_SIZE_4K 4096u
+
+static uint32_t
+create_blob_error(int ret)
+{
+	if (ret == -EINVAL)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	return ret == -ENOMEM ? VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY : VIRTIO_GPU_RESP_ERR_UNSPEC;
+}
+
+static uint32_t
+cmd_resource_create_blob(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct virtio_gpu_resource_create_blob *q = &c->req.create_blob;
+	const struct renderer_ops *ops = gpu->renderer->ops;
+	struct renderer_blob a = {
+		.id = le32toh(q->resource_id),
+		.ctx_id = le32toh(q->hdr.ctx_id),
+		.blob_mem = le32toh(q->blob_mem),
+		.blob_flags = le32toh(q->blob_flags),
+		.blob_id = le64toh(q->blob_id),
+		.size = le64toh(q->size),
+	};
+	uint32_t n = le32toh(q->nr_entries);
+	struct backing *b = NULL;
+	struct resource *res;
+	uint64_t charge;
+	uint32_t type;
+
+	if (a.id == 0 || lookup(gpu, a.id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (a.blob_mem < VIRTIO_GPU_BLOB_MEM_GUEST || a.blob_mem > VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST ||
+	    (a.blob_flags & ~BLOB_FLAGS_KNOWN) || a.size == 0 || !ops->resource_create_blob)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	bool in_guest = a.blob_mem != VIRTIO_GPU_BLOB_MEM_HOST3D;
+	bool in_host = a.blob_mem != VIRTIO_GPU_BLOB_MEM_GUEST;
+	/* Guest memory comes as entries; host-only blobs carry none. */
+	if (in_guest != (n > 0))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (in_host && !gpu_ctx_exists(gpu, a.ctx_id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	if (!in_host && !gpu_ctx_exists(gpu, a.ctx_id))
+		a.ctx_id = 0;
+	charge = in_host ? a.size : 0;
+	if (gpu->resources.count >= gpu->cfg.max_resources ||
+	    charge > gpu->cfg.max_hostmem - gpu->hostmem_used)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	if (in_guest) {
+		type = read_backing(gpu, c, sizeof(*q), n, a.id, &b);
+		if (type != VIRTIO_GPU_RESP_OK_NODATA)
+			return type;
+		if (b->size < a.size) {
+			log_bug_guest(&gpu->log, "blob %u: %llu bytes over a backing of %llu", a.id,
+				      (unsigned long long)a.size, (unsigned long long)b->size);
+			backing_destroy(b);
+			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+		}
+		charge += backing_meta(b);
+		if (charge > gpu->cfg.max_hostmem - gpu->hostmem_used) {
+			backing_destroy(b);
+			return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+		}
+	}
+	a.backing = b;
+	int ret = ops->resource_create_blob(gpu->renderer, &a, &res);
+	if (ret < 0) {
+		backing_destroy(b);
+		return create_blob_error(ret);
+	}
+	res->is_blob = true;
+	res->blob_mem = a.blob_mem;
+	res->blob_flags = a.blob_flags;
+	res->blob_size = a.size;
+	res->backing = b;
+	res->hostmem = charge;
+	if (restab_insert(&gpu->resources, res) < 0) {
+		res->backing = NULL;
+		ops->resource_destroy(gpu->renderer, res);
+		backing_destroy(b);
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	}
+	gpu->hostmem_used += charge;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_set_scanout_blob(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct virtio_gpu_set_scanout_blob *q = &c->req.scanout_blob;
+	uint32_t id = le32toh(q->scanout_id), rid = le32toh(q->resource_id);
+	uint32_t fb_w = le32toh(q->width), fb_h = le32toh(q->height);
+	uint32_t format = le32toh(q->format), stride = le32toh(q->strides[0]);
+	uint64_t offset = le32toh(q->offsets[0]), end, shadow_size;
+	struct kr_rect r = rect_host(&q->r);
+	struct kr_scanout_info info;
+	struct resource *res;
+	struct scanout *s;
+
+	if (id >= gpu->cfg.num_scanouts)
+		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
+	if (rid == 0) {
+		scanout_disable(gpu, id);
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	}
+	res = lookup(gpu, rid);
+	if (!res || !res->is_blob)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (format_bpp(format) != 4 || !fb_w || !fb_h || !r.width || !r.height ||
+	    !rect_inside(&q->r, fb_w, fb_h) || stride < (uint64_t)fb_w * 4)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	/* The whole framebuffer must lie inside the blob. */
+	if (__builtin_mul_overflow((uint64_t)(fb_h - 1), (uint64_t)stride, &end) ||
+	    __builtin_add_overflow(end, offset + (uint64_t)fb_w * 4, &end) || end > res->blob_size)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	s = &gpu->scanouts[id];
+	uint64_t old = s->shadow ? (uint64_t)s->rect.width * s->rect.height * 4 : 0;
+	shadow_size = (uint64_t)r.width * r.height * 4; /* < 2^64: both below 2^32, r inside fb */
+	if (shadow_size / 4 / r.width != r.height || shadow_size > SIZE_MAX ||
+	    shadow_size > gpu->cfg.max_hostmem - gpu->hostmem_used + old)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	uint8_t *shadow = calloc(1, (size_t)shadow_size);
+	if (!shadow)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	scanout_clear(gpu, id);
+	s->resource_id = rid;
+	s->rect = r;
+	s->blob = true;
+	s->blob_format = format;
+	s->blob_stride = stride;
+	s->blob_offset = offset + (uint64_t)r.y * stride + (uint64_t)r.x * 4;
+	s->shadow = shadow;
+	gpu->hostmem_used += shadow_size;
+	res->scanout_mask |= 1u << id;
+	struct kr_rect all = {0, 0, r.width, r.height};
+	if (blob_refresh(gpu, id, res, &all) < 0 || !scanout_info(gpu, id, &info)) {
+		log_bug_guest(&gpu->log, "blob %u: cannot read it for scanout %u", rid, id);
+		scanout_disable(gpu, id);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	if (gpu->cb.scanout_set)
+		gpu->cb.scanout_set(gpu->user, id, &info);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+void
+gpu_blob_unmap(struct kr_gpu *gpu, struct resource *res)
+{
+	if (!res->mapped)
+		return;
+	if (gpu->cb.version >= 3 && gpu->cb.unmap_blob &&
+	    gpu->cb.unmap_blob(gpu->user, res->map_offset, res->map_size) < 0)
+		log_msg(&gpu->log, KR_LOG_WARN, "blob %u: the host-visible window kept it", res->id);
+	if (gpu->renderer->ops->resource_unmap)
+		gpu->renderer->ops->resource_unmap(gpu->renderer, res);
+	res->mapped = false;
+	res->map_offset = res->map_size = 0;
+}
+
+/* Whether [off, off + size) of the window is free of mappings. */
+static bool
+window_free(const struct kr_gpu *gpu, uint64_t off, uint64_t size)
+{
+	struct resource *r;
+
+	restab_for_each(&gpu->resources, r)
+	{
+		if (r->mapped && off < r->map_offset + r->map_size && r->map_offset < off + size)
+			return false;
+	}
+	return true;
+}
+
+static uint32_t
+cmd_map_blob(struct kr_gpu *gpu, struct cmd *c)
+{
+	const struct renderer_ops *ops = gpu->renderer->ops;
+	struct resource *res = lookup(gpu, le32toh(c->req.map_blob.resource_id));
+	uint64_t off = le64toh(c->req.map_blob.offset), window = gpu->cfg.hostmem_window;
+	struct renderer_map m = {.fd = -1};
+
+	if (!res || !res->is_blob)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!(res->blob_flags & VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE) ||
+	    res->blob_mem == VIRTIO_GPU_BLOB_MEM_GUEST || res->mapped)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	/* blob_size is charged against max_hostmem, so rounding cannot wrap. */
+	uint64_t size = (res->blob_size + PAGE_SIZE_4K - 1) & ~(uint64_t)(PAGE_SIZE_4K - 1);
+	if (off % PAGE_SIZE_4K || size > window || off > window - size ||
+	    !window_free(gpu, off, size))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (gpu->cb.version < 3 || !gpu->cb.map_blob || !ops->resource_map) {
+		log_bug_host(&gpu->log, "blob %u: no host-visible window to map it into", res->id);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	if (ops->resource_map(gpu->renderer, res, &m) < 0)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	struct kr_blob_map bm = {
+		.offset = off,
+		.size = size,
+		.fd = m.fd,
+		.fd_offset = m.fd_offset,
+		.host = m.host,
+		.map_info = m.map_info,
+		.writable = true,
+	};
+	if (m.size < res->blob_size || gpu->cb.map_blob(gpu->user, &bm) < 0) {
+		log_bug_host(&gpu->log, "blob %u: mapping into the window failed", res->id);
+		if (ops->resource_unmap)
+			ops->resource_unmap(gpu->renderer, res);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	res->mapped = true;
+	res->map_offset = off;
+	res->map_size = size;
+	c->resp.map_info.map_info = htole32(m.map_info);
+	c->resp_len = sizeof(c->resp.map_info);
+	return VIRTIO_GPU_RESP_OK_MAP_INFO;
+}
+
+static uint32_t
+cmd_unmap_blob(struct kr_gpu *gpu, struct cmd *c)
+{
+	struct resource *res = lookup(gpu, le32toh(c->req.unmap_blob.resource_id));
+
+	if (!res || !res->is_blob)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!res->mapped)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	gpu_blob_unmap(gpu, res);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
 #define HDR		  sizeof(struct virtio_gpu_ctrl_hdr)
 #define CMD(t, s, f, h)	  [VIRTIO_GPU_CMD_##t - VIRTIO_GPU_CMD_GET_DISPLAY_INFO] = {#t, s, f, h}
 #define CMD3D(t, s, f, h) [VIRTIO_GPU_CMD_##t - VIRTIO_GPU_CMD_CTX_CREATE] = {#t, s, f, h}
@@ -772,9 +1114,9 @@ static const struct cmd_desc cmds_2d[] = {
 	CMD(RESOURCE_ASSIGN_UUID, sizeof(struct virtio_gpu_resource_assign_uuid),
 	    VIRTIO_GPU_F_RESOURCE_UUID, cmd_assign_uuid),
 	CMD(RESOURCE_CREATE_BLOB, sizeof(struct virtio_gpu_resource_create_blob),
-	    VIRTIO_GPU_F_RESOURCE_BLOB, NULL),
+	    VIRTIO_GPU_F_RESOURCE_BLOB, cmd_resource_create_blob),
 	CMD(SET_SCANOUT_BLOB, sizeof(struct virtio_gpu_set_scanout_blob),
-	    VIRTIO_GPU_F_RESOURCE_BLOB, NULL),
+	    VIRTIO_GPU_F_RESOURCE_BLOB, cmd_set_scanout_blob),
 };
 
 static const struct cmd_desc cmds_3d[] = {
@@ -793,9 +1135,9 @@ static const struct cmd_desc cmds_3d[] = {
 	      cmd_transfer_from_host_3d),
 	CMD3D(SUBMIT_3D, sizeof(struct virtio_gpu_cmd_submit), VIRTIO_GPU_F_VIRGL, cmd_submit_3d),
 	CMD3D(RESOURCE_MAP_BLOB, sizeof(struct virtio_gpu_resource_map_blob),
-	      VIRTIO_GPU_F_RESOURCE_BLOB, NULL),
+	      VIRTIO_GPU_F_RESOURCE_BLOB, cmd_map_blob),
 	CMD3D(RESOURCE_UNMAP_BLOB, sizeof(struct virtio_gpu_resource_unmap_blob),
-	      VIRTIO_GPU_F_RESOURCE_BLOB, NULL),
+	      VIRTIO_GPU_F_RESOURCE_BLOB, cmd_unmap_blob),
 };
 
 static const struct cmd_desc *
@@ -834,6 +1176,12 @@ dispatch(struct kr_gpu *gpu, struct cmd *c)
 	}
 	if (!d->handle)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	if (c->ring_bad) {
+		log_bug_guest(&gpu->log, "%s: fence on ring %u of context %u", d->name,
+			      c->req.hdr.ring_idx, le32toh(c->req.hdr.ctx_id));
+		return c->req.hdr.ring_idx >= GPU_MAX_RINGS ? VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER
+							     : VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	}
 	log_msg(&gpu->log, KR_LOG_DEBUG, "%s", d->name);
 	return d->handle(gpu, c);
 }
@@ -885,6 +1233,12 @@ cmd_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
 	c->in_len = iov_size(chain->in, chain->n_in);
 	iov_to_buf(chain->in, chain->n_in, 0, c->req.raw, sizeof(c->req.raw));
 	c->resp_len = HDR;
+	const struct virtio_gpu_ctrl_hdr *q = &c->req.hdr;
+	bool fenced = c->in_len >= HDR && (le32toh(q->flags) & VIRTIO_GPU_FLAG_FENCE);
+	c->on_ring = fenced && (le32toh(q->flags) & VIRTIO_GPU_FLAG_INFO_RING_IDX) &&
+		     gpu_has_feature(gpu, VIRTIO_GPU_F_CONTEXT_INIT);
+	c->ring_bad = c->on_ring && (q->ring_idx >= GPU_MAX_RINGS ||
+				     !gpu_ctx_exists(gpu, le32toh(q->ctx_id)));
 
 	uint32_t type = dispatch(gpu, c);
 	gpu->n_commands++;
@@ -897,10 +1251,7 @@ cmd_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
 	}
 	uint8_t *resp = c->resp_dyn ? c->resp_dyn : (uint8_t *)&c->resp;
 	struct virtio_gpu_ctrl_hdr h = {.type = htole32(type)};
-	const struct virtio_gpu_ctrl_hdr *q = &c->req.hdr;
-	bool fenced = c->in_len >= HDR && (le32toh(q->flags) & VIRTIO_GPU_FLAG_FENCE);
-	bool on_ring = fenced && (le32toh(q->flags) & VIRTIO_GPU_FLAG_INFO_RING_IDX) &&
-		       gpu_has_feature(gpu, VIRTIO_GPU_F_CONTEXT_INIT);
+	bool on_ring = c->on_ring;
 	if (fenced) {
 		h.flags = htole32(VIRTIO_GPU_FLAG_FENCE |
 				  (on_ring ? VIRTIO_GPU_FLAG_INFO_RING_IDX : 0));
@@ -911,7 +1262,7 @@ cmd_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
 	memcpy(resp, &h, sizeof(h));
 
 	const struct renderer_ops *ops = gpu->renderer->ops;
-	if (fenced && ops->create_fence &&
+	if (fenced && !c->ring_bad && ops->create_fence &&
 	    ops->create_fence(gpu->renderer, le64toh(h.fence_id), le32toh(h.ctx_id), h.ring_idx,
 			      on_ring) == 0 &&
 	    defer(gpu, chain, resp, c->resp_len, &h, on_ring) == 0) {

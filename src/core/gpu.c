@@ -124,12 +124,23 @@ gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbac
 		return -ENOMEM;
 	/* Copy only what the caller's version of the struct has. */
 	memcpy(&gpu->cfg, cfg,
-	       cfg->version >= 2 ? sizeof(*cfg) : offsetof(struct kr_gpu_config, render_node));
+	       cfg->version >= 3   ? sizeof(*cfg)
+	       : cfg->version == 2 ? offsetof(struct kr_gpu_config, hostmem_window)
+				   : offsetof(struct kr_gpu_config, render_node));
 	gpu->cfg.backend = NULL;
 	gpu->cfg.render_node = NULL;
+	gpu->cfg.gfxstream_lib = NULL;
+	if (cfg->version >= 3 && cfg->gfxstream_lib) {
+		gpu->gfxstream_lib = strdup(cfg->gfxstream_lib);
+		if (!gpu->gfxstream_lib) {
+			free(gpu);
+			return -ENOMEM;
+		}
+	}
 	if (cfg->version >= 2 && cfg->render_node) {
 		gpu->render_node = strdup(cfg->render_node);
 		if (!gpu->render_node) {
+			free(gpu->gfxstream_lib);
 			free(gpu);
 			return -ENOMEM;
 		}
@@ -138,11 +149,14 @@ gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbac
 		gpu->cfg.max_hostmem = KR_DEFAULT_MAX_HOSTMEM;
 	if (!gpu->cfg.max_resources)
 		gpu->cfg.max_resources = KR_DEFAULT_MAX_RESOURCES;
+	if (!gpu->cfg.max_contexts)
+		gpu->cfg.max_contexts = KR_DEFAULT_MAX_CONTEXTS;
 	/* Copy only what the embedder's version of the struct has. */
 	if (cbs)
 		memcpy(&gpu->cb, cbs,
-		       cbs->version >= 2 ? sizeof(*cbs)
-					 : offsetof(struct kr_gpu_callbacks, scanout_changing));
+		       cbs->version >= 3   ? sizeof(*cbs)
+		       : cbs->version == 2 ? offsetof(struct kr_gpu_callbacks, map_blob)
+					   : offsetof(struct kr_gpu_callbacks, scanout_changing));
 	gpu->user = user;
 	gpu->pending_tail = &gpu->pending_head;
 	logger_init(&gpu->log, cfg->log_level, gpu->cb.log, user);
@@ -249,6 +263,7 @@ kr_gpu_destroy(struct kr_gpu *gpu)
 		free(gpu->scanouts[i].edid);
 	free(gpu->contexts);
 	free(gpu->render_node);
+	free(gpu->gfxstream_lib);
 	free(gpu);
 }
 

@@ -19,6 +19,13 @@ struct scanout {
 	size_t edid_len;
 	uint32_t resource_id; /* 0: disabled */
 	struct kr_rect rect;  /* the shown part of the resource */
+	/* SET_SCANOUT_BLOB: the rect is copied out of the blob into shadow at
+	   each flush (blob memory is not ours to hand to the display). */
+	bool blob;
+	uint32_t blob_format;
+	uint32_t blob_stride;
+	uint64_t blob_offset; /* of the rect's first pixel in the blob */
+	uint8_t *shadow;      /* owned: rect.width x rect.height x 4, charged */
 };
 
 struct cursor {
@@ -41,14 +48,15 @@ struct pending {
 	size_t n_out;
 };
 
-/* Most 3D contexts alive at once. */
-#define GPU_MAX_CONTEXTS 1024
+/* Fence rings per context (CONTEXT_INIT): ring_idx 0..63. */
+#define GPU_MAX_RINGS 64
 /* Largest SUBMIT_3D command stream accepted. */
 #define GPU_MAX_SUBMIT (16u << 20)
 
 struct kr_gpu {
 	struct kr_gpu_config cfg; /* backend and render_node pointers not kept */
 	char *render_node;	  /* owned, may be NULL */
+	char *gfxstream_lib;	  /* owned, may be NULL */
 	struct kr_gpu_callbacks cb;
 	void *user; /* borrowed: handed to callbacks */
 	struct logger log;
@@ -70,6 +78,8 @@ struct kr_gpu {
 };
 
 bool gpu_ctx_exists(const struct kr_gpu *gpu, uint32_t ctx_id);
+/* Tear down a blob's host-visible mapping, if it has one. */
+void gpu_blob_unmap(struct kr_gpu *gpu, struct resource *res);
 
 /* Create a device over explicit renderer ops (the public create looks the
    ops up by name).  Tests use it to plug in fake backends. */

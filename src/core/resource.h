@@ -50,6 +50,11 @@ struct resource {
 	uint64_t hostmem;	 /* bytes charged against max_hostmem */
 	struct backing *backing; /* owned, may be NULL */
 	uint32_t scanout_mask;	 /* bit n: shown on scanout n */
+	bool is_blob; /* created by RESOURCE_CREATE_BLOB */
+	uint32_t blob_mem, blob_flags;
+	uint64_t blob_size;
+	bool mapped; /* shown in the host-visible window */
+	uint64_t map_offset, map_size;
 	bool has_uuid;
 	uint8_t uuid[16];
 	struct resource *hnext; /* table chain */

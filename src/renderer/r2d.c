@@ -123,6 +123,24 @@ r2d_transfer_to_host_2d(struct renderer *r, struct resource *res, const struct k
 	return 0;
 }
 
+/* GUEST blobs only: their pixels stay in guest memory (the core shows them
+   through SET_SCANOUT_BLOB). */
+static int
+r2d_resource_create_blob(struct renderer *r, const struct renderer_blob *a, struct resource **out)
+{
+	struct r2d_res *rr;
+
+	(void)r;
+	if (a->blob_mem != VIRTIO_GPU_BLOB_MEM_GUEST)
+		return -EINVAL;
+	rr = calloc(1, sizeof(*rr));
+	if (!rr)
+		return -ENOMEM;
+	rr->base.id = a->id;
+	*out = &rr->base;
+	return 0;
+}
+
 static int
 r2d_resource_pixels(struct renderer *r, struct resource *res, const uint8_t **pixels,
 		    uint32_t *stride)
@@ -137,11 +155,12 @@ r2d_resource_pixels(struct renderer *r, struct resource *res, const uint8_t **pi
 
 const struct renderer_ops r2d_ops = {
 	.name = "2d",
-	.features = 0,
+	.features = 1ull << VIRTIO_GPU_F_RESOURCE_BLOB,
 	.create = r2d_create,
 	.destroy = r2d_destroy,
 	.resource_create_2d = r2d_resource_create_2d,
 	.resource_destroy = r2d_resource_destroy,
 	.transfer_to_host_2d = r2d_transfer_to_host_2d,
 	.resource_pixels = r2d_resource_pixels,
+	.resource_create_blob = r2d_resource_create_blob,
 };

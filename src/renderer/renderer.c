@@ -15,6 +15,7 @@ static const struct {
 	{"virgl", &virgl_ops},
 	{"3d", &virgl_ops},
 #endif
+	{"gfxstream", &gfxstream_ops},
 };
 
 static const char *const names[] = {
@@ -23,6 +24,7 @@ static const char *const names[] = {
 	"virgl",
 	"3d",
 #endif
+	"gfxstream",
 	NULL,
 };
 

@@ -36,6 +36,24 @@ struct renderer_transfer {
 	bool to_host;
 };
 
+struct renderer_blob {
+	uint32_t id, ctx_id; /* ctx_id: a live context, or 0 for GUEST blobs */
+	uint32_t blob_mem;   /* VIRTIO_GPU_BLOB_MEM_* */
+	uint32_t blob_flags; /* VIRTIO_GPU_BLOB_FLAG_* */
+	uint64_t blob_id;
+	uint64_t size;		       /* non-zero; the backing holds at least this */
+	const struct backing *backing; /* borrowed, mapped; NULL for HOST3D */
+};
+
+/* A host mapping of a blob, for RESOURCE_MAP_BLOB. */
+struct renderer_map {
+	void *host;	    /* in this process, may be NULL when fd is given */
+	uint64_t size;	    /* bytes of the mapping, at least the blob size */
+	int fd;		    /* the renderer's, valid until resource_unmap; -1 when none */
+	uint64_t fd_offset; /* where the blob starts in fd */
+	uint32_t map_info;  /* VIRTIO_GPU_MAP_CACHE_* */
+};
+
 struct renderer_capset {
 	uint32_t id;
 	uint32_t max_version;
@@ -88,6 +106,18 @@ struct renderer_ops {
 	int (*capset_get)(struct renderer *r, uint32_t id, uint32_t version, void *buf,
 			  uint32_t size);
 
+	/* Optional: blobs (RESOURCE_BLOB).  Allocate a resource with id set
+	   (width/height 0).  -EINVAL answers INVALID_PARAMETER. */
+	int (*resource_create_blob)(struct renderer *r, const struct renderer_blob *a,
+				    struct resource **out);
+	/* Map a MAPPABLE host blob (until resource_unmap or destroy). */
+	int (*resource_map)(struct renderer *r, struct resource *res, struct renderer_map *out);
+	void (*resource_unmap)(struct renderer *r, struct resource *res);
+	/* Copy len bytes at off (inside the blob) of a host blob's memory, for
+	   scanouts of HOST3D blobs. */
+	int (*blob_read)(struct renderer *r, struct resource *res, uint64_t off, void *dst,
+			 size_t len);
+
 	/* Optional: a fence that retires later, through gpu_fence_retired().
 	   NULL: fences retire as soon as the command is done. */
 	int (*create_fence)(struct renderer *r, uint64_t fence_id, uint32_t ctx_id,
@@ -110,5 +140,6 @@ extern const struct renderer_ops r2d_ops;
 #if KR_HAVE_VIRGL
 extern const struct renderer_ops virgl_ops;
 #endif
+extern const struct renderer_ops gfxstream_ops;
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -119,6 +120,32 @@ cb_log(void *user, enum kr_log_level level, const char *msg)
 	snprintf(h->last_log, sizeof(h->last_log), "%s", msg);
 }
 
+static int
+cb_map_blob(void *user, const struct kr_blob_map *m)
+{
+	struct harness *h = user;
+
+	h->n_maps++;
+	h->last_map = *m;
+	memset(h->map_fd_bytes, 0, sizeof(h->map_fd_bytes));
+	if (m->fd >= 0)
+		assert_int_equal(pread(m->fd, h->map_fd_bytes, sizeof(h->map_fd_bytes),
+				       (off_t)m->fd_offset),
+				 sizeof(h->map_fd_bytes));
+	return h->map_result;
+}
+
+static int
+cb_unmap_blob(void *user, uint64_t offset, uint64_t size)
+{
+	struct harness *h = user;
+
+	h->n_unmaps++;
+	h->last_unmap_offset = offset;
+	h->last_unmap_size = size;
+	return 0;
+}
+
 const struct kr_gpu_callbacks h_callbacks = {
 	.version = KR_GPU_CALLBACKS_VERSION,
 	.ctrl_done = cb_done,
@@ -129,6 +156,8 @@ const struct kr_gpu_callbacks h_callbacks = {
 	.config_changed = cb_config,
 	.log = cb_log,
 	.scanout_changing = cb_changing,
+	.map_blob = cb_map_blob,
+	.unmap_blob = cb_unmap_blob,
 };
 
 struct harness *

@@ -58,6 +58,11 @@ struct harness {
 	uint32_t changing_scanout;
 	unsigned n_logs;
 	char last_log[256];
+	unsigned n_maps, n_unmaps;
+	struct kr_blob_map last_map;
+	uint8_t map_fd_bytes[16]; /* read through last_map.fd */
+	int map_result;		  /* what map_blob answers */
+	uint64_t last_unmap_offset, last_unmap_size;
 };
 
 /* cfg may be NULL for the defaults.  Fails the test on error. */

@@ -33,6 +33,25 @@ fake_fence(struct renderer *r, uint64_t fence_id, uint32_t ctx_id, uint8_t ring_
 }
 
 static int
+fake_ctx_create(struct renderer *r, uint32_t ctx_id, uint32_t capset_id, const char *name,
+		uint32_t nlen)
+{
+	(void)r;
+	(void)ctx_id;
+	(void)capset_id;
+	(void)name;
+	(void)nlen;
+	return 0;
+}
+
+static void
+fake_ctx_destroy(struct renderer *r, uint32_t ctx_id)
+{
+	(void)r;
+	(void)ctx_id;
+}
+
+static int
 fake_create(struct kr_gpu *gpu, struct renderer **out)
 {
 	int ret = r2d_ops.create(gpu, out);
@@ -52,7 +71,9 @@ fake_new(void)
 	fake_ops.name = "fake-async";
 	fake_ops.create = fake_create;
 	fake_ops.create_fence = fake_fence;
-	fake_ops.features = 1ull << VIRTIO_GPU_F_CONTEXT_INIT;
+	fake_ops.features = (1ull << VIRTIO_GPU_F_CONTEXT_INIT) | (1ull << VIRTIO_GPU_F_VIRGL);
+	fake_ops.ctx_create = fake_ctx_create;
+	fake_ops.ctx_destroy = fake_ctx_destroy;
 	fences_created = 0;
 	assert_non_null(h);
 	kr_gpu_config_init(&cfg);
@@ -146,6 +167,40 @@ test_ring_timelines(void **state)
 	const uint32_t fr = VIRTIO_GPU_FLAG_FENCE | VIRTIO_GPU_FLAG_INFO_RING_IDX;
 
 	(void)state;
+	for (uint32_t ctx = 1; ctx <= 2; ctx++) {
+		struct virtio_gpu_ctx_create cc = {
+			.hdr = {.type = VIRTIO_GPU_CMD_CTX_CREATE, .ctx_id = ctx}};
+		struct virtio_gpu_ctrl_hdr resp;
+		struct iovec in = {&cc, sizeof(cc)}, out = {&resp, sizeof(resp)};
+		struct kr_chain ch = {&in, 1, &out, 1, 0};
+		size_t n;
+		assert_int_equal(kr_gpu_ctrl(h->gpu, &ch, &n), 0);
+		assert_int_equal(resp.type, VIRTIO_GPU_RESP_OK_NODATA);
+	}
+	/* Rings that cannot be: answered at once, fence echoed, none created. */
+	static const struct {
+		uint32_t ctx;
+		uint8_t ring;
+		uint32_t type;
+	} bad[] = {{1, 64, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER},
+		   {1, 255, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER},
+		   {9, 0, VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct virtio_gpu_ctrl_hdr q = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO,
+						.flags = fr,
+						.fence_id = 77,
+						.ctx_id = bad[i].ctx,
+						.ring_idx = bad[i].ring};
+		struct virtio_gpu_ctrl_hdr resp;
+		struct iovec in = {&q, sizeof(q)}, out = {&resp, sizeof(resp)};
+		struct kr_chain ch = {&in, 1, &out, 1, 0};
+		size_t n;
+		assert_int_equal(kr_gpu_ctrl(h->gpu, &ch, &n), 0);
+		assert_int_equal(resp.type, bad[i].type);
+		assert_int_equal(resp.fence_id, 77);
+		assert_int_equal(resp.ctx_id, bad[i].ctx);
+		assert_int_equal(fences_created, 0);
+	}
 	assert_int_equal(submit(h, &r[0], 1, fr, 10, 1, 0), -EINPROGRESS);
 	assert_int_equal(submit(h, &r[1], 2, fr, 5, 1, 1), -EINPROGRESS);
 	assert_int_equal(submit(h, &r[2], 3, fr, 6, 2, 1), -EINPROGRESS);
