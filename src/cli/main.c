@@ -534,6 +534,24 @@ handle_event(struct daemon *d, uint32_t tag)
 	}
 }
 
+/* Blobs reach the frontend's host-visible region as SHMEM_MAP requests. */
+static int
+on_map_blob(void *user, const struct kr_blob_map *m)
+{
+	struct daemon *d = user;
+
+	return vu_dev_shmem_map(&d->vu, KR_SHMID_HOST_VISIBLE, m->fd, m->fd_offset, m->offset,
+				m->size, m->writable);
+}
+
+static int
+on_unmap_blob(void *user, uint64_t offset, uint64_t size)
+{
+	struct daemon *d = user;
+
+	return vu_dev_shmem_unmap(&d->vu, KR_SHMID_HOST_VISIBLE, offset, size);
+}
+
 static void
 print_capabilities(void)
 {
@@ -558,6 +576,8 @@ setup(struct daemon *d)
 		.cursor = on_cursor,
 		.log = log_stderr,
 		.scanout_changing = on_scanout_changing,
+		.map_blob = on_map_blob,
+		.unmap_blob = on_unmap_blob,
 	};
 	sigset_t mask;
 	int ret;
@@ -572,6 +592,10 @@ setup(struct daemon *d)
 	cfg.max_resources = d->opt.max_resources;
 	cfg.log_level = d->opt.log_level;
 	cfg.render_node = d->opt.render_node;
+	cfg.hostmem_window = d->opt.hostmem_window;
+	cfg.gfxstream_lib = d->opt.gfxstream_lib;
+	cfg.gfxstream_flags = d->opt.gfxstream_flags;
+	cfg.max_contexts = d->opt.max_contexts;
 	ret = kr_gpu_create(&cfg, &cbs, d, &d->gpu);
 	if (ret < 0) {
 		fprintf(stderr, "kohlrabi: cannot create the %s device: %s\n", d->opt.backend,
@@ -599,6 +623,8 @@ setup(struct daemon *d)
 	if (d->poll_fd < 0 || watch(d, d->poll_fd, TAG_POLL, true) < 0)
 		return -errno;
 	vu_dev_init(&d->vu, &vu_gpu_ops, d, &d->log);
+	d->vu.shmem_size = d->opt.hostmem_window;
+	d->vu.shmem_bit = d->opt.shmem_bit;
 	vugpu_init(&d->display, &d->log, &display_ops, d);
 
 	if (d->opt.socket_path) {

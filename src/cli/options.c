@@ -35,6 +35,18 @@ options_usage(FILE *f)
 		"      --max-hostmem=SIZE    host memory for guest resources (default 256M;\n"
 		"                            suffixes K, M, G)\n"
 		"      --max-resources=N     live resources at once (default %u)\n"
+		"      --max-contexts=N      live 3D contexts at once (default %u)\n"
+		"      --hostmem-window=SIZE host-visible shared memory region that blobs are\n"
+		"                            mapped into (RESOURCE_MAP_BLOB; default 256M, 0: "
+		"none)\n"
+		"      --shmem-protocol-bit=N  vhost-user protocol-feature bit of SHMEM (the\n"
+		"                            MAP/UNMAP backend messages): 20 (QEMU's series,\n"
+		"                            default), 21 (rust-vmm), 22 (crosvm); off: never\n"
+		"      --gfxstream-lib=PATH  the gfxstream renderer library (default: search\n"
+		"                            libgfxstream_backend.so.0, then .so)\n"
+		"      --gfxstream-flags=N   stream_renderer flags (default 0xe8: Vulkan,\n"
+		"                            surfaceless, external + system blobs: memory the\n"
+		"                            frontend can map)\n"
 		"      --refresh-rate=HZ     display updates sent to the frontend per second\n"
 		"                            (default 60; 0: after every batch of commands).\n"
 		"                            Flushes never wait for the display either way.\n"
@@ -47,7 +59,7 @@ options_usage(FILE *f)
 		"The display follows the frontend's configuration (QEMU's xres/yres); --gpu\n"
 		"width/height give the mode before the frontend is asked.  Exit status: 0 when\n"
 		"the frontend disconnected or on SIGINT/SIGTERM, 1 on errors, 2 on bad usage.\n",
-		KR_DEFAULT_MAX_RESOURCES);
+		KR_DEFAULT_MAX_RESOURCES, KR_DEFAULT_MAX_CONTEXTS);
 }
 
 int
@@ -188,7 +200,12 @@ options_parse(struct options *o, int argc, char **argv)
 		OPT_LOG_LEVEL,
 		OPT_GPU,
 		OPT_RECONNECT,
-		OPT_REFRESH
+		OPT_REFRESH,
+		OPT_MAX_CONTEXTS,
+		OPT_WINDOW,
+		OPT_SHMEM_BIT,
+		OPT_GFXSTREAM_LIB,
+		OPT_GFXSTREAM_FLAGS
 	};
 	static const struct option longopts[] = {
 		{"socket-path", required_argument, NULL, 's'},
@@ -203,6 +220,11 @@ options_parse(struct options *o, int argc, char **argv)
 		{"gpu", required_argument, NULL, OPT_GPU},
 		{"reconnect", no_argument, NULL, OPT_RECONNECT},
 		{"refresh-rate", required_argument, NULL, OPT_REFRESH},
+		{"max-contexts", required_argument, NULL, OPT_MAX_CONTEXTS},
+		{"hostmem-window", required_argument, NULL, OPT_WINDOW},
+		{"shmem-protocol-bit", required_argument, NULL, OPT_SHMEM_BIT},
+		{"gfxstream-lib", required_argument, NULL, OPT_GFXSTREAM_LIB},
+		{"gfxstream-flags", required_argument, NULL, OPT_GFXSTREAM_FLAGS},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -220,7 +242,11 @@ options_parse(struct options *o, int argc, char **argv)
 			      .height = 800,
 			      .num_scanouts = 1,
 			      .edid = true,
-			      .refresh_hz = 60};
+			      .refresh_hz = 60,
+			      .hostmem_window = 256ull << 20,
+			      .gfxstream_flags = 0xe8,
+			      .shmem_bit = 20,
+			      .max_contexts = KR_DEFAULT_MAX_CONTEXTS};
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":s:f:cr:vhV", longopts, NULL)) != -1) {
@@ -281,6 +307,57 @@ options_parse(struct options *o, int argc, char **argv)
 				return -EINVAL;
 			}
 			break;
+		case OPT_MAX_CONTEXTS:
+			if (parse_u32(optarg, 1, 1u << 20, &o->max_contexts) < 0) {
+				fprintf(stderr,
+					"kohlrabi: --max-contexts wants 1..1048576, got '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_WINDOW:
+			if (options_parse_size(optarg, &o->hostmem_window) < 0 ||
+			    o->hostmem_window % 4096 || o->hostmem_window > (1ull << 40)) {
+				fprintf(stderr,
+					"kohlrabi: --hostmem-window: '%s' is not a multiple of 4K "
+					"up "
+					"to 1T\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_SHMEM_BIT: {
+			uint32_t bit;
+			if (!strcmp(optarg, "off")) {
+				o->shmem_bit = -1;
+			} else if (parse_u32(optarg, 0, 63, &bit) == 0 && bit != 3 && bit != 5 &&
+				   bit != 9 && bit != 13) {
+				o->shmem_bit = (int)bit;
+			} else {
+				fprintf(stderr,
+					"kohlrabi: --shmem-protocol-bit wants 0..63 (not a bit "
+					"kohlrabi already uses: 3, 5, 9, 13) or off, got '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		}
+		case OPT_GFXSTREAM_LIB: o->gfxstream_lib = optarg; break;
+		case OPT_GFXSTREAM_FLAGS: {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 0);
+			if (errno || end == optarg || *end || !v || v > UINT32_MAX) {
+				fprintf(stderr,
+					"kohlrabi: --gfxstream-flags wants a non-zero 32-bit "
+					"number, "
+					"got '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->gfxstream_flags = (uint32_t)v;
+			break;
+		}
 		case 'h': o->help = true; break;
 		case 'V': o->version = true; break;
 		case ':':

@@ -22,7 +22,12 @@ struct options {
 	uint32_t num_scanouts;
 	bool edid;
 	bool reconnect;
-	uint32_t refresh_hz; /* display updates per second; 0: after every batch */
+	uint32_t refresh_hz;	   /* display updates per second; 0: after every batch */
+	uint64_t hostmem_window;   /* bytes of the host-visible region (MAP_BLOB) */
+	int shmem_bit;		   /* vhost-user SHMEM protocol-feature bit, -1: off */
+	const char *gfxstream_lib; /* may be NULL */
+	uint32_t gfxstream_flags;  /* 0: the library default we pick */
+	uint32_t max_contexts;
 	bool help, version;
 };
 

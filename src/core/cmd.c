@@ -338,8 +338,8 @@ notify_changing(struct kr_gpu *gpu, struct resource *res)
 
 /* Copy len bytes at off of a blob (guest backing or host memory). */
 static int
-blob_read(struct kr_gpu *gpu, struct resource *res, struct iov_cursor *cur, uint64_t off,
-	  void *dst, size_t len)
+blob_read(struct kr_gpu *gpu, struct resource *res, struct iov_cursor *cur, uint64_t off, void *dst,
+	  size_t len)
 {
 	if (res->backing) {
 		if (!res->backing->iov)
@@ -890,8 +890,9 @@ cmd_resource_create_blob(struct kr_gpu *gpu, struct cmd *c)
 
 	if (a.id == 0 || lookup(gpu, a.id))
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	if (a.blob_mem < VIRTIO_GPU_BLOB_MEM_GUEST || a.blob_mem > VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST ||
-	    (a.blob_flags & ~BLOB_FLAGS_KNOWN) || a.size == 0 || !ops->resource_create_blob)
+	if (a.blob_mem < VIRTIO_GPU_BLOB_MEM_GUEST ||
+	    a.blob_mem > VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST || (a.blob_flags & ~BLOB_FLAGS_KNOWN) ||
+	    a.size == 0 || !ops->resource_create_blob)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	bool in_guest = a.blob_mem != VIRTIO_GPU_BLOB_MEM_HOST3D;
 	bool in_host = a.blob_mem != VIRTIO_GPU_BLOB_MEM_GUEST;
@@ -1010,7 +1011,8 @@ gpu_blob_unmap(struct kr_gpu *gpu, struct resource *res)
 		return;
 	if (gpu->cb.version >= 3 && gpu->cb.unmap_blob &&
 	    gpu->cb.unmap_blob(gpu->user, res->map_offset, res->map_size) < 0)
-		log_msg(&gpu->log, KR_LOG_WARN, "blob %u: the host-visible window kept it", res->id);
+		log_msg(&gpu->log, KR_LOG_WARN, "blob %u: the host-visible window kept it",
+			res->id);
 	if (gpu->renderer->ops->resource_unmap)
 		gpu->renderer->ops->resource_unmap(gpu->renderer, res);
 	res->mapped = false;
@@ -1179,8 +1181,9 @@ dispatch(struct kr_gpu *gpu, struct cmd *c)
 	if (c->ring_bad) {
 		log_bug_guest(&gpu->log, "%s: fence on ring %u of context %u", d->name,
 			      c->req.hdr.ring_idx, le32toh(c->req.hdr.ctx_id));
-		return c->req.hdr.ring_idx >= GPU_MAX_RINGS ? VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER
-							     : VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+		return c->req.hdr.ring_idx >= GPU_MAX_RINGS
+			       ? VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER
+			       : VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
 	}
 	log_msg(&gpu->log, KR_LOG_DEBUG, "%s", d->name);
 	return d->handle(gpu, c);
@@ -1237,8 +1240,8 @@ cmd_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
 	bool fenced = c->in_len >= HDR && (le32toh(q->flags) & VIRTIO_GPU_FLAG_FENCE);
 	c->on_ring = fenced && (le32toh(q->flags) & VIRTIO_GPU_FLAG_INFO_RING_IDX) &&
 		     gpu_has_feature(gpu, VIRTIO_GPU_F_CONTEXT_INIT);
-	c->ring_bad = c->on_ring && (q->ring_idx >= GPU_MAX_RINGS ||
-				     !gpu_ctx_exists(gpu, le32toh(q->ctx_id)));
+	c->ring_bad = c->on_ring &&
+		      (q->ring_idx >= GPU_MAX_RINGS || !gpu_ctx_exists(gpu, le32toh(q->ctx_id)));
 
 	uint32_t type = dispatch(gpu, c);
 	gpu->n_commands++;

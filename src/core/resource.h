@@ -50,7 +50,7 @@ struct resource {
 	uint64_t hostmem;	 /* bytes charged against max_hostmem */
 	struct backing *backing; /* owned, may be NULL */
 	uint32_t scanout_mask;	 /* bit n: shown on scanout n */
-	bool is_blob; /* created by RESOURCE_CREATE_BLOB */
+	bool is_blob;		 /* created by RESOURCE_CREATE_BLOB */
 	uint32_t blob_mem, blob_flags;
 	uint64_t blob_size;
 	bool mapped; /* shown in the host-visible window */

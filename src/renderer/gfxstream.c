@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/gpu.h"
@@ -136,7 +137,10 @@ struct sr_api {
 	int (*export_fence)(uint64_t fence_id, struct sr_handle *handle);
 };
 
-#define SYM(n, opt) {"stream_renderer_" #n, offsetof(struct sr_api, n), opt}
+#define SYM(n, opt)                                                                                \
+	{                                                                                          \
+		"stream_renderer_" #n, offsetof(struct sr_api, n), opt                             \
+	}
 static const struct {
 	const char *name;
 	size_t offset;
@@ -188,7 +192,7 @@ struct gs {
 	struct sr_api api;
 	struct renderer_capset capsets[3];
 	uint32_t n_capsets;
-	pthread_mutex_t lock; /* guards the fields below: the fence callback's */
+	pthread_mutex_t lock;	     /* guards the fields below: the fence callback's */
 	struct gs_timeline *retired; /* owned: timelines with fences to retire */
 	size_t n_retired, cap_retired;
 	bool lost; /* a fence could not be queued: retire everything */
@@ -198,9 +202,10 @@ struct gs_res {
 	struct resource base;
 	uint8_t *pixels; /* owned: readback for the display */
 	bool attached;	 /* the backing's iovecs are the library's */
-	void *map;	 /* the library's mapping of a MAPPABLE blob, or NULL */
+	void *map;	 /* a MAPPABLE blob's memory here, or NULL */
 	uint64_t map_size;
-	int fd; /* owned: the exported blob, -1 until asked for */
+	bool own_map; /* map is our mmap of fd (external blobs), not the library's */
+	int fd;	      /* owned: the exported blob, -1 until asked for */
 };
 
 static atomic_bool in_use;
@@ -311,7 +316,8 @@ load_symbols(struct kr_gpu *gpu, void *h, struct sr_api *api)
 	for (size_t i = 0; i < ARRAY_SIZE(symbols); i++) {
 		void *sym = dlsym(h, symbols[i].name);
 		if (!sym && !symbols[i].optional) {
-			log_bug_host(&gpu->log, "gfxstream: the library has no %s (not the 0.1.2 ABI)",
+			log_bug_host(&gpu->log,
+				     "gfxstream: the library has no %s (not the 0.1.2 ABI)",
 				     symbols[i].name);
 			return -ENOEXEC;
 		}
@@ -499,7 +505,9 @@ gs_resource_destroy(struct renderer *r, struct resource *res)
 	struct gs_res *gr = to_res(res);
 
 	gs_detach_backing(r, res);
-	if (gr->map)
+	if (gr->map && gr->own_map)
+		munmap(gr->map, gr->map_size);
+	else if (gr->map)
 		g->api.resource_unmap(res->id);
 	if (gr->fd >= 0)
 		close(gr->fd);
@@ -563,6 +571,47 @@ gs_resource_pixels(struct renderer *r, struct resource *res, const uint8_t **pix
 	return 0;
 }
 
+/* Export a blob's memory as an fd we can mmap (and pass on), or -1. */
+static int
+export_fd(struct gs *g, uint32_t id)
+{
+	struct sr_handle hd = {.os_handle = -1};
+
+	if (g->api.export_blob(id, &hd) != 0 || hd.os_handle < 0 || hd.os_handle > INT32_MAX)
+		return -1;
+	if (hd.handle_type == SR_HANDLE_MEM_SHM || hd.handle_type == SR_HANDLE_MEM_DMABUF ||
+	    hd.handle_type == SR_HANDLE_MEM_OPAQUE_FD)
+		return (int)hd.os_handle;
+	close((int)hd.os_handle);
+	return -1;
+}
+
+/* Map a MAPPABLE host blob here: through the library, or (external blobs,
+   which the library will not map) through its exported fd. */
+static int
+map_blob(struct gs *g, struct gs_res *gr, uint64_t size)
+{
+	uint32_t id = gr->base.id;
+
+	if (g->api.resource_map(id, &gr->map, &gr->map_size) == 0 && gr->map &&
+	    gr->map_size >= size)
+		return 0;
+	gr->map = NULL;
+	gr->fd = export_fd(g, id);
+	if (gr->fd < 0 || size > SIZE_MAX)
+		return -EINVAL;
+	void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, gr->fd, 0);
+	if (p == MAP_FAILED) {
+		close(gr->fd);
+		gr->fd = -1;
+		return -EINVAL;
+	}
+	gr->map = p;
+	gr->map_size = size;
+	gr->own_map = true;
+	return 0;
+}
+
 static int
 gs_resource_create_blob(struct renderer *r, const struct renderer_blob *a, struct resource **out)
 {
@@ -583,12 +632,9 @@ gs_resource_create_blob(struct renderer *r, const struct renderer_blob *a, struc
 			       b ? (uint32_t)b->n_iov : 0, NULL) != 0)
 		goto fail;
 	if (a->blob_mem != VIRTIO_GPU_BLOB_MEM_GUEST &&
-	    (a->blob_flags & VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE)) {
-		if (g->api.resource_map(a->id, &gr->map, &gr->map_size) != 0 || !gr->map ||
-		    gr->map_size < a->size) {
-			g->api.resource_unref(a->id);
-			goto fail;
-		}
+	    (a->blob_flags & VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE) && map_blob(g, gr, a->size) < 0) {
+		g->api.resource_unref(a->id);
+		goto fail;
 	}
 	*out = &gr->base;
 	return 0;
@@ -608,17 +654,8 @@ gs_resource_map(struct renderer *r, struct resource *res, struct renderer_map *o
 
 	if (!gr->map)
 		return -EINVAL;
-	if (gr->fd < 0) {
-		struct sr_handle hd = {.os_handle = -1};
-		if (g->api.export_blob(res->id, &hd) == 0 && hd.os_handle >= 0) {
-			if (hd.handle_type == SR_HANDLE_MEM_SHM ||
-			    hd.handle_type == SR_HANDLE_MEM_DMABUF ||
-			    hd.handle_type == SR_HANDLE_MEM_OPAQUE_FD)
-				gr->fd = (int)hd.os_handle;
-			else
-				close((int)hd.os_handle);
-		}
-	}
+	if (gr->fd < 0)
+		gr->fd = export_fd(g, res->id);
 	if (g->api.resource_map_info(res->id, &info) != 0)
 		info = VIRTIO_GPU_MAP_CACHE_CACHED;
 	*out = (struct renderer_map){

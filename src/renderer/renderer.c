@@ -21,11 +21,9 @@ static const struct {
 static const char *const names[] = {
 	"2d",
 #if KR_HAVE_VIRGL
-	"virgl",
-	"3d",
+	"virgl",     "3d",
 #endif
-	"gfxstream",
-	NULL,
+	"gfxstream", NULL,
 };
 
 const struct renderer_ops *

@@ -61,6 +61,7 @@ req_name(uint32_t r)
 		[VU_REM_MEM_REG] = "REM_MEM_REG",
 		[VU_SET_STATUS] = "SET_STATUS",
 		[VU_GET_STATUS] = "GET_STATUS",
+		[VU_GET_SHMEM_CONFIG] = "GET_SHMEM_CONFIG",
 	};
 	return r < ARRAY_SIZE(names) && names[r] ? names[r] : "unknown";
 }
@@ -73,15 +74,31 @@ vu_dev_offered(const struct vu_dev *d)
 	       (d->ops->features(d->user) & DEVICE_FEATURE_MASK);
 }
 
-static const uint64_t protocol_offered = (1ull << VU_PROTOCOL_F_REPLY_ACK) |
-					 (1ull << VU_PROTOCOL_F_CONFIG) |
-					 (1ull << VU_PROTOCOL_F_RESET_DEVICE);
+static uint64_t
+protocol_offered(const struct vu_dev *d)
+{
+	uint64_t f = (1ull << VU_PROTOCOL_F_REPLY_ACK) | (1ull << VU_PROTOCOL_F_CONFIG) |
+		     (1ull << VU_PROTOCOL_F_RESET_DEVICE) | (1ull << VU_PROTOCOL_F_BACKEND_REQ);
+
+	if (d->shmem_size && d->shmem_bit >= 0 && d->shmem_bit < 64)
+		f |= 1ull << d->shmem_bit;
+	return f;
+}
+
+static bool
+shmem_negotiated(const struct vu_dev *d)
+{
+	return d->shmem_size && d->shmem_bit >= 0 && d->shmem_bit < 64 &&
+	       (d->protocol_features & (1ull << d->shmem_bit));
+}
 
 void
 vu_dev_init(struct vu_dev *d, const struct vu_ops *ops, void *user, struct logger *log)
 {
 	memset(d, 0, sizeof(*d));
 	d->fd = -1;
+	d->backend_fd = -1;
+	d->shmem_bit = -1;
 	d->ops = ops;
 	d->user = user;
 	d->log = log;
@@ -138,6 +155,9 @@ vu_dev_detach(struct vu_dev *d)
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
+	if (d->backend_fd >= 0)
+		close(d->backend_fd);
+	d->backend_fd = -1;
 }
 
 static void
@@ -388,9 +408,9 @@ handle(struct vu_dev *d, struct vu_msg *m)
 	case VU_GET_PROTOCOL_FEATURES:
 		if (!shape_ok(m, 0, 0) && !shape_ok(m, 8, 0))
 			return -EPROTO;
-		return reply_u64(d, m->hdr.request, protocol_offered) ?: 1;
+		return reply_u64(d, m->hdr.request, protocol_offered(d)) ?: 1;
 	case VU_SET_PROTOCOL_FEATURES:
-		if (!shape_ok(m, 8, 0) || (m->p.u64 & ~protocol_offered))
+		if (!shape_ok(m, 8, 0) || (m->p.u64 & ~protocol_offered(d)))
 			return -EPROTO;
 		d->protocol_features = m->p.u64;
 		return 0;
@@ -470,6 +490,27 @@ handle(struct vu_dev *d, struct vu_msg *m)
 			return -EPROTO;
 		return d->ops->set_config(d->user, c->offset, c->payload, c->size);
 	}
+	case VU_SET_BACKEND_REQ_FD:
+		if (!shape_ok(m, 0, 1) ||
+		    !(d->protocol_features & (1ull << VU_PROTOCOL_F_BACKEND_REQ)))
+			return -EPROTO;
+		if (d->backend_fd >= 0)
+			close(d->backend_fd);
+		d->backend_fd = m->fds[0];
+		m->n_fds = 0;
+		/* A frontend that never acks must not hang the device. */
+		struct timeval tv = {.tv_sec = VU_RECV_TIMEOUT_S};
+		setsockopt(d->backend_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(d->backend_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		return 0;
+	case VU_GET_SHMEM_CONFIG: {
+		struct vu_shmem_config c = {0};
+		if ((!shape_ok(m, 0, 0) && !shape_ok(m, sizeof(c), 0)) || !shmem_negotiated(d))
+			return -EPROTO;
+		c.nregions = KR_SHMID_HOST_VISIBLE + 1;
+		c.memory_sizes[KR_SHMID_HOST_VISIBLE] = d->shmem_size;
+		return send_reply(d, m->hdr.request, &c, sizeof(c)) ?: 1;
+	}
 	case VU_GPU_SET_SOCKET:
 		if (!shape_ok(m, 0, 1))
 			return -EPROTO;
@@ -481,6 +522,78 @@ handle(struct vu_dev *d, struct vu_msg *m)
 			m->hdr.request, req_name(m->hdr.request));
 		return -EPROTO;
 	}
+}
+
+/* Send a request on the backend channel and wait for its ack. */
+static int
+backend_request(struct vu_dev *d, uint32_t request, const struct vu_mmap *p, int fd)
+{
+	bool ack = d->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK);
+	struct {
+		struct vu_hdr hdr;
+		struct vu_mmap p;
+	} __attribute__((packed))
+	msg = {{request, VU_VERSION | (ack ? VU_FLAG_NEED_REPLY : 0), sizeof(*p)}, *p};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {&msg, sizeof(msg)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t w;
+
+	if (!shmem_negotiated(d) || d->backend_fd < 0)
+		return -EOPNOTSUPP;
+	if (fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do {
+		w = sendmsg(d->backend_fd, &mh, MSG_NOSIGNAL);
+	} while (w < 0 && errno == EINTR);
+	if (w != (ssize_t)sizeof(msg))
+		return -EPIPE;
+	if (!ack)
+		return 0;
+	struct {
+		struct vu_hdr hdr;
+		uint64_t u64;
+	} __attribute__((packed)) r;
+	int ret = read_full(d->backend_fd, &r, sizeof(r));
+	if (ret < 0)
+		return ret;
+	if (r.hdr.request != request || !(r.hdr.flags & VU_FLAG_REPLY) || r.hdr.size != 8)
+		return -EPROTO;
+	return r.u64 ? -EIO : 0;
+}
+
+int
+vu_dev_shmem_map(struct vu_dev *d, uint8_t shmid, int fd, uint64_t fd_offset, uint64_t shm_offset,
+		 uint64_t len, bool writable)
+{
+	struct vu_mmap p = {.shmid = shmid,
+			    .fd_offset = fd_offset,
+			    .shm_offset = shm_offset,
+			    .len = len,
+			    .flags = writable ? VU_MMAP_RW : 0};
+
+	if (fd < 0)
+		return -EBADF;
+	return backend_request(d, VU_BACKEND_SHMEM_MAP, &p, fd);
+}
+
+int
+vu_dev_shmem_unmap(struct vu_dev *d, uint8_t shmid, uint64_t shm_offset, uint64_t len)
+{
+	struct vu_mmap p = {.shmid = shmid, .shm_offset = shm_offset, .len = len};
+
+	return backend_request(d, VU_BACKEND_SHMEM_UNMAP, &p, -1);
 }
 
 int

@@ -51,6 +51,13 @@ struct vu_dev {
 	void *user;	    /* borrowed: handed to ops */
 	struct logger *log; /* borrowed */
 	uint64_t messages;
+	int backend_fd; /* owned: backend -> frontend channel, -1 when none */
+	/* Shared memory regions (VIRTIO shmid 1: the host-visible window).  Set
+	   before attach; shmem_size 0 = none.  The protocol-feature bit of
+	   SHMEM differs between frontends (QEMU's series 20, rust-vmm 21,
+	   crosvm 22); shmem_bit < 0 disables it. */
+	uint64_t shmem_size;
+	int shmem_bit;
 };
 
 void vu_dev_init(struct vu_dev *d, const struct vu_ops *ops, void *user, struct logger *log);
@@ -64,6 +71,13 @@ void vu_dev_detach(struct vu_dev *d);
  * anything else: a malformed message, logged).
  */
 int vu_dev_dispatch(struct vu_dev *d);
+/* Ask the frontend to map fd [fd_offset, +len) at shm_offset of region
+   shmid, or to unmap that range.  Needs the SHMEM protocol feature and a
+   backend channel (-EOPNOTSUPP otherwise); waits for the frontend's ack when
+   REPLY_ACK was negotiated (-EIO when it refuses). */
+int vu_dev_shmem_map(struct vu_dev *d, uint8_t shmid, int fd, uint64_t fd_offset,
+		     uint64_t shm_offset, uint64_t len, bool writable);
+int vu_dev_shmem_unmap(struct vu_dev *d, uint8_t shmid, uint64_t shm_offset, uint64_t len);
 /* Features offered to the frontend (ring + vhost-user + device). */
 uint64_t vu_dev_offered(const struct vu_dev *d);
 

@@ -38,6 +38,13 @@ enum vu_request {
 	VU_REM_MEM_REG = 38,
 	VU_SET_STATUS = 39,
 	VU_GET_STATUS = 40,
+	VU_GET_SHMEM_CONFIG = 44,
+};
+
+/* Backend -> frontend requests on the backend channel (SET_BACKEND_REQ_FD). */
+enum vu_backend_request {
+	VU_BACKEND_SHMEM_MAP = 9,
+	VU_BACKEND_SHMEM_UNMAP = 10,
 };
 
 #define VU_VERSION	     0x1u
@@ -55,6 +62,7 @@ enum vu_request {
 /* Protocol feature bits. */
 #define VU_PROTOCOL_F_MQ		  0
 #define VU_PROTOCOL_F_REPLY_ACK		  3
+#define VU_PROTOCOL_F_BACKEND_REQ	  5
 #define VU_PROTOCOL_F_CONFIG		  9
 #define VU_PROTOCOL_F_RESET_DEVICE	  13
 #define VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
@@ -113,6 +121,26 @@ struct vu_config {
 } __attribute__((packed));
 
 #define VU_CONFIG_HDR 12
+
+/* VU_BACKEND_SHMEM_MAP / _UNMAP payload. */
+struct vu_mmap {
+	uint8_t shmid;
+	uint8_t padding[7];
+	uint64_t fd_offset;
+	uint64_t shm_offset;
+	uint64_t len;
+	uint64_t flags; /* VU_MMAP_RW: read-write, else read-only */
+} __attribute__((packed));
+
+#define VU_MMAP_RW 1u
+
+/* GET_SHMEM_CONFIG reply: region sizes indexed by shmid. */
+#define VU_MAX_SHMEM 8
+struct vu_shmem_config {
+	uint32_t nregions;
+	uint32_t padding;
+	uint64_t memory_sizes[VU_MAX_SHMEM];
+} __attribute__((packed));
 
 /* vhost-user-gpu display protocol (backend -> frontend on the GPU socket). */
 enum vugpu_request {

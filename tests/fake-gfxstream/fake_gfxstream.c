@@ -315,8 +315,7 @@ stream_renderer_resource_unref(uint32_t id)
 }
 
 EXPORT int
-stream_renderer_context_create(uint32_t ctx, uint32_t nlen, const char *name,
-			       uint32_t context_init)
+stream_renderer_context_create(uint32_t ctx, uint32_t nlen, const char *name, uint32_t context_init)
 {
 	int ret = -1;
 
@@ -439,9 +438,9 @@ stream_renderer_transfer_read_iov(uint32_t id, uint32_t ctx, uint32_t level, uin
 {
 	(void)layer_stride;
 	pthread_mutex_lock(&fk.lock);
-	logf_("transfer_read %u ctx=%u level=%u box=%u,%u %ux%u offset=%llu iov=%d", id, ctx,
-	      level, b ? b->x : 0, b ? b->y : 0, b ? b->w : 0, b ? b->h : 0,
-	      (unsigned long long)offset, iov ? n : -1);
+	logf_("transfer_read %u ctx=%u level=%u box=%u,%u %ux%u offset=%llu iov=%d", id, ctx, level,
+	      b ? b->x : 0, b ? b->y : 0, b ? b->w : 0, b ? b->h : 0, (unsigned long long)offset,
+	      iov ? n : -1);
 	int ret = transfer(id, stride, b, offset, iov, n, false);
 	pthread_mutex_unlock(&fk.lock);
 	return ret;

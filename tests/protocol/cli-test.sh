@@ -38,7 +38,17 @@ check "gpu bad value" 2 "bad value '0' for width" "$kr" --gpu width=0 -s /tmp/x
 check "gpu not key=value" 2 "not KEY=VALUE" "$kr" --gpu 2d -s /tmp/x
 check "bad size" 2 "bad size" "$kr" --max-hostmem=lots -s /tmp/x
 check "bad log level" 2 "expected error, warn, info, debug" "$kr" --log-level=loud -s /tmp/x
-check "backend not built in" 1 "available: 2d" "$kr" --backend=gfxstream -s /tmp/kr-cli-test.sock
+check "gfxstream without its library" 1 "cannot load libgfxstream_backend.so.0.*--gfxstream-lib" \
+	"$kr" --backend=gfxstream -s /tmp/kr-cli-test.sock
+check "gfxstream library path missing" 1 "cannot load /nonexistent/libgfxstream_backend.so.0" \
+	"$kr" --backend=gfxstream --gfxstream-lib=/nonexistent/libgfxstream_backend.so.0 \
+	-s /tmp/kr-cli-test.sock
+check "gfxstream library without the ABI" 1 "no stream_renderer_init" \
+	"$kr" --gpu backend=gfxstream --gfxstream-lib=libc.so.6 -s /tmp/kr-cli-test.sock
+check "shmem bit taken" 2 "not a bit kohlrabi already uses" "$kr" --shmem-protocol-bit=3 -s /tmp/x
+check "shmem bit range" 2 "wants 0..63" "$kr" --shmem-protocol-bit=64 -s /tmp/x
+check "window not page sized" 2 "not a multiple of 4K" "$kr" --hostmem-window=5000 -s /tmp/x
+check "max contexts 0" 2 "wants 1..1048576" "$kr" --max-contexts=0 -s /tmp/x
 check "--fd not a socket" 1 "not a socket" "$kr" --fd 0
 if "$kr" -c | grep -q virgl; then
 	check "virgl: missing render node" 1 "render node /nonexistent/renderD128: No such file" \

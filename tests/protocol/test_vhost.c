@@ -580,6 +580,198 @@ test_virgl_backend(void **state)
 }
 #endif
 
+/* ---- gfxstream through the socket, with the host-visible region ---- */
+
+#define GS_FEATURES                                                                                \
+	((1ull << VIRTIO_GPU_F_VIRGL) | (1ull << VIRTIO_GPU_F_RESOURCE_BLOB) |                     \
+	 (1ull << VIRTIO_GPU_F_CONTEXT_INIT))
+
+static struct vud *
+gs_start(const char *lib, const char *daemon_bit, int frontend_bit, const char *window)
+{
+	char winopt[64];
+	snprintf(winopt, sizeof(winopt), "--hostmem-window=%s", window);
+	char libopt[512];
+	snprintf(libopt, sizeof(libopt), "--gfxstream-lib=%s", lib);
+	char bitopt[64];
+	snprintf(bitopt, sizeof(bitopt), "--shmem-protocol-bit=%s", daemon_bit);
+	char *argv[] = {daemon_path, "--socket-path",
+			"{socket}",  "--backend=gfxstream",
+			libopt,	     bitopt,
+			winopt,	     "--log-level",
+			"error",     NULL};
+	struct vud *v = calloc(1, sizeof(*v));
+
+	assert_non_null(v);
+	assert_int_equal(vud_spawn(v, argv), 0);
+	v->want_shmem = frontend_bit >= 0;
+	v->shmem_bit = frontend_bit >= 0 ? (unsigned)frontend_bit : 0;
+	assert_int_equal(vud_start(v, WANT | GS_FEATURES, 64), 0);
+	return v;
+}
+
+static uint32_t
+gs_ctx(struct vud *v, uint32_t ctx, uint32_t init)
+{
+	struct virtio_gpu_ctx_create cc = {
+		.hdr = {.type = VIRTIO_GPU_CMD_CTX_CREATE, .ctx_id = ctx},
+		.nlen = 5,
+		.context_init = init,
+		.debug_name = "vtest"};
+	return vud_cmd(v, &cc, sizeof(cc));
+}
+
+static uint32_t
+gs_blob(struct vud *v, uint32_t ctx, uint32_t id, uint64_t blob_id, uint64_t size)
+{
+	struct virtio_gpu_resource_create_blob b = {
+		.hdr = {.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, .ctx_id = ctx},
+		.resource_id = id,
+		.blob_mem = VIRTIO_GPU_BLOB_MEM_HOST3D,
+		.blob_flags = VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE,
+		.blob_id = blob_id,
+		.size = size};
+	return vud_cmd(v, &b, sizeof(b));
+}
+
+static uint32_t
+gs_map(struct vud *v, uint32_t id, uint64_t offset, uint32_t *info)
+{
+	struct virtio_gpu_resource_map_blob m = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB, .resource_id = id, .offset = offset};
+	struct virtio_gpu_resp_map_info r = {0};
+	int n = vud_request(v, 0, &m, sizeof(m), &r, sizeof(r), 5000);
+	assert_true(n >= (int)sizeof(r.hdr));
+	if (info)
+		*info = r.map_info;
+	return r.hdr.type;
+}
+
+/* Fenced no-ops on rings 0 and 1 of ctx: both must come back, fences echoed. */
+static void
+gs_ring_fences(struct vud *v, uint32_t ctx)
+{
+	for (uint8_t ring = 0; ring < 2; ring++) {
+		struct virtio_gpu_ctrl_hdr q = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO,
+						.flags = VIRTIO_GPU_FLAG_FENCE |
+							 VIRTIO_GPU_FLAG_INFO_RING_IDX,
+						.fence_id = 40 + ring,
+						.ctx_id = ctx,
+						.ring_idx = ring};
+		struct virtio_gpu_resp_display_info r;
+		assert_int_equal(vud_request(v, 0, &q, sizeof(q), &r, sizeof(r), 5000), sizeof(r));
+		assert_int_equal(r.hdr.type, VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+		assert_int_equal(r.hdr.fence_id, 40 + ring);
+		assert_int_equal(r.hdr.ring_idx, ring);
+		assert_int_equal(r.hdr.flags,
+				 VIRTIO_GPU_FLAG_FENCE | VIRTIO_GPU_FLAG_INFO_RING_IDX);
+	}
+}
+
+static void
+test_gfxstream_shmem(void **state)
+{
+	(void)state;
+	/* The same protocol-feature bit on both sides (rust-vmm's 21 here). */
+	struct vud *v = gs_start(FAKE_GS_PATH, "21", 21, "1M");
+	uint32_t info = 0;
+	assert_true(v->features & (1ull << VIRTIO_GPU_F_CONTEXT_INIT));
+	assert_true(v->features & (1ull << VIRTIO_GPU_F_RESOURCE_BLOB));
+	assert_int_equal(v->shmem_size, 1 << 20);
+	assert_int_equal(gs_ctx(v, 1, 3), OK);
+	assert_int_equal(gs_blob(v, 1, 10, 7, 8192), OK);
+	assert_int_equal(gs_map(v, 10, 0x3000, &info), VIRTIO_GPU_RESP_OK_MAP_INFO);
+	assert_int_equal(info, VIRTIO_GPU_MAP_CACHE_WC);
+	assert_int_equal(__atomic_load_n(&v->n_shmem_map, __ATOMIC_ACQUIRE), 1);
+	/* The frontend's region now shows the blob's bytes (7 + i), and writes
+	   through it reach the same memory. */
+	for (int i = 0; i < 8192; i++)
+		assert_int_equal(v->shmem[0x3000 + i], (uint8_t)(7 + i));
+	/* Hostile offsets never reach the frontend. */
+	assert_int_equal(gs_blob(v, 1, 11, 9, 4096), OK);
+	assert_int_equal(gs_map(v, 11, 0x4000, NULL), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(gs_map(v, 11, 1 << 20, NULL), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(gs_map(v, 11, 0x1001, NULL), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	/* A frontend that refuses: the guest gets an error; the device lives. */
+	__atomic_store_n(&v->shmem_refuse, true, __ATOMIC_RELEASE);
+	assert_int_equal(gs_map(v, 11, 0x8000, NULL), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	assert_int_equal(__atomic_load_n(&v->n_shmem_refused, __ATOMIC_ACQUIRE), 1);
+	__atomic_store_n(&v->shmem_refuse, false, __ATOMIC_RELEASE);
+	assert_int_equal(gs_map(v, 11, 0x8000, NULL), VIRTIO_GPU_RESP_OK_MAP_INFO);
+	struct virtio_gpu_resource_unmap_blob um = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB,
+						    .resource_id = 10};
+	assert_int_equal(vud_cmd(v, &um, sizeof(um)), OK);
+	assert_int_equal(__atomic_load_n(&v->n_shmem_unmap, __ATOMIC_ACQUIRE), 1);
+	/* Unref of a mapped blob unmaps it in the frontend too. */
+	struct virtio_gpu_resource_unref ur = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF,
+					       .resource_id = 11};
+	assert_int_equal(vud_cmd(v, &ur, sizeof(ur)), OK);
+	assert_int_equal(__atomic_load_n(&v->n_shmem_unmap, __ATOMIC_ACQUIRE), 2);
+	gs_ring_fences(v, 1);
+	assert_int_equal(stop(v), 0);
+
+	/* Bits that differ: no region is negotiated, MAP_BLOB fails cleanly. */
+	v = gs_start(FAKE_GS_PATH, "20", 22, "1M");
+	assert_null(v->shmem);
+	assert_int_equal(gs_ctx(v, 1, 3), OK);
+	assert_int_equal(gs_blob(v, 1, 10, 7, 8192), OK);
+	assert_int_equal(gs_map(v, 10, 0, NULL), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	gs_ring_fences(v, 1);
+	assert_int_equal(stop(v), 0);
+}
+
+/* GFXSTREAM_CONTEXT_CREATE: binds a context to its ring blob. */
+struct gs_context_create {
+	uint32_t op;
+	uint32_t resource_id;
+};
+
+/* The real library, when KOHLRABI_GFXSTREAM_LIB names one (skipped otherwise). */
+static void
+test_gfxstream_real(void **state)
+{
+	const char *lib = getenv("KOHLRABI_GFXSTREAM_LIB");
+
+	(void)state;
+	struct vud *v = gs_start(lib, "20", 20, "64M");
+	struct virtio_gpu_get_capset_info ci = {.hdr.type = VIRTIO_GPU_CMD_GET_CAPSET_INFO};
+	struct virtio_gpu_resp_capset_info cr;
+	uint32_t size = 0;
+	for (ci.capset_index = 0; ci.capset_index < 3; ci.capset_index++) {
+		assert_int_equal(vud_request(v, 0, &ci, sizeof(ci), &cr, sizeof(cr), 5000),
+				 sizeof(cr));
+		if (cr.capset_id == 3)
+			size = cr.capset_max_size;
+	}
+	printf("# capset 3 (GFXSTREAM_VULKAN): %u bytes\n", size);
+	assert_true(size > 0 && size <= 4096);
+	struct virtio_gpu_get_capset gc = {
+		.hdr.type = VIRTIO_GPU_CMD_GET_CAPSET, .capset_id = 3, .capset_version = 0};
+	uint8_t *caps = calloc(1, sizeof(struct virtio_gpu_ctrl_hdr) + size);
+	assert_non_null(caps);
+	assert_int_equal(vud_request(v, 0, &gc, sizeof(gc), caps,
+				     sizeof(struct virtio_gpu_ctrl_hdr) + size, 5000),
+			 (int)(sizeof(struct virtio_gpu_ctrl_hdr) + size));
+	assert_int_equal(((struct virtio_gpu_ctrl_hdr *)caps)->type, VIRTIO_GPU_RESP_OK_CAPSET);
+	free(caps);
+	assert_int_equal(gs_ctx(v, 1, 3), OK);
+	/* The ring blob (blob_id 0 of a Vulkan context), mapped through us. */
+	assert_int_equal(gs_blob(v, 1, 10, 0, 16 << 20), OK);
+	uint32_t info = 0;
+	assert_int_equal(gs_map(v, 10, 0, &info), VIRTIO_GPU_RESP_OK_MAP_INFO);
+	printf("# ring blob mapped: map_info 0x%x, frontend maps %u\n", info,
+	       __atomic_load_n(&v->n_shmem_map, __ATOMIC_ACQUIRE));
+	struct {
+		struct virtio_gpu_cmd_submit q;
+		struct gs_context_create c;
+	} s = {.q = {.hdr = {.type = VIRTIO_GPU_CMD_SUBMIT_3D, .ctx_id = 1}, .size = 8},
+	       .c = {0x1001, 10}};
+	assert_int_equal(vud_cmd(v, &s, sizeof(s)), OK);
+	gs_ring_fences(v, 1);
+	printf("# fences on rings 0 and 1 signalled\n");
+	assert_int_equal(stop(v), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -592,6 +784,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_bad_setup),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_display_decoupled),
+		cmocka_unit_test(test_gfxstream_shmem),
 #if KR_HAVE_VIRGL
 		cmocka_unit_test(test_virgl_backend),
 #endif
@@ -602,5 +795,13 @@ main(int argc, char **argv)
 		return 2;
 	}
 	daemon_path = argv[1];
-	return cmocka_run_group_tests_name("vhost", tests, NULL, NULL);
+	int ret = cmocka_run_group_tests_name("vhost", tests, NULL, NULL);
+	/* The real gfxstream library runs only when one is named. */
+	const char *lib = getenv("KOHLRABI_GFXSTREAM_LIB");
+	if (!lib || !*lib) {
+		printf("# KOHLRABI_GFXSTREAM_LIB not set: real-library test not run\n");
+		return ret;
+	}
+	const struct CMUnitTest real[] = {cmocka_unit_test(test_gfxstream_real)};
+	return ret | cmocka_run_group_tests_name("vhost-gfxstream-real", real, NULL, NULL);
 }

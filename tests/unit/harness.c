@@ -129,9 +129,9 @@ cb_map_blob(void *user, const struct kr_blob_map *m)
 	h->last_map = *m;
 	memset(h->map_fd_bytes, 0, sizeof(h->map_fd_bytes));
 	if (m->fd >= 0)
-		assert_int_equal(pread(m->fd, h->map_fd_bytes, sizeof(h->map_fd_bytes),
-				       (off_t)m->fd_offset),
-				 sizeof(h->map_fd_bytes));
+		assert_int_equal(
+			pread(m->fd, h->map_fd_bytes, sizeof(h->map_fd_bytes), (off_t)m->fd_offset),
+			sizeof(h->map_fd_bytes));
 	return h->map_result;
 }
 

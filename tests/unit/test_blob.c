@@ -92,9 +92,8 @@ test_guest_blob_scanout(void **state)
 	/* The flush copies what the guest wrote since. */
 	for (uint32_t i = 0; i < size; i++)
 		*(i < half ? &p0[i] : &p1[i - half]) = (uint8_t)(i * 13 + 1);
-	struct virtio_gpu_resource_flush f = {.hdr = h_hdr(VIRTIO_GPU_CMD_RESOURCE_FLUSH),
-					      .r = {0, 0, w, hgt},
-					      .resource_id = 5};
+	struct virtio_gpu_resource_flush f = {
+		.hdr = h_hdr(VIRTIO_GPU_CMD_RESOURCE_FLUSH), .r = {0, 0, w, hgt}, .resource_id = 5};
 	assert_int_equal(h_cmd(h, &f, sizeof(f)), OK);
 	assert_int_equal(h->n_updates, 1);
 	assert_int_equal(h->updates[0].rect.width, 40);
@@ -154,9 +153,8 @@ test_hostile_blobs(void **state)
 	assert_int_equal(st.resources, 0);
 	assert_int_equal(st.hostmem_used, 0);
 
-	assert_int_equal(create_blob(h, 1, G, VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE, 8192, &gpa, &len,
-				     1),
-			 OK);
+	assert_int_equal(
+		create_blob(h, 1, G, VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE, 8192, &gpa, &len, 1), OK);
 	assert_int_equal(create_blob(h, 1, G, 0, 4096, &gpa, &len, 1),
 			 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 	/* Guest memory is never mapped by the host: MAP_BLOB refuses. */

@@ -632,7 +632,7 @@ test_feature_gates(void **state)
 	/* 2d offers blobs (GUEST memory); the driver declines them here. */
 	assert_true(kr_gpu_features(h->gpu) & (1ull << VIRTIO_GPU_F_RESOURCE_BLOB));
 	assert_int_equal(kr_gpu_set_features(h->gpu, kr_gpu_features(h->gpu) &
-							 ~(1ull << VIRTIO_GPU_F_RESOURCE_BLOB)),
+							     ~(1ull << VIRTIO_GPU_F_RESOURCE_BLOB)),
 			 0);
 	struct virtio_gpu_cmd_get_edid e = {.hdr = h_hdr(VIRTIO_GPU_CMD_GET_EDID)};
 	assert_int_equal(h_cmd(h, &e, sizeof(e)), E_PARAM);

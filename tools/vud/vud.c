@@ -195,6 +195,128 @@ display_main(void *arg)
 	return NULL;
 }
 
+/* ---- the backend channel: SHMEM_MAP / SHMEM_UNMAP ---- */
+
+static bool
+shmem_range_ok(const struct vud *v, const struct vu_mmap *m)
+{
+	return m->shmid == 1 && m->len && !(m->shm_offset % 4096) && !(m->len % 4096) &&
+	       m->len <= v->shmem_size && m->shm_offset <= v->shmem_size - m->len;
+}
+
+static uint64_t
+backend_msg(struct vud *v, const struct vu_hdr *h, const struct vu_mmap *m, int fd)
+{
+	if (h->size != sizeof(*m) || !shmem_range_ok(v, m))
+		return 1;
+	if (h->request == VU_BACKEND_SHMEM_MAP) {
+		int prot = PROT_READ | (m->flags & VU_MMAP_RW ? PROT_WRITE : 0);
+		if (fd < 0 || __atomic_load_n(&v->shmem_refuse, __ATOMIC_ACQUIRE) ||
+		    mmap(v->shmem + m->shm_offset, m->len, prot, MAP_SHARED | MAP_FIXED, fd,
+			 (off_t)m->fd_offset) == MAP_FAILED) {
+			__atomic_add_fetch(&v->n_shmem_refused, 1, __ATOMIC_RELEASE);
+			return 1;
+		}
+		__atomic_add_fetch(&v->n_shmem_map, 1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (h->request == VU_BACKEND_SHMEM_UNMAP) {
+		if (mmap(v->shmem + m->shm_offset, m->len, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+			 0) == MAP_FAILED)
+			return 1;
+		__atomic_add_fetch(&v->n_shmem_unmap, 1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return 1;
+}
+
+static void *
+backend_main(void *arg)
+{
+	struct vud *v = arg;
+
+	for (;;) {
+		struct {
+			struct vu_hdr h;
+			struct vu_mmap m;
+		} __attribute__((packed)) req;
+		union {
+			char buf[CMSG_SPACE(4 * sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {&req, sizeof(req)};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = ctl.buf,
+				    .msg_controllen = sizeof(ctl.buf)};
+		int fd = -1;
+		ssize_t n = recvmsg(v->backend_fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+		if (n <= 0)
+			break;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			for (int i = 0; i < k; i++) {
+				int f;
+				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (fd < 0)
+					fd = f;
+				else
+					close(f);
+			}
+		}
+		uint64_t status = (size_t)n == sizeof(req) ? backend_msg(v, &req.h, &req.m, fd) : 1;
+		if (fd >= 0)
+			close(fd);
+		if (req.h.flags & VU_FLAG_NEED_REPLY) {
+			struct {
+				struct vu_hdr h;
+				uint64_t u64;
+			} __attribute__((packed))
+			r = {{req.h.request, VU_VERSION | VU_FLAG_REPLY, 8}, status};
+			if (write_all(v->backend_fd, &r, sizeof(r)) < 0)
+				break;
+		}
+	}
+	return NULL;
+}
+
+/* Ask for the region's size, reserve it, and hand the backend a channel. */
+static int
+shmem_setup(struct vud *v)
+{
+	struct vu_shmem_config c;
+	int sv[2], ret;
+
+	if ((ret = vud_send_raw(v, VU_GET_SHMEM_CONFIG, VU_VERSION, NULL, 0, NULL, 0)) < 0 ||
+	    (ret = vud_recv_reply(v, VU_GET_SHMEM_CONFIG, &c, sizeof(c))) < 0)
+		return ret;
+	if (c.nregions < 2 || !c.memory_sizes[1])
+		return -EPROTO;
+	v->shmem_size = c.memory_sizes[1];
+	v->shmem = mmap(NULL, v->shmem_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			-1, 0);
+	if (v->shmem == MAP_FAILED) {
+		v->shmem = NULL;
+		return -errno;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	v->backend_fd = sv[0];
+	if (pthread_create(&v->backend_thread, NULL, backend_main, v) != 0) {
+		close(sv[1]);
+		return -EAGAIN;
+	}
+	v->backend_running = true;
+	uint64_t status;
+	ret = vud_send_raw(v, VU_SET_BACKEND_REQ_FD, VU_VERSION | VU_FLAG_NEED_REPLY, NULL, 0,
+			   &sv[1], 1);
+	close(sv[1]);
+	if (ret == 0)
+		ret = vud_recv_reply(v, VU_SET_BACKEND_REQ_FD, &status, sizeof(status));
+	return ret < 0 ? ret : status ? -EIO : 0;
+}
+
 /* ---- vhost-user messages ---- */
 
 int
@@ -302,7 +424,7 @@ vud_spawn(struct vud *v, char *const argv[])
 	int n = 0;
 
 	memset(v, 0, sizeof(*v));
-	v->sock = v->display_fd = v->memfd = -1;
+	v->sock = v->display_fd = v->memfd = v->backend_fd = -1;
 	pthread_mutex_init(&v->disp.lock, NULL);
 	snprintf(dir, sizeof(v->sock_dir), "/tmp/vud-XXXXXX");
 	if (!mkdtemp(dir))
@@ -359,11 +481,18 @@ vud_start(struct vud *v, uint64_t want, unsigned mem_mb)
 	if ((ret = msg(v, VU_GET_PROTOCOL_FEATURES, NULL, 0, NULL, 0)) < 0 ||
 	    (ret = vud_recv_reply(v, VU_GET_PROTOCOL_FEATURES, &v->protocol_features, 8)) < 0)
 		return ret;
-	v->protocol_features &= (1ull << VU_PROTOCOL_F_REPLY_ACK) | (1ull << VU_PROTOCOL_F_CONFIG);
+	uint64_t keep = (1ull << VU_PROTOCOL_F_REPLY_ACK) | (1ull << VU_PROTOCOL_F_CONFIG);
+	if (v->want_shmem)
+		keep |= (1ull << VU_PROTOCOL_F_BACKEND_REQ) | (1ull << v->shmem_bit);
+	v->protocol_features &= keep;
 	if (!(v->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK)))
 		return -ENOTSUP;
 	if ((ret = msg(v, VU_SET_PROTOCOL_FEATURES, &v->protocol_features, 8, NULL, 0)) < 0 ||
 	    (ret = msg(v, VU_SET_OWNER, NULL, 0, NULL, 0)) < 0)
+		return ret;
+	if (v->want_shmem && (v->protocol_features & (1ull << v->shmem_bit)) &&
+	    (v->protocol_features & (1ull << VU_PROTOCOL_F_BACKEND_REQ)) &&
+	    (ret = shmem_setup(v)) < 0)
 		return ret;
 	v->features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VU_F_PROTOCOL_FEATURES) | (f & want);
 	if ((ret = msg_ack(v, VU_SET_FEATURES, &v->features, 8, NULL, 0)) < 0)
@@ -444,6 +573,14 @@ done:
 		if (v->q[q].call > 0)
 			close(v->q[q].call);
 	}
+	if (v->backend_fd > 0)
+		shutdown(v->backend_fd, SHUT_RDWR);
+	if (v->backend_running)
+		pthread_join(v->backend_thread, NULL);
+	if (v->backend_fd > 0)
+		close(v->backend_fd);
+	if (v->shmem)
+		munmap(v->shmem, v->shmem_size);
 	if (v->mem && v->mem != MAP_FAILED)
 		munmap(v->mem, v->mem_size);
 	if (v->memfd >= 0)

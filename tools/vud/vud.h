@@ -53,7 +53,18 @@ struct vud {
 	uint64_t heap; /* bump allocator for buffers (gpa) */
 	uint64_t features, protocol_features;
 	struct vud_ring q[2];
-	pid_t child;	   /* a backend we started, 0 if none */
+	pid_t child; /* a backend we started, 0 if none */
+	/* Host-visible region (VIRTIO shmid 1): set want_shmem and shmem_bit
+	   (the SHMEM protocol-feature bit) before vud_start. */
+	bool want_shmem;
+	unsigned shmem_bit;
+	uint8_t *shmem; /* owned: the region, PROT_NONE where nothing is mapped */
+	uint64_t shmem_size;
+	int backend_fd; /* owned: our end of the backend channel, -1 when none */
+	pthread_t backend_thread;
+	bool backend_running;
+	unsigned n_shmem_map, n_shmem_unmap, n_shmem_refused; /* atomics */
+	bool shmem_refuse;				      /* answer MAP requests with failure */
 	char sock_dir[64]; /* temp dir of its socket, removed by vud_stop */
 };
 
