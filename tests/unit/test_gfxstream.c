@@ -141,8 +141,8 @@ map_blob(struct harness *h, uint32_t id, uint64_t offset, uint32_t *map_info)
 static uint32_t
 unmap_blob(struct harness *h, uint32_t id)
 {
-	struct virtio_gpu_resource_unmap_blob q = {
-		.hdr = h_hdr(VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB), .resource_id = id};
+	struct virtio_gpu_resource_unmap_blob q = {.hdr = h_hdr(VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB),
+						   .resource_id = id};
 	return h_cmd(h, &q, sizeof(q));
 }
 
@@ -193,9 +193,8 @@ test_init_and_capsets(void **state)
 	assert_int_equal(h_send(h, &qi, sizeof(qi), &ri, sizeof(ri), NULL),
 			 VIRTIO_GPU_RESP_OK_CAPSET_INFO);
 	assert_int_equal(ri.capset_id, 0);
-	struct virtio_gpu_get_capset q = {.hdr = h_hdr(VIRTIO_GPU_CMD_GET_CAPSET),
-					  .capset_id = 3,
-					  .capset_version = 1};
+	struct virtio_gpu_get_capset q = {
+		.hdr = h_hdr(VIRTIO_GPU_CMD_GET_CAPSET), .capset_id = 3, .capset_version = 1};
 	uint8_t resp[sizeof(struct virtio_gpu_ctrl_hdr) + 104];
 	size_t n;
 	assert_int_equal(h_send(h, &q, sizeof(q), resp, sizeof(resp), &n),
@@ -294,10 +293,10 @@ test_blob_map(void **state)
 	/* Hostile maps: twice, overlapping, unaligned, wrapping, outside. */
 	assert_int_equal(map_blob(h, 10, 0x20000, NULL), PARAM);
 	assert_int_equal(host_blob(h, 1, 12, 9, 4096), OK);
-	assert_int_equal(map_blob(h, 12, 0x11000, NULL), PARAM);   /* inside 10's pages */
-	assert_int_equal(map_blob(h, 12, 0x10800, NULL), PARAM);   /* unaligned */
+	assert_int_equal(map_blob(h, 12, 0x11000, NULL), PARAM); /* inside 10's pages */
+	assert_int_equal(map_blob(h, 12, 0x10800, NULL), PARAM); /* unaligned */
 	assert_int_equal(map_blob(h, 12, 0xfffffffffffff000ull, NULL), PARAM);
-	assert_int_equal(map_blob(h, 12, window, NULL), PARAM);    /* just past the end */
+	assert_int_equal(map_blob(h, 12, window, NULL), PARAM); /* just past the end */
 	assert_int_equal(map_blob(h, 12, window - 4096, NULL), VIRTIO_GPU_RESP_OK_MAP_INFO);
 	assert_int_equal(map_blob(h, 99, 0, NULL), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 	assert_int_equal(h->n_maps, 2);
@@ -308,6 +307,25 @@ test_blob_map(void **state)
 	assert_int_equal(map_blob(h, 13, 0x40000, NULL), VIRTIO_GPU_RESP_ERR_UNSPEC);
 	h->map_result = 0;
 	assert_int_equal(map_blob(h, 13, 0x40000, NULL), VIRTIO_GPU_RESP_OK_MAP_INFO);
+
+	/* A host blob on a scanout: its bytes reach the display (blob_read). */
+	assert_int_equal(host_blob(h, 1, 14, 1, 4096), OK);
+	struct virtio_gpu_set_scanout_blob sb = {.hdr = h_hdr(VIRTIO_GPU_CMD_SET_SCANOUT_BLOB),
+						 .r = {0, 0, 16, 16},
+						 .resource_id = 14,
+						 .width = 16,
+						 .height = 16,
+						 .format = FMT,
+						 .strides = {64}};
+	assert_int_equal(h_cmd(h, &sb, sizeof(sb)), OK);
+	struct virtio_gpu_resource_flush fl = {.hdr = h_hdr(VIRTIO_GPU_CMD_RESOURCE_FLUSH),
+					       .r = {0, 0, 16, 16},
+					       .resource_id = 14};
+	assert_int_equal(h_cmd(h, &fl, sizeof(fl)), OK);
+	assert_int_equal(h->n_updates, 1);
+	for (int i = 0; i < 16 * 16 * 4; i++)
+		assert_int_equal(h->updates[0].pixels[i], (uint8_t)(1 + i));
+	assert_int_equal(h_unref(h, 14), OK);
 
 	assert_int_equal(unmap_blob(h, 10), OK);
 	assert_int_equal(h->n_unmaps, 1);
