@@ -322,17 +322,25 @@ cmd_set_scanout(struct kr_gpu *gpu, struct cmd *c)
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
+/* Scanout i's pixels are about to be rewritten: warn the display. */
+static void
+notify_scanout_changing(struct kr_gpu *gpu, uint32_t i)
+{
+	struct kr_scanout_info info;
+
+	if (gpu->cb.version >= 2 && gpu->cb.scanout_changing && scanout_info(gpu, i, &info))
+		gpu->cb.scanout_changing(gpu->user, &info);
+}
+
 /* The guest is about to rewrite res: warn the display of each scanout showing it. */
 static void
 notify_changing(struct kr_gpu *gpu, struct resource *res)
 {
-	struct kr_scanout_info info;
-
-	if (!res->scanout_mask || gpu->cb.version < 2 || !gpu->cb.scanout_changing)
-		return;
+	if (!res->scanout_mask)
+		return; /* the common case, on every transfer */
 	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
-		if ((res->scanout_mask & (1u << i)) && scanout_info(gpu, i, &info))
-			gpu->cb.scanout_changing(gpu->user, &info);
+		if (res->scanout_mask & (1u << i))
+			notify_scanout_changing(gpu, i);
 	}
 }
 
@@ -357,11 +365,9 @@ static int
 blob_refresh(struct kr_gpu *gpu, uint32_t i, struct resource *res, const struct kr_rect *d)
 {
 	struct scanout *s = &gpu->scanouts[i];
-	struct kr_scanout_info info;
 	struct iov_cursor cur;
 
-	if (gpu->cb.version >= 2 && gpu->cb.scanout_changing && scanout_info(gpu, i, &info))
-		gpu->cb.scanout_changing(gpu->user, &info);
+	notify_scanout_changing(gpu, i);
 	if (res->backing && res->backing->iov)
 		iov_cursor_init(&cur, res->backing->iov, res->backing->n_iov);
 	for (uint32_t y = d->y; y < d->y + d->height; y++) {
@@ -976,7 +982,9 @@ cmd_set_scanout_blob(struct kr_gpu *gpu, struct cmd *c)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	s = &gpu->scanouts[id];
 	uint64_t old = s->shadow ? (uint64_t)s->rect.width * s->rect.height * 4 : 0;
-	shadow_size = (uint64_t)r.width * r.height * 4; /* < 2^64: both below 2^32, r inside fb */
+	/* r lies in the framebuffer, whose rows (stride >= fb_w * 4) end inside the
+	   blob (checked above): the product is bounded by the blob size. */
+	shadow_size = (uint64_t)r.width * r.height * 4;
 	if (shadow_size / 4 / r.width != r.height || shadow_size > SIZE_MAX ||
 	    shadow_size > gpu->cfg.max_hostmem - gpu->hostmem_used + old)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;

@@ -74,22 +74,27 @@ vu_dev_offered(const struct vu_dev *d)
 	       (d->ops->features(d->user) & DEVICE_FEATURE_MASK);
 }
 
+/* The SHMEM protocol-feature bit as a mask, 0 when there is no region. */
+static uint64_t
+shmem_feature(const struct vu_dev *d)
+{
+	if (!d->shmem_size || d->shmem_bit < 0 || d->shmem_bit >= 64)
+		return 0;
+	return 1ull << d->shmem_bit;
+}
+
 static uint64_t
 protocol_offered(const struct vu_dev *d)
 {
-	uint64_t f = (1ull << VU_PROTOCOL_F_REPLY_ACK) | (1ull << VU_PROTOCOL_F_CONFIG) |
-		     (1ull << VU_PROTOCOL_F_RESET_DEVICE) | (1ull << VU_PROTOCOL_F_BACKEND_REQ);
-
-	if (d->shmem_size && d->shmem_bit >= 0 && d->shmem_bit < 64)
-		f |= 1ull << d->shmem_bit;
-	return f;
+	return (1ull << VU_PROTOCOL_F_REPLY_ACK) | (1ull << VU_PROTOCOL_F_CONFIG) |
+	       (1ull << VU_PROTOCOL_F_RESET_DEVICE) | (1ull << VU_PROTOCOL_F_BACKEND_REQ) |
+	       shmem_feature(d);
 }
 
 static bool
 shmem_negotiated(const struct vu_dev *d)
 {
-	return d->shmem_size && d->shmem_bit >= 0 && d->shmem_bit < 64 &&
-	       (d->protocol_features & (1ull << d->shmem_bit));
+	return d->protocol_features & shmem_feature(d);
 }
 
 void
@@ -131,15 +136,22 @@ reset_all(struct vu_dev *d)
 	d->vq_used_since_reset = false;
 }
 
-int
-vu_dev_attach(struct vu_dev *d, int fd)
+/* A frontend that stops halfway, or never acks, must not hang the device. */
+static void
+set_timeouts(int fd)
 {
 	struct timeval tv = {.tv_sec = VU_RECV_TIMEOUT_S};
 
-	if (d->fd >= 0)
-		return -EBUSY;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+int
+vu_dev_attach(struct vu_dev *d, int fd)
+{
+	if (d->fd >= 0)
+		return -EBUSY;
+	set_timeouts(fd);
 	d->fd = fd;
 	d->features = d->protocol_features = 0;
 	d->features_set = d->owner = false;
@@ -498,10 +510,7 @@ handle(struct vu_dev *d, struct vu_msg *m)
 			close(d->backend_fd);
 		d->backend_fd = m->fds[0];
 		m->n_fds = 0;
-		/* A frontend that never acks must not hang the device. */
-		struct timeval tv = {.tv_sec = VU_RECV_TIMEOUT_S};
-		setsockopt(d->backend_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(d->backend_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		set_timeouts(d->backend_fd);
 		return 0;
 	case VU_GET_SHMEM_CONFIG: {
 		struct vu_shmem_config c = {0};
