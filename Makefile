@@ -8,7 +8,14 @@
 #                  the last line printed is `N passed, N failed` over both builds,
 #                  and the exit status is non-zero when anything failed
 #
-# Other targets: deps, build, build-asan, test, bench, format, format-check, clean.
+#   make fuzz      build the libFuzzer targets with clang and run each for
+#                  FUZZ_TIME seconds (default 60), growing fuzz/corpus
+#   make fuzz-coverage  line/branch coverage of the saved corpora (llvm-cov)
+#   make soak      SOAK_TIME seconds (default 3600) of page flips against the
+#                  daemon, its RSS sampled (kohlrabi-soak)
+#
+# Other targets: deps, build, build-asan, build-fuzz, test, bench, format,
+# format-check, clean.
 # Everything here is plain meson + ninja underneath; the Makefile only sequences it.
 
 BUILD       ?= build
@@ -26,11 +33,25 @@ ASAN_ARGS ?= -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true \
 	--buildtype=debug \
 	-Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all
 
+# Fuzzing build: clang, libFuzzer coverage in every object, ASan + UBSan that
+# abort on the first report, uninitialised locals filled with 0xaa (the
+# control-queue target looks for that pattern in responses).
+BUILD_FUZZ ?= build-fuzz
+FUZZ_CC    ?= clang
+FUZZ_ARGS  ?= -Dfuzzing=true -Dtests=false -Dtools=false -Dvirgl=disabled \
+	-Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true --buildtype=debugoptimized
+# Read by meson when it sets the build up (change them: `rm -rf build-fuzz`).
+FUZZ_CFLAGS ?= -fsanitize=fuzzer-no-link -fno-sanitize-recover=all -ftrivial-auto-var-init=pattern
+FUZZ_LDFLAGS ?= -fno-sanitize-recover=all
+# Seconds each target runs under `make fuzz`, and the targets.
+FUZZ_TIME    ?= 60
+FUZZ_TARGETS ?= ctrl cursor vring vhost
+
 # Given to `meson test` (both builds): leaks and UBSan reports fail the test.
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan check test demo demo2d bench format format-check clean
+.PHONY: all deps build build-asan build-fuzz build-cov fuzz fuzz-coverage soak check test demo demo2d bench format format-check clean
 
 all: build
 
@@ -76,6 +97,75 @@ build-asan: KR_ARGS = $(ASAN_ARGS)
 build-asan:
 	$(configure)
 	$(MESON) compile -C $(BUILD_ASAN)
+
+build-fuzz: KR_DIR = $(BUILD_FUZZ)
+build-fuzz: KR_ARGS = $(FUZZ_ARGS)
+build-fuzz: export CC = $(FUZZ_CC)
+build-fuzz: export CFLAGS = $(FUZZ_CFLAGS)
+build-fuzz: export LDFLAGS = $(FUZZ_LDFLAGS)
+build-fuzz:
+	$(configure)
+	$(MESON) compile -C $(BUILD_FUZZ)
+
+# --- fuzzing --------------------------------------------------------------------
+#
+# Each target runs FUZZ_TIME seconds (one after the other) on a working corpus
+# in $(BUILD_FUZZ)/corpus/<target>, seeded with the saved one in
+# fuzz/corpus/<target>; what it learns is merged (minimised) back into the
+# saved corpus, which `make check` replays.  A finding stops the run and
+# leaves crash-* / leak-* files in $(BUILD_FUZZ)/findings.
+fuzz: deps
+	@$(MAKE) --no-print-directory build-fuzz
+	@set -e; mkdir -p $(BUILD_FUZZ)/findings; \
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD_FUZZ)/corpus/$$t fuzz/corpus/$$t; \
+		echo "fuzz: $$t for $(FUZZ_TIME) s"; \
+		$(BUILD_FUZZ)/fuzz/fuzz_$$t $(BUILD_FUZZ)/corpus/$$t fuzz/corpus/$$t \
+			-max_total_time=$(FUZZ_TIME) -max_len=8192 -print_final_stats=1 \
+			-artifact_prefix=$(BUILD_FUZZ)/findings/$$t- \
+			2>$(BUILD_FUZZ)/fuzz-$$t.log || \
+			{ tail -40 $(BUILD_FUZZ)/fuzz-$$t.log; exit 1; }; \
+		grep -E "stat::number_of_executed_units|cov: " $(BUILD_FUZZ)/fuzz-$$t.log | tail -2; \
+		$(BUILD_FUZZ)/fuzz/fuzz_$$t -merge=1 -max_len=8192 fuzz/corpus/$$t \
+			$(BUILD_FUZZ)/corpus/$$t 2>>$(BUILD_FUZZ)/fuzz-$$t.log; \
+	done
+
+# Line and branch coverage of the saved corpora (clang source-based coverage,
+# no sanitizers): each target's corpus replayed, then llvm-cov's report over
+# the files that target is about.
+BUILD_COV  ?= build-cov
+COV_FLAGS  ?= -fprofile-instr-generate -fcoverage-mapping
+COV_FILES_ctrl   = src/core/cmd.c src/core/gpu.c src/core/resource.c src/core/guestmem.c \
+	src/renderer/r2d.c
+COV_FILES_cursor = src/core/cmd.c
+COV_FILES_vring  = src/vhost/vring.c src/vhost/vu_mem.c
+COV_FILES_vhost  = src/vhost/vu.c src/vhost/vu_mem.c src/vhost/vring.c
+
+build-cov: KR_DIR = $(BUILD_COV)
+build-cov: KR_ARGS = -Dtests=false -Dtools=false -Dvirgl=disabled -Dwerror=true \
+	--buildtype=debug
+build-cov: export CC = $(FUZZ_CC)
+build-cov: export CFLAGS = $(COV_FLAGS)
+build-cov: export LDFLAGS = $(COV_FLAGS)
+build-cov:
+	$(configure)
+	$(MESON) compile -C $(BUILD_COV)
+
+# One target's coverage ($(1)): replay, merge, report.
+define cov_one
+rm -f $(BUILD_COV)/$(1)-*.profraw; \
+LLVM_PROFILE_FILE=$(BUILD_COV)/$(1)-%p.profraw \
+	$(BUILD_COV)/fuzz/replay_$(1) fuzz/corpus/$(1) >/dev/null; \
+llvm-profdata merge -sparse -o $(BUILD_COV)/$(1).profdata $(BUILD_COV)/$(1)-*.profraw; \
+echo "fuzz-coverage: $(1) ($$(ls fuzz/corpus/$(1) | wc -l) inputs)"; \
+(cd $(BUILD_COV) && llvm-cov report fuzz/replay_$(1) -instr-profile=$(1).profdata) | \
+	grep -E '$(subst $(eval) ,|,$(strip $(COV_FILES_$(1))))' | \
+	awk '{ printf "  %-26s lines %7s  branches %7s\n", $$1, $$(NF-3), $$NF }'
+endef
+
+fuzz-coverage: deps
+	@$(MAKE) --no-print-directory build-cov
+	@set -e; $(foreach t,$(FUZZ_TARGETS),$(call cov_one,$(t));)
 
 # --- testing --------------------------------------------------------------------
 #
@@ -135,6 +225,15 @@ bench: deps
 	$(BUILD)/kohlrabi-bench --callgrind --name qemu-vhost-user-gpu -- \
 		/usr/lib/qemu/vhost-user-gpu --socket-path {socket}
 
+# The soak: an hour of guest-style page flips, the daemon's RSS and fds
+# sampled every second; the slope goes to bench-results/soak.json.
+SOAK_TIME ?= 3600
+soak: deps
+	@$(MAKE) --no-print-directory build
+	@mkdir -p bench-results
+	$(BUILD)/kohlrabi-soak --seconds $(SOAK_TIME) --csv bench-results/soak.csv \
+		--json bench-results/soak.json -- $(BUILD)/kohlrabi --socket-path {socket}
+
 # --- formatting and cleaning -------------------------------------------------------
 
 # The tracked C sources and headers (.clang-format at the top says how).
@@ -151,4 +250,4 @@ format-check:
 	@$(CLANG_FORMAT) --dry-run --Werror $(SOURCES)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(DEMO_PNG)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_COV) $(DEMO_PNG)

@@ -596,6 +596,13 @@ setup(struct daemon *d)
 	cfg.gfxstream_lib = d->opt.gfxstream_lib;
 	cfg.gfxstream_flags = d->opt.gfxstream_flags;
 	cfg.max_contexts = d->opt.max_contexts;
+	/* SIGINT and SIGTERM arrive through signal_fd.  Blocked before the device
+	   exists: threads that renderer libraries start inherit the mask, so no
+	   thread of theirs takes the signal's default action (death). */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	ret = kr_gpu_create(&cfg, &cbs, d, &d->gpu);
 	if (ret < 0) {
 		fprintf(stderr, "kohlrabi: cannot create the %s device: %s\n", d->opt.backend,
@@ -608,10 +615,6 @@ setup(struct daemon *d)
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!d->req || d->epfd < 0)
 		return -ENOMEM;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (d->signal_fd < 0 || watch(d, d->signal_fd, TAG_SIGNAL, true) < 0)

@@ -17,8 +17,8 @@ logger_init(struct logger *lg, enum kr_log_level level,
 	*lg = (struct logger){.fn = fn, .user = user, .level = level};
 }
 
-static void
-emit(struct logger *lg, enum kr_log_level level, const char *prefix, const char *fmt, va_list ap)
+static void KR_PRINTF(4, 0) emit(struct logger *lg, enum kr_log_level level, const char *prefix,
+				 const char *fmt, va_list ap)
 {
 	char msg[LOG_MAX];
 	int n = snprintf(msg, sizeof(msg), "%s", prefix);

@@ -539,6 +539,57 @@ vud_start(struct vud *v, uint64_t want, unsigned mem_mb)
 	return 0;
 }
 
+void
+vud_disconnect(struct vud *v)
+{
+	if (v->sock >= 0)
+		close(v->sock);
+	v->sock = -1;
+	if (v->display_fd >= 0)
+		shutdown(v->display_fd, SHUT_RDWR);
+	if (v->display_running)
+		pthread_join(v->display_thread, NULL);
+	v->display_running = false;
+	if (v->display_fd >= 0)
+		close(v->display_fd);
+	v->display_fd = -1;
+	v->disp.closed = false;
+	for (unsigned q = 0; q < 2; q++) {
+		if (v->q[q].kick > 0)
+			close(v->q[q].kick);
+		if (v->q[q].call > 0)
+			close(v->q[q].call);
+		v->q[q] = (struct vud_ring){0};
+	}
+	if (v->backend_fd > 0)
+		shutdown(v->backend_fd, SHUT_RDWR);
+	if (v->backend_running)
+		pthread_join(v->backend_thread, NULL);
+	v->backend_running = false;
+	if (v->backend_fd > 0)
+		close(v->backend_fd);
+	v->backend_fd = -1;
+	if (v->shmem)
+		munmap(v->shmem, v->shmem_size);
+	v->shmem = NULL;
+	if (v->mem && v->mem != MAP_FAILED)
+		munmap(v->mem, v->mem_size);
+	v->mem = NULL;
+	if (v->memfd >= 0)
+		close(v->memfd);
+	v->memfd = -1;
+}
+
+int
+vud_reconnect(struct vud *v)
+{
+	char path[96];
+
+	vud_disconnect(v);
+	snprintf(path, sizeof(path), "%s/gpu.sock", v->sock_dir);
+	return vud_connect(v, path);
+}
+
 int
 vud_stop(struct vud *v)
 {
@@ -561,30 +612,7 @@ vud_stop(struct vud *v)
 		status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
 done:
-	if (v->display_fd >= 0)
-		shutdown(v->display_fd, SHUT_RDWR);
-	if (v->display_running)
-		pthread_join(v->display_thread, NULL);
-	if (v->display_fd >= 0)
-		close(v->display_fd);
-	for (unsigned q = 0; q < 2; q++) {
-		if (v->q[q].kick > 0)
-			close(v->q[q].kick);
-		if (v->q[q].call > 0)
-			close(v->q[q].call);
-	}
-	if (v->backend_fd > 0)
-		shutdown(v->backend_fd, SHUT_RDWR);
-	if (v->backend_running)
-		pthread_join(v->backend_thread, NULL);
-	if (v->backend_fd > 0)
-		close(v->backend_fd);
-	if (v->shmem)
-		munmap(v->shmem, v->shmem_size);
-	if (v->mem && v->mem != MAP_FAILED)
-		munmap(v->mem, v->mem_size);
-	if (v->memfd >= 0)
-		close(v->memfd);
+	vud_disconnect(v);
 	free(v->disp.fb);
 	pthread_mutex_destroy(&v->disp.lock);
 	if (v->sock_dir[0]) {
@@ -734,4 +762,43 @@ void
 vud_pause_display(struct vud *v, bool paused)
 {
 	__atomic_store_n(&v->disp.paused, paused, __ATOMIC_RELEASE);
+}
+
+/* ---- driver helpers ---- */
+
+uint32_t
+vud_create_2d(struct vud *v, uint32_t id, uint32_t format, uint32_t w, uint32_t h)
+{
+	struct virtio_gpu_resource_create_2d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
+						  .resource_id = id,
+						  .format = format,
+						  .width = w,
+						  .height = h};
+
+	return vud_cmd(v, &c, sizeof(c));
+}
+
+uint32_t
+vud_ctx_create(struct vud *v, uint32_t ctx, uint32_t context_init)
+{
+	struct virtio_gpu_ctx_create c = {.hdr = {.type = VIRTIO_GPU_CMD_CTX_CREATE, .ctx_id = ctx},
+					  .nlen = 5,
+					  .context_init = context_init,
+					  .debug_name = "vtest"};
+
+	return vud_cmd(v, &c, sizeof(c));
+}
+
+uint32_t
+vud_blob_host3d(struct vud *v, uint32_t ctx, uint32_t id, uint64_t blob_id, uint64_t size)
+{
+	struct virtio_gpu_resource_create_blob b = {
+		.hdr = {.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, .ctx_id = ctx},
+		.resource_id = id,
+		.blob_mem = VIRTIO_GPU_BLOB_MEM_HOST3D,
+		.blob_flags = VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE,
+		.blob_id = blob_id,
+		.size = size};
+
+	return vud_cmd(v, &b, sizeof(b));
 }

@@ -80,6 +80,12 @@ int vud_start(struct vud *v, uint64_t want, unsigned mem_mb);
 /* Close everything; wait for a spawned backend and return its exit status
    (or -1). */
 int vud_stop(struct vud *v);
+/* Hang up: close the connection and everything set up on it (memory, rings,
+   display and backend channels), keeping the spawned backend. */
+void vud_disconnect(struct vud *v);
+/* Hang up and connect again to the same socket (a backend run with
+   --reconnect); vud_start sets the new session up. */
+int vud_reconnect(struct vud *v);
 
 void *vud_host(struct vud *v, uint64_t gpa);
 uint64_t vud_alloc(struct vud *v, size_t size);
@@ -100,6 +106,13 @@ int vud_send_raw(struct vud *v, uint32_t request, uint32_t flags, const void *pa
 int vud_recv_reply(struct vud *v, uint32_t request, void *payload, uint32_t size);
 /* Is the backend's end of the connection closed (EOF within timeout)? */
 bool vud_peer_closed(struct vud *v, int timeout_ms);
+
+/* Driver helpers: one command each, returning the response type. */
+uint32_t vud_create_2d(struct vud *v, uint32_t id, uint32_t format, uint32_t w, uint32_t h);
+/* CTX_CREATE of ctx (context_init: the capset id, CONTEXT_INIT). */
+uint32_t vud_ctx_create(struct vud *v, uint32_t ctx, uint32_t context_init);
+/* A mappable HOST3D blob of ctx. */
+uint32_t vud_blob_host3d(struct vud *v, uint32_t ctx, uint32_t id, uint64_t blob_id, uint64_t size);
 
 /* Wait until the display has seen at least n updates. */
 bool vud_wait_updates(struct vud *v, unsigned n, int timeout_ms);

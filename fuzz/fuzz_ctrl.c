@@ -1,0 +1,524 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target: the control queue as a stateful sequence of commands.
+ *
+ * Each input is a program: a device (2d backend, small caps) over fake guest
+ * memory with a hole, then up to MAX_OPS steps, each a control command built
+ * from the input (every command type, ids biased to the few live ones,
+ * numbers biased to the edges) and delivered in randomly chunked request and
+ * response buffers, or a device-level step (reset, memory map change, fence
+ * poll).  After every step the invariants hold:
+ *   - the response has a valid type for its command, its exact size, a zero
+ *     header padding, the fence echoed when asked, and nothing written past
+ *     the response;
+ *   - the host-memory counter equals what the resources and blob shadows
+ *     hold, and stays under the cap; the resource count under its cap;
+ *   - scanouts and the cursor show live resources only;
+ *   - the embedder's blob window holds no overlapping mappings;
+ *   - after a reset nothing is left: no resource, no memory, no mapping.
+ */
+#include <errno.h>
+#include <linux/virtio_gpu.h>
+#include <stdbool.h>
+#include <sys/uio.h>
+
+#include "core/gpu.h"
+#include "fuzz.h"
+
+#define MAX_OPS	    48
+#define MAX_CHUNKS  6
+#define MAX_ENTRIES 24
+#define MAX_MAPS    64
+#define WINDOW	    (1ull << 20)
+#define MAX_HOSTMEM (16ull << 20)
+#define MAX_RES	    32
+
+/* Guest memory: A and B adjacent (backings may span them), a hole, C. */
+#define GPA_A  0x10000ull
+#define SIZE_A (1ull << 20)
+#define GPA_B  (GPA_A + SIZE_A)
+#define SIZE_B (1ull << 20)
+#define GPA_C  0x100000000ull
+#define SIZE_C (256ull << 10)
+
+struct map {
+	uint64_t offset, size;
+};
+
+struct state {
+	struct fz in;
+	uint8_t *mem; /* SIZE_A + SIZE_B + SIZE_C bytes, reused across inputs */
+	struct map maps[MAX_MAPS];
+	unsigned n_maps;
+	int map_error; /* what map_blob answers */
+	unsigned n_done;
+};
+
+static uint8_t *g_mem; /* the fuzzer process's guest memory, never freed */
+
+static int
+cb_map_blob(void *user, const struct kr_blob_map *m)
+{
+	struct state *s = user;
+
+	FZ_CHECK(m->size > 0 && m->size % 4096 == 0 && m->offset % 4096 == 0);
+	FZ_CHECK(m->offset <= WINDOW && m->size <= WINDOW - m->offset);
+	FZ_CHECK(m->fd >= 0 || m->host);
+	for (unsigned i = 0; i < s->n_maps; i++)
+		FZ_CHECK(m->offset + m->size <= s->maps[i].offset ||
+			 s->maps[i].offset + s->maps[i].size <= m->offset);
+	if (s->map_error || s->n_maps == MAX_MAPS)
+		return -EIO;
+	if (m->host) { /* the blob's memory is readable for its whole size */
+		volatile const uint8_t *p = m->host;
+		(void)p[0];
+		(void)p[m->size - 1];
+	}
+	s->maps[s->n_maps++] = (struct map){m->offset, m->size};
+	return 0;
+}
+
+static int
+cb_unmap_blob(void *user, uint64_t offset, uint64_t size)
+{
+	struct state *s = user;
+
+	for (unsigned i = 0; i < s->n_maps; i++) {
+		if (s->maps[i].offset == offset) {
+			FZ_CHECK(s->maps[i].size == size);
+			s->maps[i] = s->maps[--s->n_maps];
+			return 0;
+		}
+	}
+	FZ_CHECK(!"unmap of a range never mapped");
+	return -EINVAL;
+}
+
+static void
+cb_scanout_update(void *user, const struct kr_scanout_info *info, const struct kr_rect *r)
+{
+	(void)user;
+	FZ_CHECK(r->width && r->height && r->x + (uint64_t)r->width <= info->width &&
+		 r->y + (uint64_t)r->height <= info->height);
+	/* Touch the last pixel of the rectangle: it must be inside the resource. */
+	volatile const uint8_t *p = info->pixels;
+	(void)p[(uint64_t)(r->y + r->height - 1) * info->stride + (uint64_t)(r->x + r->width) * 4 -
+		1];
+}
+
+static void
+cb_done(void *user, uint64_t cookie, size_t len)
+{
+	struct state *s = user;
+
+	(void)cookie;
+	(void)len;
+	s->n_done++;
+}
+
+static void
+cb_log(void *user, enum kr_log_level level, const char *msg)
+{
+	(void)user;
+	(void)level;
+	(void)msg;
+}
+
+/* A guest physical address: region edges, the hole, or anything. */
+static uint64_t
+fz_gpa(struct fz *f)
+{
+	static const uint64_t at[] = {GPA_A,
+				      GPA_A + 4096,
+				      GPA_B - 4096,
+				      GPA_B,
+				      GPA_B + SIZE_B - 4096,
+				      GPA_B + SIZE_B,
+				      GPA_C,
+				      GPA_C + SIZE_C - 4096,
+				      GPA_C + SIZE_C,
+				      0,
+				      GPA_A - 1};
+	uint8_t sel = fz_u8(f);
+
+	if (sel < 160)
+		return at[sel % (sizeof(at) / sizeof(at[0]))] + (fz_u8(f) & 3) * 4096u;
+	if (sel < 224)
+		return GPA_A + fz_below(f, (uint32_t)(SIZE_A + SIZE_B));
+	return fz_val64(f);
+}
+
+/* A resource id: mostly one of the few a program uses. */
+static uint32_t
+fz_rid(struct fz *f)
+{
+	uint8_t sel = fz_u8(f);
+
+	return sel < 224 ? sel % 5 : fz_val32(f);
+}
+
+static uint32_t
+fz_format(struct fz *f)
+{
+	static const uint32_t fmts[] = {
+		VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM,
+		VIRTIO_GPU_FORMAT_A8R8G8B8_UNORM, VIRTIO_GPU_FORMAT_X8R8G8B8_UNORM,
+		VIRTIO_GPU_FORMAT_R8G8B8A8_UNORM, VIRTIO_GPU_FORMAT_X8B8G8R8_UNORM,
+		VIRTIO_GPU_FORMAT_A8B8G8R8_UNORM, VIRTIO_GPU_FORMAT_R8G8B8X8_UNORM};
+	uint8_t sel = fz_u8(f);
+
+	return sel < 224 ? fmts[sel % 8] : fz_val32(f);
+}
+
+/* A size or coordinate: small mostly, so that resources fit the caps. */
+static uint32_t
+fz_small(struct fz *f)
+{
+	uint8_t sel = fz_u8(f);
+
+	if (sel < 128)
+		return fz_u8(f);
+	if (sel < 200)
+		return fz_u16(f) % 1024;
+	return fz_val32(f);
+}
+
+/*
+ * Word kinds of each command's body (after the header), one letter per 32-bit
+ * word: i resource id, f format, s small number, v any value, k scanout or
+ * index, z padding (usually 0), e "entries follow" (the count), d "data
+ * follows" (SUBMIT_3D size).
+ */
+struct cmd_shape {
+	uint32_t type;
+	const char *words;
+	uint32_t ok; /* the response type on success */
+	size_t ok_size;
+};
+
+static const struct cmd_shape shapes[] = {
+	{VIRTIO_GPU_CMD_GET_DISPLAY_INFO, "", VIRTIO_GPU_RESP_OK_DISPLAY_INFO,
+	 sizeof(struct virtio_gpu_resp_display_info)},
+	{VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, "ifss", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_RESOURCE_UNREF, "iz", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_SET_SCANOUT, "sssski", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_RESOURCE_FLUSH, "ssssiz", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, "sssssziz", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, "ie", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING, "iz", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_GET_CAPSET_INFO, "kz", VIRTIO_GPU_RESP_OK_CAPSET_INFO,
+	 sizeof(struct virtio_gpu_resp_capset_info)},
+	{VIRTIO_GPU_CMD_GET_CAPSET, "kk", VIRTIO_GPU_RESP_OK_CAPSET, 0},
+	{VIRTIO_GPU_CMD_GET_EDID, "kz", VIRTIO_GPU_RESP_OK_EDID,
+	 sizeof(struct virtio_gpu_resp_edid)},
+	{VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID, "iz", VIRTIO_GPU_RESP_OK_RESOURCE_UUID,
+	 sizeof(struct virtio_gpu_resp_resource_uuid)},
+	/* resource_id, blob_mem, blob_flags, nr_entries, blob_id (2), size (2) */
+	{VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, "ikkevvss", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	/* r (4), scanout_id, resource_id, width, height, format, padding,
+	   strides[4], offsets[4] */
+	{VIRTIO_GPU_CMD_SET_SCANOUT_BLOB, "sssskissfzsvvvsvvv", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_CTX_CREATE, "skvvvvvvvvvvvvvvvv", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_CTX_DESTROY, "", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, "iz", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE, "iz", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_RESOURCE_CREATE_3D, "ikfvsssssssz", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D, "sssssssvisss", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, "sssssssvisss", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_SUBMIT_3D, "dz", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB, "izss", VIRTIO_GPU_RESP_OK_MAP_INFO,
+	 sizeof(struct virtio_gpu_resp_map_info)},
+	{VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB, "iz", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{0, "vvvvvvvv", 0, 0}, /* any type at all */
+};
+#define N_SHAPES (sizeof(shapes) / sizeof(shapes[0]))
+
+#define REQ_MAX (sizeof(struct virtio_gpu_ctrl_hdr) + 96 + MAX_ENTRIES * 16 + 512)
+
+/* Build one request into req; returns its length. */
+static size_t
+build_request(struct fz *f, const struct cmd_shape *sh, uint8_t *req)
+{
+	struct virtio_gpu_ctrl_hdr *h = (struct virtio_gpu_ctrl_hdr *)req;
+	uint32_t *w = (uint32_t *)(req + sizeof(*h));
+	size_t len = sizeof(*h);
+	uint32_t entries = 0, data = 0;
+	uint8_t hflags = fz_u8(f);
+
+	memset(req, 0, REQ_MAX);
+	h->type = sh->type ? sh->type : fz_val32(f);
+	h->flags = (hflags & 1 ? VIRTIO_GPU_FLAG_FENCE : 0) |
+		   (hflags & 2 ? VIRTIO_GPU_FLAG_INFO_RING_IDX : 0) |
+		   (hflags & 4 ? fz_val32(f) : 0);
+	h->fence_id = hflags & 1 ? fz_val64(f) : 0;
+	h->ctx_id = hflags & 8 ? fz_val32(f) : fz_u8(f) % 3;
+	h->ring_idx = hflags & 2 ? (uint8_t)fz_val32(f) : 0;
+	for (const char *c = sh->words; *c; c++, w++, len += 4) {
+		switch (*c) {
+		case 'i': *w = fz_rid(f); break;
+		case 'f': *w = fz_format(f); break;
+		case 's': *w = fz_small(f); break;
+		case 'k': *w = fz_u8(f) < 200 ? fz_u8(f) % 5 : fz_val32(f); break;
+		case 'z': *w = fz_u8(f) < 240 ? 0 : fz_val32(f); break;
+		case 'e':
+			*w = fz_u8(f) < 200 ? fz_u8(f) % 5 : fz_val32(f);
+			entries = *w < MAX_ENTRIES ? *w : fz_below(f, MAX_ENTRIES);
+			break;
+		case 'd':
+			*w = fz_val32(f);
+			data = *w <= 512 ? *w : fz_below(f, 513);
+			break;
+		default: *w = fz_val32(f); break;
+		}
+	}
+	for (uint32_t i = 0; i < entries; i++, len += 16) {
+		struct virtio_gpu_mem_entry *e = (struct virtio_gpu_mem_entry *)(req + len);
+		uint8_t sel = fz_u8(f);
+
+		e->addr = fz_gpa(f);
+		e->length = sel < 200 ? (fz_u8(f) % 65 + 1) * 4096u - (sel & 1) : fz_val32(f);
+		e->padding = 0;
+	}
+	for (uint32_t i = 0; i < data; i++)
+		req[len++] = fz_u8(f);
+	return len;
+}
+
+/* Split [0, len) into 1..MAX_CHUNKS heap buffers of exactly their size (so
+   that reads and writes past a chunk are caught). */
+static size_t
+chunk(struct fz *f, size_t len, struct iovec *iov)
+{
+	size_t n = 1 + fz_below(f, MAX_CHUNKS), at = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t left = len - at;
+		size_t sz =
+			i == n - 1 ? left : (fz_u8(f) < 64 ? 0 : fz_below(f, (uint32_t)left + 1));
+
+		iov[i].iov_base = malloc(sz ? sz : 1);
+		FZ_CHECK(iov[i].iov_base);
+		iov[i].iov_len = sz;
+		at += sz;
+	}
+	return n;
+}
+
+static void
+free_chunks(struct iovec *iov, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(iov[i].iov_base);
+}
+
+static bool
+is_error(uint32_t t)
+{
+	return t >= VIRTIO_GPU_RESP_ERR_UNSPEC && t <= VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+}
+
+static void
+check_response(const struct cmd_shape *sh, const uint8_t *req, const uint8_t *resp, size_t resp_len,
+	       size_t out_total)
+{
+	const struct virtio_gpu_ctrl_hdr *q = (const void *)req, *r = (const void *)resp;
+
+	FZ_CHECK(resp_len <= out_total);
+	if (out_total < sizeof(*r)) {
+		FZ_CHECK(resp_len == out_total);
+		return;
+	}
+	FZ_CHECK(resp_len >= sizeof(*r));
+	FZ_CHECK(r->padding[0] == 0 && r->padding[1] == 0 && r->padding[2] == 0);
+	if (is_error(r->type)) {
+		FZ_CHECK(resp_len == sizeof(*r));
+	} else {
+		FZ_CHECK(sh->type && r->type == sh->ok);
+		if (sh->ok_size)
+			FZ_CHECK(resp_len == (out_total < sh->ok_size ? out_total : sh->ok_size));
+	}
+	if (q->flags & VIRTIO_GPU_FLAG_FENCE) {
+		FZ_CHECK(r->flags & VIRTIO_GPU_FLAG_FENCE);
+		FZ_CHECK(r->fence_id == q->fence_id && r->ctx_id == q->ctx_id);
+	} else {
+		FZ_CHECK(r->flags == 0 && r->fence_id == 0);
+	}
+	/* No stack or heap garbage: the fuzz build fills uninitialised locals
+	   with 0xaa and fresh heap with 0xbe. */
+	for (size_t i = sizeof(*r); i + 4 <= resp_len; i += 4) {
+		uint32_t v;
+		memcpy(&v, resp + i, 4);
+		FZ_CHECK(v != 0xaaaaaaaau && v != 0xbebebebeu);
+	}
+}
+
+static void
+check_state(struct state *s, struct kr_gpu *gpu)
+{
+	struct resource *res;
+	uint64_t sum = 0;
+	uint32_t count = 0;
+
+	restab_for_each(&gpu->resources, res)
+	{
+		sum += res->hostmem;
+		count++;
+		for (uint32_t i = 0; i < KR_MAX_SCANOUTS; i++)
+			if (res->scanout_mask & (1u << i))
+				FZ_CHECK(i < gpu->cfg.num_scanouts &&
+					 gpu->scanouts[i].resource_id == res->id);
+	}
+	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
+		const struct scanout *so = &gpu->scanouts[i];
+		if (so->shadow)
+			sum += (uint64_t)so->rect.width * so->rect.height * 4;
+		if (so->resource_id) {
+			res = restab_lookup(&gpu->resources, so->resource_id);
+			FZ_CHECK(res && (res->scanout_mask & (1u << i)));
+		}
+	}
+	if (gpu->cursor.resource_id)
+		FZ_CHECK(restab_lookup(&gpu->resources, gpu->cursor.resource_id));
+	FZ_CHECK(count == gpu->resources.count && count <= MAX_RES);
+	FZ_CHECK(sum == gpu->hostmem_used);
+	FZ_CHECK(gpu->hostmem_used <= MAX_HOSTMEM);
+	unsigned mapped = 0;
+	restab_for_each(&gpu->resources, res) mapped += res->mapped;
+	FZ_CHECK(mapped == s->n_maps);
+}
+
+static void
+check_empty(struct state *s, struct kr_gpu *gpu)
+{
+	struct kr_gpu_stats st;
+
+	kr_gpu_get_stats(gpu, &st);
+	FZ_CHECK(st.resources == 0 && st.hostmem_used == 0 && st.pending == 0);
+	FZ_CHECK(s->n_maps == 0);
+	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++)
+		FZ_CHECK(gpu->scanouts[i].resource_id == 0 && !gpu->scanouts[i].shadow);
+}
+
+static int
+set_memory(struct kr_gpu *gpu, uint8_t *mem, unsigned layout)
+{
+	struct kr_mem_region r[3] = {
+		{GPA_A, SIZE_A, mem},
+		{GPA_B, SIZE_B, mem + SIZE_A},
+		{GPA_C, SIZE_C, mem + SIZE_A + SIZE_B},
+	};
+
+	switch (layout % 3) {
+	case 0: return kr_gpu_set_memory(gpu, r, 3);
+	case 1: return kr_gpu_set_memory(gpu, r, 1); /* B and C unplugged */
+	default: return kr_gpu_set_memory(gpu, r + 1, 2);
+	}
+}
+
+/* One control command, delivered and checked. */
+static void
+step_command(struct state *s, struct kr_gpu *gpu)
+{
+	struct fz *f = &s->in;
+	const struct cmd_shape *sh = &shapes[fz_below(f, N_SHAPES)];
+	static uint8_t req[REQ_MAX], resp[8192];
+	struct iovec in[MAX_CHUNKS], out[MAX_CHUNKS];
+	size_t req_len = build_request(f, sh, req);
+	size_t n_in, n_out, out_total, resp_len = 0, at = 0;
+	uint8_t sel = fz_u8(f);
+
+	/* Sometimes a request cut short. */
+	if (sel >= 240)
+		req_len = fz_below(f, (uint32_t)req_len + 1);
+	out_total = sel < 200 ? 4096 : fz_below(f, 1200);
+	n_in = chunk(f, req_len, in);
+	for (size_t i = 0; i < n_in; at += in[i].iov_len, i++)
+		memcpy(in[i].iov_base, req + at, in[i].iov_len);
+	n_out = chunk(f, out_total, out);
+	for (size_t i = 0; i < n_out; i++)
+		memset(out[i].iov_base, 0xa5, out[i].iov_len);
+
+	struct kr_chain ch = {in, n_in, out, n_out, 7};
+	unsigned done_before = s->n_done;
+	int ret = kr_gpu_ctrl(gpu, &ch, &resp_len);
+	if (ret == -EINPROGRESS) {
+		/* Only fenced requests wait; the 2d backend retires on poll. */
+		FZ_CHECK(((struct virtio_gpu_ctrl_hdr *)req)->flags & VIRTIO_GPU_FLAG_FENCE);
+		kr_gpu_poll(gpu);
+		FZ_CHECK(s->n_done == done_before + 1);
+	} else {
+		FZ_CHECK(ret == 0);
+	}
+	/* Gather what was written; the rest must be untouched. */
+	at = 0;
+	for (size_t i = 0; i < n_out; i++) {
+		const uint8_t *p = out[i].iov_base;
+		for (size_t j = 0; j < out[i].iov_len; j++, at++) {
+			if (at < sizeof(resp))
+				resp[at] = p[j];
+			if (ret == 0 && at >= resp_len)
+				FZ_CHECK(p[j] == 0xa5);
+		}
+	}
+	if (ret == 0 && req_len >= sizeof(struct virtio_gpu_ctrl_hdr))
+		check_response(sh, req, resp, resp_len, out_total);
+	free_chunks(in, n_in);
+	free_chunks(out, n_out);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct state s = {.in = {data, size}};
+	struct kr_gpu_config cfg;
+	struct kr_gpu *gpu = NULL;
+	struct kr_gpu_callbacks cbs = {
+		.version = KR_GPU_CALLBACKS_VERSION,
+		.ctrl_done = cb_done,
+		.scanout_update = cb_scanout_update,
+		.log = cb_log,
+		.map_blob = cb_map_blob,
+		.unmap_blob = cb_unmap_blob,
+	};
+	struct fz *f = &s.in;
+
+	if (!g_mem) {
+		g_mem = malloc(SIZE_A + SIZE_B + SIZE_C);
+		FZ_CHECK(g_mem);
+	}
+	memset(g_mem, fz_u8(f), SIZE_A + SIZE_B + SIZE_C);
+	kr_gpu_config_init(&cfg);
+	cfg.num_scanouts = 1 + fz_u8(f) % 2;
+	cfg.scanouts[1] = (struct kr_scanout_config){640, 480, true};
+	cfg.max_hostmem = MAX_HOSTMEM;
+	cfg.max_resources = MAX_RES;
+	cfg.hostmem_window = WINDOW;
+	cfg.log_level = KR_LOG_DEBUG;
+	FZ_CHECK(kr_gpu_create(&cfg, &cbs, &s, &gpu) == 0);
+	FZ_CHECK(set_memory(gpu, g_mem, 0) == 0);
+	/* The driver accepts some of the offered features. */
+	uint64_t offered = kr_gpu_features(gpu);
+	FZ_CHECK(kr_gpu_set_features(gpu, offered & (fz_u8(f) < 64 ? fz_u64(f) : ~0ull)) == 0);
+
+	for (unsigned op = 0; op < MAX_OPS && f->n; op++) {
+		uint8_t what = fz_u8(f);
+
+		if (what < 240) {
+			step_command(&s, gpu);
+		} else if (what < 244) {
+			kr_gpu_reset(gpu);
+			check_empty(&s, gpu);
+		} else if (what < 250) {
+			FZ_CHECK(set_memory(gpu, g_mem, fz_u8(f)) == 0);
+		} else if (what < 253) {
+			s.map_error = fz_u8(f) & 1;
+		} else {
+			kr_gpu_poll(gpu);
+		}
+		check_state(&s, gpu);
+	}
+	kr_gpu_reset(gpu);
+	check_empty(&s, gpu);
+	kr_gpu_destroy(gpu);
+	return 0;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Replays saved inputs through a fuzz target without the fuzzer runtime:
+ * `replay_<target> DIR|FILE...` runs LLVMFuzzerTestOneInput on every file
+ * (directories are read one level deep, in name order).  A broken invariant
+ * aborts; otherwise it prints how many inputs ran and exits 0, or 1 when it
+ * found no input at all (a corpus that went missing is a failure).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fuzz.h"
+
+static int
+run_file(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	long len;
+	int ret = -EIO;
+
+	if (!fp) {
+		fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (fseek(fp, 0, SEEK_END) < 0 || (len = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) < 0)
+		goto out;
+	buf = malloc(len ? (size_t)len : 1);
+	if (!buf || fread(buf, 1, (size_t)len, fp) != (size_t)len)
+		goto out;
+	LLVMFuzzerTestOneInput(buf, (size_t)len);
+	ret = 0;
+out:
+	if (ret < 0)
+		fprintf(stderr, "replay: %s: cannot read\n", path);
+	free(buf);
+	fclose(fp);
+	return ret;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Runs every regular file of dir; returns how many, or a negative errno. */
+static int
+run_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	if (!d) {
+		fprintf(stderr, "replay: %s: %s\n", dir, strerror(errno));
+		return -errno;
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*names));
+			if (!nn) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			names = nn;
+		}
+		size_t len = strlen(dir) + strlen(e->d_name) + 2;
+		if (!(names[n] = malloc(len))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		snprintf(names[n++], len, "%s/%s", dir, e->d_name);
+	}
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n && ret >= 0; i++) {
+		int r = run_file(names[i]);
+		ret = r < 0 ? r : ret + 1;
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	int total = 0;
+
+	for (int i = 1; i < argc; i++) {
+		struct stat st;
+		int r;
+
+		if (stat(argv[i], &st) < 0) {
+			fprintf(stderr, "replay: %s: %s\n", argv[i], strerror(errno));
+			return 1;
+		}
+		r = S_ISDIR(st.st_mode) ? run_dir(argv[i]) : (run_file(argv[i]) ?: 1);
+		if (r < 0)
+			return 1;
+		total += r;
+	}
+	printf("replay: %d inputs, no invariant broken\n", total);
+	return total > 0 ? 0 : 1;
+}
