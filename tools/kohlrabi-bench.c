@@ -44,19 +44,6 @@ pct(uint64_t *v, size_t n, double p)
 	return v[(size_t)(p * (double)(n - 1))] / 1000.0; /* microseconds */
 }
 
-static int
-ok(struct vud *v, const void *req, size_t len)
-{
-	uint32_t t = vud_cmd(v, req, len);
-
-	if (t != VIRTIO_GPU_RESP_OK_NODATA) {
-		fprintf(stderr, "kohlrabi-bench: command 0x%x answered 0x%x\n",
-			((const struct virtio_gpu_ctrl_hdr *)req)->type, t);
-		return -EPROTO;
-	}
-	return 0;
-}
-
 /* A W x H resource with one contiguous backing, shown on scanout 0. */
 static int
 setup_frame(struct vud *v, uint32_t id, uint64_t *gpa)
@@ -80,7 +67,8 @@ setup_frame(struct vud *v, uint32_t id, uint64_t *gpa)
 		return -ENOMEM;
 	at.e = (struct virtio_gpu_mem_entry){*gpa, W * H * 4, 0};
 	memset(vud_host(v, *gpa), 0x5a, (size_t)W * H * 4);
-	if (ok(v, &c, sizeof(c)) || ok(v, &at, sizeof(at)) || ok(v, &s, sizeof(s)))
+	if (vud_cmd_ok(v, &c, sizeof(c)) || vud_cmd_ok(v, &at, sizeof(at)) ||
+	    vud_cmd_ok(v, &s, sizeof(s)))
 		return -EPROTO;
 	return 0;
 }
@@ -123,7 +111,7 @@ measure(struct vud *v, unsigned iters, struct results *r)
 	/* Transfer bandwidth, and memcpy of the same bytes from the same memory. */
 	t0 = now_ns();
 	for (unsigned i = 0; i < frames; i++) {
-		if (ok(v, &t, sizeof(t)))
+		if (vud_cmd_ok(v, &t, sizeof(t)))
 			goto out;
 	}
 	double secs = (double)(now_ns() - t0) / 1e9;
@@ -143,7 +131,7 @@ measure(struct vud *v, unsigned iters, struct results *r)
 	/* Full frames: transfer + flush, as a guest's page flip of a dirty frame. */
 	t0 = now_ns();
 	for (unsigned i = 0; i < frames; i++) {
-		if (ok(v, &t, sizeof(t)) || ok(v, &f, sizeof(f)))
+		if (vud_cmd_ok(v, &t, sizeof(t)) || vud_cmd_ok(v, &f, sizeof(f)))
 			goto out;
 	}
 	r->frames_per_s = frames / ((double)(now_ns() - t0) / 1e9);
@@ -182,7 +170,7 @@ command_mix(struct vud *v, unsigned n)
 	if (setup_frame(v, 1, &gpa) < 0)
 		return -EPROTO;
 	for (unsigned i = 0; i < n / 2; i++) {
-		if (ok(v, &t, sizeof(t)) || ok(v, &f, sizeof(f)))
+		if (vud_cmd_ok(v, &t, sizeof(t)) || vud_cmd_ok(v, &f, sizeof(f)))
 			return -EPROTO;
 	}
 	return 0;

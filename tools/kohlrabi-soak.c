@@ -14,7 +14,6 @@
  * over time after the warm-up (KiB per hour), the growth between the first
  * and last tenths of the run, and the fd counts; --csv keeps every sample.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <linux/virtio_gpu.h>
@@ -45,67 +44,19 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static long
-rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
-static long
-fd_count(pid_t pid)
-{
-	char path[64];
-	long n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if (!(d = opendir(path)))
-		return -1;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-static int
-ok(struct vud *v, const void *req, size_t len)
-{
-	uint32_t t = vud_cmd(v, req, len);
-
-	if (t != VIRTIO_GPU_RESP_OK_NODATA) {
-		fprintf(stderr, "kohlrabi-soak: command 0x%x answered 0x%x\n",
-			((const struct virtio_gpu_ctrl_hdr *)req)->type, t);
-		return -EPROTO;
-	}
-	return 0;
-}
-
 /* A w x h resource with one contiguous backing at *gpa (allocated once). */
 static int
 make_fb(struct vud *v, uint32_t id, uint32_t w, uint32_t h, uint64_t gpa)
 {
-	struct virtio_gpu_resource_create_2d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
-						  .resource_id = id,
-						  .format = VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM,
-						  .width = w,
-						  .height = h};
 	struct {
 		struct virtio_gpu_resource_attach_backing a;
 		struct virtio_gpu_mem_entry e;
 	} at = {{{.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING}, id, 1}, {gpa, w * h * 4, 0}};
 
-	return ok(v, &c, sizeof(c)) ?: ok(v, &at, sizeof(at));
+	if (vud_create_2d(v, id, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, w, h) !=
+	    VIRTIO_GPU_RESP_OK_NODATA)
+		return -EPROTO;
+	return vud_cmd_ok(v, &at, sizeof(at));
 }
 
 static int
@@ -115,7 +66,7 @@ unref(struct vud *v, uint32_t id)
 		{.type = VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING}, id, 0};
 	struct virtio_gpu_resource_unref u = {{.type = VIRTIO_GPU_CMD_RESOURCE_UNREF}, id, 0};
 
-	return ok(v, &d, sizeof(d)) ?: ok(v, &u, sizeof(u));
+	return vud_cmd_ok(v, &d, sizeof(d)) ?: vud_cmd_ok(v, &u, sizeof(u));
 }
 
 static int
@@ -125,7 +76,7 @@ transfer(struct vud *v, uint32_t id, uint32_t w, uint32_t h)
 						   .r = {0, 0, w, h},
 						   .resource_id = id};
 
-	return ok(v, &t, sizeof(t));
+	return vud_cmd_ok(v, &t, sizeof(t));
 }
 
 /* One page flip: draw into fb, transfer, show, fenced flush. */
@@ -146,7 +97,7 @@ flip(struct vud *v, uint32_t id, uint64_t gpa, uint64_t n)
 	/* A moving band over the previous frame's content. */
 	for (uint32_t i = band * W; i < (band + 16) * W; i++)
 		px[i] = (uint32_t)(0xff000000u | (n * 2654435761u) | i);
-	if (transfer(v, id, W, H) || ok(v, &s, sizeof(s)))
+	if (transfer(v, id, W, H) || vud_cmd_ok(v, &s, sizeof(s)))
 		return -EPROTO;
 	if (vud_request(v, 0, &f, sizeof(f), &resp, sizeof(resp), 5000) != sizeof(resp) ||
 	    resp.type != VIRTIO_GPU_RESP_OK_NODATA || resp.fence_id != n + 1) {
@@ -302,8 +253,8 @@ main(int argc, char **argv)
 					goto out;
 				samples = ns;
 			}
-			samples[n_samples++] =
-				(struct sample){t, rss_kib(v.child), fd_count(v.child), flips};
+			samples[n_samples++] = (struct sample){t, vud_backend_rss_kib(&v),
+							       vud_backend_fds(&v), flips};
 			if (samples[n_samples - 1].rss_kib < 0) {
 				fprintf(stderr, "kohlrabi-soak: the backend is gone\n");
 				goto out;

@@ -10,7 +10,6 @@
  * SIGTERM (in the sanitizer build that exit runs LeakSanitizer: a leak
  * fails the test).  argv[1] is the daemon.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -49,39 +48,6 @@
 static char *daemon_path;
 static uint64_t g_want; /* features of the current test's frontend */
 static long g_fds;	/* the daemon's open fds with one frontend set up */
-
-static long
-proc_count_fds(pid_t pid)
-{
-	char path[64];
-	long n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	assert_non_null(d);
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-static long
-proc_rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
 
 /* A request answered by a bare header: assert its type and length. */
 static void
@@ -133,7 +99,7 @@ launch(uint64_t want, const char *extra, ...)
 	assert_int_equal(vud_start(v, want, MEM_MB), 0);
 	g_want = want;
 	serving(v);
-	g_fds = proc_count_fds(v->child);
+	g_fds = vud_backend_fds(v);
 	return v;
 }
 
@@ -149,7 +115,7 @@ static void
 finish(struct vud *v)
 {
 	serving(v);
-	assert_int_equal(proc_count_fds(v->child), g_fds);
+	assert_int_equal(vud_backend_fds(v), g_fds);
 	assert_int_equal(kill(v->child, SIGTERM), 0);
 	assert_int_equal(vud_stop(v), 0);
 	free(v);
@@ -1039,17 +1005,6 @@ test_mem_slots_not_negotiated(void **state)
 
 /* ---- ring setup ---- */
 
-/* Stop queue q (GET_VRING_BASE) so that it may be set up again. */
-static void
-stop_queue(struct vud *v, uint32_t q)
-{
-	struct vu_vring_state st = {q, 0};
-
-	assert_int_equal(vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &st, sizeof(st), NULL, 0),
-			 0);
-	assert_int_equal(vud_recv_reply(v, VU_GET_VRING_BASE, &st, sizeof(st)), 0);
-}
-
 static void
 test_vring_index_out_of_range(void **state)
 {
@@ -1119,7 +1074,7 @@ bad_ring_addr(unsigned which, uint64_t delta_or_abs, bool absolute)
 	struct vu_vring_addr a = {
 		.index = 0, .desc = base, .avail = base + 4096, .used = base + 8192};
 
-	stop_queue(v, 0);
+	assert_int_equal(vud_stop_queue(v, 0, NULL), 0);
 	switch (which) {
 	case 0: a.desc = absolute ? delta_or_abs : a.desc + delta_or_abs; break;
 	case 1: a.avail = absolute ? delta_or_abs : a.avail + delta_or_abs; break;
@@ -1273,7 +1228,7 @@ test_flood_hostmem(void **state)
 {
 	const uint32_t cap_mb = 48, margin_mb = 32, side = 1024;
 	struct vud *v = launch(ALL_2D, "--max-hostmem=48M", NULL);
-	long rss0 = proc_rss_kib(v->child);
+	long rss0 = vud_backend_rss_kib(v);
 	uint32_t n = 0, last;
 	uint64_t gpa = vud_alloc(v, side * side * 4);
 	struct {
@@ -1295,7 +1250,7 @@ test_flood_hostmem(void **state)
 	assert_int_equal(last, OOM);
 	/* 4 MiB each (+ backing bookkeeping): 11 fit under 48 MiB. */
 	assert_int_equal(n, cap_mb / 4 - 1);
-	long rss = proc_rss_kib(v->child);
+	long rss = vud_backend_rss_kib(v);
 	printf("# %u resources: daemon RSS %ld -> %ld KiB (cap %u MiB)\n", n, rss0, rss, cap_mb);
 	assert_true(rss - rss0 > (long)(n * 4 - 8) * 1024); /* the pixels are real */
 	assert_true(rss - rss0 < (long)(cap_mb + margin_mb) * 1024);

@@ -190,19 +190,6 @@ test_session_pixels(void **state)
 	assert_int_equal(stop(v), 0);
 }
 
-/* Stop queue q (GET_VRING_BASE); returns the index the backend reached. */
-static uint32_t
-stop_queue(struct vud *v, uint32_t q)
-{
-	struct vu_vring_state st = {q, 0};
-
-	assert_int_equal(vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &st, sizeof(st), NULL, 0),
-			 0);
-	assert_int_equal(vud_recv_reply(v, VU_GET_VRING_BASE, &st, sizeof(st)), 0);
-	assert_int_equal(st.index, q);
-	return st.num;
-}
-
 /* The driver reset: rings stopped, then started again from index 0. */
 static void
 test_device_reset(void **state)
@@ -213,8 +200,11 @@ test_device_reset(void **state)
 	assert_int_equal(vud_create_2d(v, 5, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16, 16), OK);
 	assert_int_equal(vud_create_2d(v, 5, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16, 16),
 			 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	assert_int_equal(stop_queue(v, 0), 2); /* requests consumed */
-	assert_int_equal(stop_queue(v, 1), 0);
+	uint32_t reached = 99;
+	assert_int_equal(vud_stop_queue(v, 0, &reached), 0);
+	assert_int_equal(reached, 2); /* requests consumed */
+	assert_int_equal(vud_stop_queue(v, 1, &reached), 0);
+	assert_int_equal(reached, 0);
 	/* Restart both rings from 0, as a rebooted guest does. */
 	for (uint32_t q = 0; q < 2; q++) {
 		struct vud_ring *r = &v->q[q];

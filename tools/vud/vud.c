@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "vud.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -801,4 +802,67 @@ vud_blob_host3d(struct vud *v, uint32_t ctx, uint32_t id, uint64_t blob_id, uint
 		.size = size};
 
 	return vud_cmd(v, &b, sizeof(b));
+}
+
+int
+vud_cmd_ok(struct vud *v, const void *req, size_t len)
+{
+	uint32_t t = vud_cmd(v, req, len);
+
+	if (t != VIRTIO_GPU_RESP_OK_NODATA) {
+		fprintf(stderr, "vud: command 0x%x answered 0x%x\n",
+			((const struct virtio_gpu_ctrl_hdr *)req)->type, t);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int
+vud_stop_queue(struct vud *v, uint32_t q, uint32_t *last_avail)
+{
+	struct vu_vring_state st = {q, 0};
+	int ret = vud_send_raw(v, VU_GET_VRING_BASE, VU_VERSION, &st, sizeof(st), NULL, 0);
+
+	if (ret == 0)
+		ret = vud_recv_reply(v, VU_GET_VRING_BASE, &st, sizeof(st));
+	if (ret == 0 && st.index != q)
+		ret = -EPROTO;
+	if (ret == 0 && last_avail)
+		*last_avail = st.num;
+	return ret;
+}
+
+/* ---- the spawned backend, seen from /proc ---- */
+
+long
+vud_backend_rss_kib(const struct vud *v)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)v->child);
+	if (v->child <= 0 || !(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+long
+vud_backend_fds(const struct vud *v)
+{
+	char path[64];
+	long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)v->child);
+	if (v->child <= 0 || !(d = opendir(path)))
+		return -1;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }

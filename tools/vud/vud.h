@@ -107,6 +107,16 @@ int vud_recv_reply(struct vud *v, uint32_t request, void *payload, uint32_t size
 /* Is the backend's end of the connection closed (EOF within timeout)? */
 bool vud_peer_closed(struct vud *v, int timeout_ms);
 
+/* A control request answered by a bare header: 0 when OK_NODATA, else
+   -EPROTO (said on stderr). */
+int vud_cmd_ok(struct vud *v, const void *req, size_t len);
+/* Stop queue q (GET_VRING_BASE); *last_avail (may be NULL) gets the index
+   the backend reached. */
+int vud_stop_queue(struct vud *v, uint32_t q, uint32_t *last_avail);
+/* The spawned backend's resident set (KiB) and open fds; -1 if unknown. */
+long vud_backend_rss_kib(const struct vud *v);
+long vud_backend_fds(const struct vud *v);
+
 /* Driver helpers: one command each, returning the response type. */
 uint32_t vud_create_2d(struct vud *v, uint32_t id, uint32_t format, uint32_t w, uint32_t h);
 /* CTX_CREATE of ctx (context_init: the capset id, CONTEXT_INIT). */
