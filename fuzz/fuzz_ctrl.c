@@ -2,12 +2,15 @@
 /*
  * Fuzz target: the control queue as a stateful sequence of commands.
  *
- * Each input is a program: a device (2d backend, small caps) over fake guest
- * memory with a hole, then up to MAX_OPS steps, each a control command built
- * from the input (every command type, ids biased to the few live ones,
- * numbers biased to the edges) and delivered in randomly chunked request and
- * response buffers, or a device-level step (reset, memory map change, fence
- * poll).  After every step the invariants hold:
+ * Each input is a program: a device (the 2d backend, or the gfxstream backend
+ * over the tests' fake library, whose fences retire at once or only when the
+ * program says; small caps) over fake guest memory with a hole, then up to
+ * MAX_OPS steps, each a control command built from the input (every command
+ * type, ids biased to the few live ones, numbers biased to the edges) and
+ * delivered in randomly chunked request and response buffers, or a
+ * device-level step (reset, memory map change, fence poll, fences fired).
+ * Responses that wait for a fence are checked when they complete.  After
+ * every step the invariants hold:
  *   - the response has a valid type for its command, its exact size, a zero
  *     header padding, the fence echoed when asked, and nothing written past
  *     the response;
@@ -17,6 +20,7 @@
  *   - the embedder's blob window holds no overlapping mappings;
  *   - after a reset nothing is left: no resource, no memory, no mapping.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <linux/virtio_gpu.h>
 #include <stdbool.h>
@@ -45,16 +49,49 @@ struct map {
 	uint64_t offset, size;
 };
 
+struct cmd_shape;
+
+/* A request whose response waits for its fence. */
+struct waiting {
+	bool live;
+	const struct cmd_shape *sh;
+	uint8_t req[sizeof(struct virtio_gpu_ctrl_hdr)]; /* its header */
+	struct iovec out[MAX_CHUNKS];			 /* owned chunks */
+	size_t n_out, out_total;
+};
+
 struct state {
 	struct fz in;
-	uint8_t *mem; /* SIZE_A + SIZE_B + SIZE_C bytes, reused across inputs */
 	struct map maps[MAX_MAPS];
 	unsigned n_maps;
 	int map_error; /* what map_blob answers */
-	unsigned n_done;
+	struct waiting pend[MAX_OPS];
+	unsigned n_pend;
 };
 
 static uint8_t *g_mem; /* the fuzzer process's guest memory, never freed */
+
+/* The fake gfxstream library's controls (it stays loaded for the process). */
+static struct {
+	void (*set_fence_mode)(int mode); /* 1: fences fire in create_fence, 2: on fire */
+	unsigned (*fire)(bool reverse);
+	void (*clear_log)(void);
+} g_fake;
+
+static bool
+fake_load(void)
+{
+#ifdef FAKE_GS_PATH
+	static void *h;
+
+	if (!h && (h = dlopen(FAKE_GS_PATH, RTLD_NOW | RTLD_LOCAL))) {
+		*(void **)&g_fake.set_fence_mode = dlsym(h, "fake_gs_set_fence_mode");
+		*(void **)&g_fake.fire = dlsym(h, "fake_gs_fire");
+		*(void **)&g_fake.clear_log = dlsym(h, "fake_gs_clear_log");
+	}
+#endif
+	return g_fake.set_fence_mode && g_fake.fire && g_fake.clear_log;
+}
 
 static int
 cb_map_blob(void *user, const struct kr_blob_map *m)
@@ -106,14 +143,12 @@ cb_scanout_update(void *user, const struct kr_scanout_info *info, const struct k
 		1];
 }
 
+static void check_done(struct state *s, uint64_t cookie, size_t len);
+
 static void
 cb_done(void *user, uint64_t cookie, size_t len)
 {
-	struct state *s = user;
-
-	(void)cookie;
-	(void)len;
-	s->n_done++;
+	check_done(user, cookie, len);
 }
 
 static void
@@ -186,8 +221,8 @@ fz_small(struct fz *f)
 /*
  * Word kinds of each command's body (after the header), one letter per 32-bit
  * word: i resource id, f format, s small number, v any value, k scanout or
- * index, z padding (usually 0), e "entries follow" (the count), d "data
- * follows" (SUBMIT_3D size).
+ * index, z padding (usually 0), o window offset (usually whole pages), e
+ * "entries follow" (the count), d "data follows" (SUBMIT_3D size).
  */
 struct cmd_shape {
 	uint32_t type;
@@ -226,7 +261,7 @@ static const struct cmd_shape shapes[] = {
 	{VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D, "sssssssvisss", VIRTIO_GPU_RESP_OK_NODATA, 24},
 	{VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, "sssssssvisss", VIRTIO_GPU_RESP_OK_NODATA, 24},
 	{VIRTIO_GPU_CMD_SUBMIT_3D, "dz", VIRTIO_GPU_RESP_OK_NODATA, 24},
-	{VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB, "izss", VIRTIO_GPU_RESP_OK_MAP_INFO,
+	{VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB, "izoz", VIRTIO_GPU_RESP_OK_MAP_INFO,
 	 sizeof(struct virtio_gpu_resp_map_info)},
 	{VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB, "iz", VIRTIO_GPU_RESP_OK_NODATA, 24},
 	{0, "vvvvvvvv", 0, 0}, /* any type at all */
@@ -260,6 +295,7 @@ build_request(struct fz *f, const struct cmd_shape *sh, uint8_t *req)
 		case 's': *w = fz_small(f); break;
 		case 'k': *w = fz_u8(f) < 200 ? fz_u8(f) % 5 : fz_val32(f); break;
 		case 'z': *w = fz_u8(f) < 240 ? 0 : fz_val32(f); break;
+		case 'o': *w = fz_u8(f) < 200 ? (fz_u8(f) % 300u) * 4096u : fz_val32(f); break;
 		case 'e':
 			*w = fz_u8(f) < 200 ? fz_u8(f) % 5 : fz_val32(f);
 			entries = *w < MAX_ENTRIES ? *w : fz_below(f, MAX_ENTRIES);
@@ -421,8 +457,8 @@ step_command(struct state *s, struct kr_gpu *gpu)
 {
 	struct fz *f = &s->in;
 	const struct cmd_shape *sh = &shapes[fz_below(f, N_SHAPES)];
-	static uint8_t req[REQ_MAX], resp[8192];
-	struct iovec in[MAX_CHUNKS], out[MAX_CHUNKS];
+	static uint8_t req[REQ_MAX];
+	struct iovec in[MAX_CHUNKS] = {0}, out[MAX_CHUNKS] = {0};
 	size_t req_len = build_request(f, sh, req);
 	size_t n_in, n_out, out_total, resp_len = 0, at = 0;
 	uint8_t sel = fz_u8(f);
@@ -438,32 +474,64 @@ step_command(struct state *s, struct kr_gpu *gpu)
 	for (size_t i = 0; i < n_out; i++)
 		memset(out[i].iov_base, 0xa5, out[i].iov_len);
 
-	struct kr_chain ch = {in, n_in, out, n_out, 7};
-	unsigned done_before = s->n_done;
+	/* The request's slot in pend[] is its cookie. */
+	struct waiting *p = &s->pend[s->n_pend];
+	struct kr_chain ch = {in, n_in, out, n_out, s->n_pend};
+	*p = (struct waiting){.live = true, .sh = sh, .n_out = n_out, .out_total = out_total};
+	memcpy(p->out, out, sizeof(out));
+	memcpy(p->req, req, sizeof(p->req));
+	if (req_len < sizeof(p->req)) /* no header: nothing to compare against */
+		p->sh = NULL;
+	s->n_pend++;
 	int ret = kr_gpu_ctrl(gpu, &ch, &resp_len);
+	free_chunks(in, n_in); /* the request is read during the call only */
 	if (ret == -EINPROGRESS) {
-		/* Only fenced requests wait; the 2d backend retires on poll. */
-		FZ_CHECK(((struct virtio_gpu_ctrl_hdr *)req)->flags & VIRTIO_GPU_FLAG_FENCE);
-		kr_gpu_poll(gpu);
-		FZ_CHECK(s->n_done == done_before + 1);
+		/* Only fenced requests wait, until ctrl_done. */
+		FZ_CHECK(req_len >= sizeof(p->req) &&
+			 (((struct virtio_gpu_ctrl_hdr *)req)->flags & VIRTIO_GPU_FLAG_FENCE));
+		FZ_CHECK(p->live);
 	} else {
-		FZ_CHECK(ret == 0);
+		FZ_CHECK(ret == 0 && p->live);
+		check_done(s, ch.cookie, resp_len);
 	}
+}
+
+/* A response is complete: check it and free its buffers. */
+static void
+check_done(struct state *s, uint64_t cookie, size_t resp_len)
+{
+	static uint8_t resp[8192];
+	struct waiting *p;
+	size_t at = 0;
+
+	FZ_CHECK(cookie < s->n_pend);
+	p = &s->pend[cookie];
+	FZ_CHECK(p->live);
 	/* Gather what was written; the rest must be untouched. */
-	at = 0;
-	for (size_t i = 0; i < n_out; i++) {
-		const uint8_t *p = out[i].iov_base;
-		for (size_t j = 0; j < out[i].iov_len; j++, at++) {
+	for (size_t i = 0; i < p->n_out; i++) {
+		const uint8_t *b = p->out[i].iov_base;
+		for (size_t j = 0; j < p->out[i].iov_len; j++, at++) {
 			if (at < sizeof(resp))
-				resp[at] = p[j];
-			if (ret == 0 && at >= resp_len)
-				FZ_CHECK(p[j] == 0xa5);
+				resp[at] = b[j];
+			if (at >= resp_len)
+				FZ_CHECK(b[j] == 0xa5);
 		}
 	}
-	if (ret == 0 && req_len >= sizeof(struct virtio_gpu_ctrl_hdr))
-		check_response(sh, req, resp, resp_len, out_total);
-	free_chunks(in, n_in);
-	free_chunks(out, n_out);
+	if (p->sh)
+		check_response(p->sh, p->req, resp, resp_len, p->out_total);
+	free_chunks(p->out, p->n_out);
+	p->live = false;
+}
+
+/* After a reset (or at the end): requests still waiting were dropped. */
+static void
+drop_pending(struct state *s)
+{
+	for (unsigned i = 0; i < s->n_pend; i++) {
+		if (s->pend[i].live)
+			free_chunks(s->pend[i].out, s->pend[i].n_out);
+		s->pend[i].live = false;
+	}
 }
 
 int
@@ -488,6 +556,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(g_mem, fz_u8(f), SIZE_A + SIZE_B + SIZE_C);
 	kr_gpu_config_init(&cfg);
+	uint8_t backend = fz_u8(f);
+	bool gs = backend >= 160 && fake_load();
+	if (gs) {
+		cfg.backend = "gfxstream";
+#ifdef FAKE_GS_PATH
+		cfg.gfxstream_lib = FAKE_GS_PATH;
+#endif
+		g_fake.set_fence_mode(backend & 1 ? 1 : 2);
+		g_fake.clear_log();
+	}
 	cfg.num_scanouts = 1 + fz_u8(f) % 2;
 	cfg.scanouts[1] = (struct kr_scanout_config){640, 480, true};
 	cfg.max_hostmem = MAX_HOSTMEM;
@@ -503,21 +581,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned op = 0; op < MAX_OPS && f->n; op++) {
 		uint8_t what = fz_u8(f);
 
-		if (what < 240) {
+		if (what < 232) {
 			step_command(&s, gpu);
-		} else if (what < 244) {
+		} else if (what < 236) {
 			kr_gpu_reset(gpu);
+			drop_pending(&s);
 			check_empty(&s, gpu);
-		} else if (what < 250) {
+		} else if (what < 242) {
 			FZ_CHECK(set_memory(gpu, g_mem, fz_u8(f)) == 0);
-		} else if (what < 253) {
+		} else if (what < 245) {
 			s.map_error = fz_u8(f) & 1;
+		} else if (what < 250 && gs) {
+			g_fake.fire(fz_u8(f) & 1); /* then retired by the poll */
+			kr_gpu_poll(gpu);
 		} else {
 			kr_gpu_poll(gpu);
 		}
 		check_state(&s, gpu);
 	}
+	if (gs) { /* let what waits complete, as the library would */
+		g_fake.fire(false);
+		kr_gpu_poll(gpu);
+	}
 	kr_gpu_reset(gpu);
+	drop_pending(&s);
 	check_empty(&s, gpu);
 	kr_gpu_destroy(gpu);
 	return 0;

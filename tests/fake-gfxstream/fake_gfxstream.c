@@ -100,8 +100,7 @@ static struct {
 	size_t log_len;
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
-static void
-logf_(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) logf_(const char *fmt, ...)
 {
 	va_list ap;
 
