@@ -136,6 +136,7 @@ fuzz: deps
 BUILD_COV  ?= build-cov
 COV_FLAGS  ?= -fprofile-instr-generate -fcoverage-mapping
 COV_FILES_ctrl   = src/core/cmd.c src/core/gpu.c src/core/resource.c src/core/guestmem.c \
+	src/renderer/gfxstream.c \
 	src/renderer/r2d.c
 COV_FILES_cursor = src/core/cmd.c
 COV_FILES_vring  = src/vhost/vring.c src/vhost/vu_mem.c
