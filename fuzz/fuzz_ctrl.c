@@ -8,7 +8,9 @@
  * MAX_OPS steps, each a control command built from the input (every command
  * type, ids biased to the few live ones, numbers biased to the edges) and
  * delivered in randomly chunked request and response buffers, or a
- * device-level step (reset, memory map change, fence poll, fences fired).
+ * device-level step (reset, memory map change, fence poll, fences fired), or
+ * a well-formed step random bytes rarely spell (a context, a mappable host
+ * blob and its mapping, a guest blob on a scanout).
  * Responses that wait for a fence are checked when they complete.  After
  * every step the invariants hold:
  *   - the response has a valid type for its command, its exact size, a zero
@@ -64,8 +66,8 @@ struct state {
 	struct fz in;
 	struct map maps[MAX_MAPS];
 	unsigned n_maps;
-	int map_error; /* what map_blob answers */
-	struct waiting pend[MAX_OPS];
+	int map_error;			  /* what map_blob answers */
+	struct waiting pend[2 * MAX_OPS]; /* a step delivers at most two requests */
 	unsigned n_pend;
 };
 
@@ -151,12 +153,13 @@ cb_done(void *user, uint64_t cookie, size_t len)
 	check_done(user, cookie, len);
 }
 
+/* Quiet, unless FUZZ_LOG is set (to see why inputs are refused). */
 static void
 cb_log(void *user, enum kr_log_level level, const char *msg)
 {
 	(void)user;
-	(void)level;
-	(void)msg;
+	if (getenv("FUZZ_LOG"))
+		fprintf(stderr, "kohlrabi: %d: %s\n", level, msg);
 }
 
 /* A guest physical address: region edges, the hole, or anything. */
@@ -221,7 +224,8 @@ fz_small(struct fz *f)
 /*
  * Word kinds of each command's body (after the header), one letter per 32-bit
  * word: i resource id, f format, s small number, v any value, k scanout or
- * index, z padding (usually 0), o window offset (usually whole pages), e
+ * index, z padding (usually 0), o window offset (usually whole pages), b
+ * blob size (usually 1..64 pages, the high word being a z), e
  * "entries follow" (the count), d "data follows" (SUBMIT_3D size).
  */
 struct cmd_shape {
@@ -249,7 +253,7 @@ static const struct cmd_shape shapes[] = {
 	{VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID, "iz", VIRTIO_GPU_RESP_OK_RESOURCE_UUID,
 	 sizeof(struct virtio_gpu_resp_resource_uuid)},
 	/* resource_id, blob_mem, blob_flags, nr_entries, blob_id (2), size (2) */
-	{VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, "ikkevvss", VIRTIO_GPU_RESP_OK_NODATA, 24},
+	{VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, "ikkevvbz", VIRTIO_GPU_RESP_OK_NODATA, 24},
 	/* r (4), scanout_id, resource_id, width, height, format, padding,
 	   strides[4], offsets[4] */
 	{VIRTIO_GPU_CMD_SET_SCANOUT_BLOB, "sssskissfzsvvvsvvv", VIRTIO_GPU_RESP_OK_NODATA, 24},
@@ -296,6 +300,10 @@ build_request(struct fz *f, const struct cmd_shape *sh, uint8_t *req)
 		case 'k': *w = fz_u8(f) < 200 ? fz_u8(f) % 5 : fz_val32(f); break;
 		case 'z': *w = fz_u8(f) < 240 ? 0 : fz_val32(f); break;
 		case 'o': *w = fz_u8(f) < 200 ? (fz_u8(f) % 300u) * 4096u : fz_val32(f); break;
+		case 'b':
+			*w = fz_u8(f) < 200 ? (fz_u8(f) % 64u + 1) * 4096u - fz_u8(f) % 2u
+					    : fz_val32(f);
+			break;
 		case 'e':
 			*w = fz_u8(f) < 200 ? fz_u8(f) % 5 : fz_val32(f);
 			entries = *w < MAX_ENTRIES ? *w : fz_below(f, MAX_ENTRIES);
@@ -365,6 +373,8 @@ check_response(const struct cmd_shape *sh, const uint8_t *req, const uint8_t *re
 		return;
 	}
 	FZ_CHECK(resp_len >= sizeof(*r));
+	if (getenv("FUZZ_LOG"))
+		fprintf(stderr, "fuzz: 0x%x -> 0x%x\n", q->type, r->type);
 	FZ_CHECK(r->padding[0] == 0 && r->padding[1] == 0 && r->padding[2] == 0);
 	if (is_error(r->type)) {
 		FZ_CHECK(resp_len == sizeof(*r));
@@ -453,13 +463,11 @@ set_memory(struct kr_gpu *gpu, uint8_t *mem, unsigned layout)
 
 /* One control command, delivered and checked. */
 static void
-step_command(struct state *s, struct kr_gpu *gpu)
+deliver(struct state *s, struct kr_gpu *gpu, const struct cmd_shape *sh, const uint8_t *req,
+	size_t req_len)
 {
 	struct fz *f = &s->in;
-	const struct cmd_shape *sh = &shapes[fz_below(f, N_SHAPES)];
-	static uint8_t req[REQ_MAX];
 	struct iovec in[MAX_CHUNKS] = {0}, out[MAX_CHUNKS] = {0};
-	size_t req_len = build_request(f, sh, req);
 	size_t n_in, n_out, out_total, resp_len = 0, at = 0;
 	uint8_t sel = fz_u8(f);
 
@@ -475,6 +483,7 @@ step_command(struct state *s, struct kr_gpu *gpu)
 		memset(out[i].iov_base, 0xa5, out[i].iov_len);
 
 	/* The request's slot in pend[] is its cookie. */
+	FZ_CHECK(s->n_pend < sizeof(s->pend) / sizeof(s->pend[0]));
 	struct waiting *p = &s->pend[s->n_pend];
 	struct kr_chain ch = {in, n_in, out, n_out, s->n_pend};
 	*p = (struct waiting){.live = true, .sh = sh, .n_out = n_out, .out_total = out_total};
@@ -493,6 +502,97 @@ step_command(struct state *s, struct kr_gpu *gpu)
 	} else {
 		FZ_CHECK(ret == 0 && p->live);
 		check_done(s, ch.cookie, resp_len);
+	}
+}
+
+/* One control command built from the input. */
+static void
+step_command(struct state *s, struct kr_gpu *gpu)
+{
+	const struct cmd_shape *sh = &shapes[fz_below(&s->in, N_SHAPES)];
+	static uint8_t req[REQ_MAX];
+	size_t len = build_request(&s->in, sh, req);
+
+	deliver(s, gpu, sh, req, len);
+}
+
+static const struct cmd_shape *
+shape_of(uint32_t type)
+{
+	for (size_t i = 0; i < N_SHAPES; i++)
+		if (shapes[i].type == type)
+			return &shapes[i];
+	return &shapes[N_SHAPES - 1];
+}
+
+/*
+ * A well-formed step that random bytes rarely spell: a context, a mappable
+ * host blob, its mapping, a guest blob shown on a scanout.  The fuzzer then
+ * mutates around the states they reach.
+ */
+static void
+step_recipe(struct state *s, struct kr_gpu *gpu)
+{
+	struct fz *f = &s->in;
+	uint32_t id = 1 + fz_u8(f) % 4, ctx = 1 + fz_u8(f) % 2;
+	uint32_t pages = 1 + fz_u8(f) % 16;
+	union {
+		struct virtio_gpu_ctx_create cc;
+		struct virtio_gpu_resource_map_blob map;
+		struct virtio_gpu_set_scanout_blob sb;
+		struct {
+			struct virtio_gpu_resource_create_blob b;
+			struct virtio_gpu_mem_entry e;
+		} blob;
+	} r;
+
+	memset(&r, 0, sizeof(r));
+	switch (fz_u8(f) % 4) {
+	case 0:
+		r.cc.hdr = (struct virtio_gpu_ctrl_hdr){.type = VIRTIO_GPU_CMD_CTX_CREATE,
+							.ctx_id = ctx};
+		r.cc.context_init = fz_u8(f) & 1 ? 3 : 0;
+		deliver(s, gpu, shape_of(r.cc.hdr.type), (uint8_t *)&r, sizeof(r.cc));
+		break;
+	case 1:
+		r.blob.b.hdr = (struct virtio_gpu_ctrl_hdr){
+			.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, .ctx_id = ctx};
+		r.blob.b.resource_id = id;
+		r.blob.b.blob_mem = VIRTIO_GPU_BLOB_MEM_HOST3D;
+		r.blob.b.blob_flags = VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE;
+		r.blob.b.blob_id = fz_u8(f);
+		r.blob.b.size = pages * 4096ull;
+		deliver(s, gpu, shape_of(r.blob.b.hdr.type), (uint8_t *)&r, sizeof(r.blob.b));
+		break;
+	case 2:
+		r.map.hdr.type = VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB;
+		r.map.resource_id = id;
+		r.map.offset = (fz_u8(f) % 260) * 4096ull;
+		deliver(s, gpu, shape_of(r.map.hdr.type), (uint8_t *)&r, sizeof(r.map));
+		break;
+	default: {
+		uint32_t w = 1 + fz_u8(f) % 64, h = 1 + fz_u8(f) % 64,
+			 stride = w * 4 + fz_u8(f) % 8;
+		r.blob.b.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB;
+		r.blob.b.resource_id = id;
+		r.blob.b.blob_mem = VIRTIO_GPU_BLOB_MEM_GUEST;
+		r.blob.b.nr_entries = 1;
+		r.blob.b.size = (uint64_t)stride * h;
+		r.blob.e = (struct virtio_gpu_mem_entry){GPA_A + fz_u8(f) * 4096ull,
+							 (uint32_t)r.blob.b.size, 0};
+		deliver(s, gpu, shape_of(r.blob.b.hdr.type), (uint8_t *)&r, sizeof(r.blob));
+		memset(&r, 0, sizeof(r));
+		r.sb.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT_BLOB;
+		r.sb.scanout_id = fz_u8(f) % 2;
+		r.sb.resource_id = id;
+		r.sb.width = w;
+		r.sb.height = h;
+		r.sb.format = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM;
+		r.sb.strides[0] = stride;
+		r.sb.r = (struct virtio_gpu_rect){0, 0, w - fz_u8(f) % w, h};
+		deliver(s, gpu, shape_of(r.sb.hdr.type), (uint8_t *)&r, sizeof(r.sb));
+		break;
+	}
 	}
 }
 
@@ -581,8 +681,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned op = 0; op < MAX_OPS && f->n; op++) {
 		uint8_t what = fz_u8(f);
 
-		if (what < 232) {
+		if (what < 216) {
 			step_command(&s, gpu);
+		} else if (what < 232) {
+			step_recipe(&s, gpu);
 		} else if (what < 236) {
 			kr_gpu_reset(gpu);
 			drop_pending(&s);
