@@ -566,31 +566,40 @@ cmd_get_capset_info(struct kr_gpu *gpu, struct cmd *c)
 	return VIRTIO_GPU_RESP_OK_CAPSET_INFO;
 }
 
+/* The backend's capset with this id, if it has one. */
+static bool
+capset_find(struct kr_gpu *gpu, uint32_t id, struct renderer_capset *info)
+{
+	const struct renderer_ops *ops = gpu->renderer->ops;
+	uint32_t n = ops->num_capsets ? ops->num_capsets(gpu->renderer) : 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (ops->capset_info(gpu->renderer, i, info) == 0 && info->id == id)
+			return true;
+	}
+	return false;
+}
+
 static uint32_t
 cmd_get_capset(struct kr_gpu *gpu, struct cmd *c)
 {
 	const struct renderer_ops *ops = gpu->renderer->ops;
 	uint32_t id = le32toh(c->req.capset.capset_id);
 	uint32_t version = le32toh(c->req.capset.capset_version);
-	uint32_t n = ops->num_capsets ? ops->num_capsets(gpu->renderer) : 0;
 	struct renderer_capset info;
 
-	for (uint32_t i = 0; i < n; i++) {
-		if (ops->capset_info(gpu->renderer, i, &info) < 0 || info.id != id)
-			continue;
-		if (version > info.max_version || info.max_size > CAPSET_MAX_SIZE)
-			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-		c->resp_len = sizeof(struct virtio_gpu_ctrl_hdr) + info.max_size;
-		c->resp_dyn = calloc(1, c->resp_len);
-		if (!c->resp_dyn)
-			return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-		if (ops->capset_get(gpu->renderer, id, version,
-				    c->resp_dyn + sizeof(struct virtio_gpu_ctrl_hdr),
-				    info.max_size) < 0)
-			return VIRTIO_GPU_RESP_ERR_UNSPEC;
-		return VIRTIO_GPU_RESP_OK_CAPSET;
-	}
-	return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (!capset_find(gpu, id, &info))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (version > info.max_version || info.max_size > CAPSET_MAX_SIZE)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	c->resp_len = sizeof(struct virtio_gpu_ctrl_hdr) + info.max_size;
+	c->resp_dyn = calloc(1, c->resp_len);
+	if (!c->resp_dyn)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	if (ops->capset_get(gpu->renderer, id, version,
+			    c->resp_dyn + sizeof(struct virtio_gpu_ctrl_hdr), info.max_size) < 0)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	return VIRTIO_GPU_RESP_OK_CAPSET;
 }
 
 static uint64_t
@@ -628,19 +637,13 @@ cmd_assign_uuid(struct kr_gpu *gpu, struct cmd *c)
 	return VIRTIO_GPU_RESP_OK_RESOURCE_UUID;
 }
 
+/* A capset a context may be created for: offered, with data. */
 static bool
 capset_known(struct kr_gpu *gpu, uint32_t id)
 {
-	const struct renderer_ops *ops = gpu->renderer->ops;
-	uint32_t n = ops->num_capsets ? ops->num_capsets(gpu->renderer) : 0;
 	struct renderer_capset info;
 
-	for (uint32_t i = 0; i < n; i++) {
-		if (ops->capset_info(gpu->renderer, i, &info) == 0 && info.id == id &&
-		    info.max_size)
-			return true;
-	}
-	return false;
+	return capset_find(gpu, id, &info) && info.max_size;
 }
 
 static uint32_t
