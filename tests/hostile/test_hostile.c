@@ -474,20 +474,6 @@ test_scanout_rect_outside(void **state)
 	finish(v);
 }
 
-static bool
-wait_display(struct vud *v, unsigned *counter, unsigned want)
-{
-	for (int i = 0; i < 500; i++) {
-		pthread_mutex_lock(&v->disp.lock);
-		unsigned n = *counter;
-		pthread_mutex_unlock(&v->disp.lock);
-		if (n >= want)
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
 static void
 cursor_cmd(struct vud *v, uint32_t type, uint32_t id)
 {
@@ -515,9 +501,9 @@ test_unref_shown_resource(void **state)
 	backing(v, 1, 64 * 64 * 4);
 	expect(v, &s, sizeof(s), OK);
 	cursor_cmd(v, VIRTIO_GPU_CMD_UPDATE_CURSOR, 1);
-	assert_true(wait_display(v, &v->disp.n_cursor_update, 1));
+	assert_true(vud_wait_count(v, &v->disp.n_cursor_update, 1, 5000));
 	expect(v, &u, sizeof(u), OK);
-	assert_true(wait_display(v, &v->disp.n_cursor_hide, 1));
+	assert_true(vud_wait_count(v, &v->disp.n_cursor_hide, 1, 5000));
 	expect(v, &f, sizeof(f), BAD_RES);
 	assert_int_equal(vud_create_2d(v, 1, XRGB, 64, 64), OK);
 	finish(v);
@@ -534,7 +520,7 @@ test_cursor_not_64x64(void **state)
 	cursor_cmd(v, VIRTIO_GPU_CMD_UPDATE_CURSOR, 1); /* ignored */
 	cursor_cmd(v, VIRTIO_GPU_CMD_UPDATE_CURSOR, 3); /* no such resource: ignored */
 	cursor_cmd(v, VIRTIO_GPU_CMD_UPDATE_CURSOR, 2);
-	assert_true(wait_display(v, &v->disp.n_cursor_update, 1));
+	assert_true(vud_wait_count(v, &v->disp.n_cursor_update, 1, 5000));
 	usleep(100000);
 	pthread_mutex_lock(&v->disp.lock);
 	assert_int_equal(v->disp.n_cursor_update, 1);

@@ -171,14 +171,7 @@ test_session_pixels(void **state)
 	uc.resource_id = 0;
 	assert_int_equal(vud_request(v, 1, &uc, sizeof(uc), NULL, 0, 5000), 0);
 	/* The display thread may still be reading: wait for the hide. */
-	for (int i = 0; i < 1000; i++) {
-		pthread_mutex_lock(&v->disp.lock);
-		bool done = v->disp.n_cursor_hide > 0;
-		pthread_mutex_unlock(&v->disp.lock);
-		if (done)
-			break;
-		usleep(5000);
-	}
+	vud_wait_count(v, &v->disp.n_cursor_hide, 1, 5000);
 	pthread_mutex_lock(&v->disp.lock);
 	assert_int_equal(v->disp.n_cursor_update, 1);
 	assert_int_equal(v->disp.n_cursor_pos, 1);

@@ -417,6 +417,13 @@ vud_connect(struct vud *v, const char *path)
 	return -ETIMEDOUT;
 }
 
+/* The socket path of a spawned backend, in its temporary directory. */
+static void
+sock_path(const struct vud *v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/gpu.sock", v->sock_dir);
+}
+
 int
 vud_spawn(struct vud *v, char *const argv[])
 {
@@ -430,7 +437,7 @@ vud_spawn(struct vud *v, char *const argv[])
 	snprintf(dir, sizeof(v->sock_dir), "/tmp/vud-XXXXXX");
 	if (!mkdtemp(dir))
 		return -errno;
-	snprintf(path, sizeof(path), "%s/gpu.sock", dir);
+	sock_path(v, path, sizeof(path));
 	for (; argv[n] && n < 31; n++)
 		args[n] = strcmp(argv[n], "{socket}") ? argv[n] : path;
 	args[n] = NULL;
@@ -587,7 +594,7 @@ vud_reconnect(struct vud *v)
 	char path[96];
 
 	vud_disconnect(v);
-	snprintf(path, sizeof(path), "%s/gpu.sock", v->sock_dir);
+	sock_path(v, path, sizeof(path));
 	return vud_connect(v, path);
 }
 
@@ -618,7 +625,7 @@ done:
 	pthread_mutex_destroy(&v->disp.lock);
 	if (v->sock_dir[0]) {
 		char path[96];
-		snprintf(path, sizeof(path), "%s/gpu.sock", v->sock_dir);
+		sock_path(v, path, sizeof(path));
 		unlink(path);
 		rmdir(v->sock_dir);
 	}
@@ -730,17 +737,23 @@ vud_cmd(struct vud *v, const void *req, size_t len)
 }
 
 bool
-vud_wait_updates(struct vud *v, unsigned n, int timeout_ms)
+vud_wait_count(struct vud *v, const unsigned *counter, unsigned n, int timeout_ms)
 {
 	for (int waited = 0; waited <= timeout_ms; waited += 5) {
 		pthread_mutex_lock(&v->disp.lock);
-		bool ok = v->disp.n_update >= n;
+		bool ok = *counter >= n;
 		pthread_mutex_unlock(&v->disp.lock);
 		if (ok)
 			return true;
 		usleep(5000);
 	}
 	return false;
+}
+
+bool
+vud_wait_updates(struct vud *v, unsigned n, int timeout_ms)
+{
+	return vud_wait_count(v, &v->disp.n_update, n, timeout_ms);
 }
 
 bool

@@ -126,6 +126,8 @@ uint32_t vud_blob_host3d(struct vud *v, uint32_t ctx, uint32_t id, uint64_t blob
 
 /* Wait until the display has seen at least n updates. */
 bool vud_wait_updates(struct vud *v, unsigned n, int timeout_ms);
+/* Wait until a counter of v->disp (read under its lock) reaches n. */
+bool vud_wait_count(struct vud *v, const unsigned *counter, unsigned n, int timeout_ms);
 /* Wait until the displayed frame (x8r8g8b8) equals want (w x h). */
 bool vud_wait_frame(struct vud *v, const uint32_t *want, uint32_t w, uint32_t h, int timeout_ms);
 void vud_pause_display(struct vud *v, bool paused);
