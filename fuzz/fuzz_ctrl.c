@@ -403,12 +403,13 @@ check_state(struct state *s, struct kr_gpu *gpu)
 {
 	struct resource *res;
 	uint64_t sum = 0;
-	uint32_t count = 0;
+	uint32_t count = 0, mapped = 0;
 
 	restab_for_each(&gpu->resources, res)
 	{
 		sum += res->hostmem;
 		count++;
+		mapped += res->mapped;
 		for (uint32_t i = 0; i < KR_MAX_SCANOUTS; i++)
 			if (res->scanout_mask & (1u << i))
 				FZ_CHECK(i < gpu->cfg.num_scanouts &&
@@ -428,8 +429,6 @@ check_state(struct state *s, struct kr_gpu *gpu)
 	FZ_CHECK(count == gpu->resources.count && count <= MAX_RES);
 	FZ_CHECK(sum == gpu->hostmem_used);
 	FZ_CHECK(gpu->hostmem_used <= MAX_HOSTMEM);
-	unsigned mapped = 0;
-	restab_for_each(&gpu->resources, res) mapped += res->mapped;
 	FZ_CHECK(mapped == s->n_maps);
 }
 
