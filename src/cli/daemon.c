@@ -679,3 +679,10 @@ daemon_teardown(struct daemon *d)
 	free(d->req);
 	d->req = NULL;
 }
+
+void
+daemon_refresh(struct daemon *d)
+{
+	d->timer_armed = false;
+	present(d);
+}

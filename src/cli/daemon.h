@@ -54,6 +54,8 @@ int daemon_setup(struct daemon *d);
 int daemon_step(struct daemon *d, int timeout_ms);
 /* Close everything daemon_setup made (also after it failed). */
 void daemon_teardown(struct daemon *d);
+/* A display refresh now (what the refresh timer does when it fires). */
+void daemon_refresh(struct daemon *d);
 /* What --print-capabilities prints. */
 void daemon_print_capabilities(void);
 
