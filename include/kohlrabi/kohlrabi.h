@@ -112,9 +112,12 @@ struct kr_scanout_info {
 	uint32_t format;	/* VIRTIO_GPU_FORMAT_* (byte order in memory) */
 	uint32_t stride;	/* bytes per row of pixels */
 	const void *pixels;	/* borrowed: the scanout's top-left pixel; valid until
-				   the scanout is set again or disabled (scanout_set)
-				   or the device is reset or destroyed; the content
-				   changes only after scanout_changing */
+				   the next scanout_set of this scanout (set again or
+				   disabled, also by an unref, reset or destroy).
+				   Before the library rewrites or frees these pixels
+				   it calls scanout_changing with this info (version
+				   2 callbacks): copy what you still need then; do not
+				   read the old pointer once scanout_set is called. */
 };
 
 struct kr_cursor_info {
@@ -150,7 +153,8 @@ struct kr_blob_map {
 struct kr_gpu_callbacks {
 	uint32_t version; /* KR_GPU_CALLBACKS_VERSION */
 	/* A deferred request (kr_gpu_ctrl returned -EINPROGRESS) is complete:
-	   its response (resp_len bytes) has been written. */
+	   its fence retired; its response (resp_len bytes) was written when
+	   kr_gpu_ctrl ran. */
 	void (*ctrl_done)(void *user, uint64_t cookie, size_t resp_len);
 	/* A fence retired.  Called in fence order per timeline. */
 	void (*fence_done)(void *user, uint64_t fence_id, uint32_t ctx_id, uint8_t ring_idx);
@@ -168,8 +172,10 @@ struct kr_gpu_callbacks {
 	/* A log message (no trailing newline).  NULL: messages go to stderr. */
 	void (*log)(void *user, enum kr_log_level level, const char *msg);
 	/* Version 2.  The pixels of a shown scanout are about to be rewritten by
-	   the guest (a transfer into its resource): copy what was flushed but not
-	   yet shown now.  Lets a display defer its copies to its refresh. */
+	   the guest (a transfer into its resource) or freed (the scanout is set
+	   to something else, disabled, its resource unreferenced, the device
+	   reset): copy what was flushed but not yet shown now.  Lets a display
+	   defer its copies to its refresh. */
 	void (*scanout_changing)(void *user, const struct kr_scanout_info *info);
 	/* Version 3.  Map a blob into the host-visible window at map->offset
 	   (fd and/or host give its memory; dup the fd to keep it).  0 or a
@@ -221,11 +227,15 @@ KR_EXPORT int kr_gpu_set_features(struct kr_gpu *gpu, uint64_t features);
 
 /*
  * Process one control-queue request.  chain->in holds the request,
- * chain->out receives the response.  Returns 0 and sets *resp_len to the
- * bytes written (what fits, when out is too small), or -EINPROGRESS when the
- * response waits for a fence: the chain's out buffers must then stay valid
- * until ctrl_done(cookie) is called.  Guest errors are answered in the
- * response and are not errors of this function.
+ * chain->out receives the response.  The response is always written before
+ * this returns, and nothing of the chain (iovec arrays or the memory they
+ * point at) is used after it returns.  Returns 0 and sets *resp_len to the
+ * bytes written (what fits, when out is too small), or -EINPROGRESS when
+ * the request is fenced and its fence has not retired: the response is in
+ * place but the request is complete only when ctrl_done(cookie, resp_len)
+ * is called (put it on the used ring then, not before).  Only the cookie is
+ * kept until then; kr_gpu_reset drops it without ctrl_done.  Guest errors
+ * are answered in the response and are not errors of this function.
  */
 KR_EXPORT int kr_gpu_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len);
 
@@ -235,6 +245,13 @@ KR_EXPORT int kr_gpu_cursor(struct kr_gpu *gpu, const struct kr_chain *chain, si
 
 /* Let the renderer retire finished fences (backends with asynchronous work). */
 KR_EXPORT void kr_gpu_poll(struct kr_gpu *gpu);
+
+/* Complete every request waiting for its fence now (ctrl_done for each, in
+   order), without waiting for the fences: for when the queue stops (a VMM
+   stopping the VM takes the ring back and would otherwise lose them; their
+   responses are already written).  Their fences are reported done early;
+   the renderer's later retirement of them completes nothing. */
+KR_EXPORT void kr_gpu_complete_pending(struct kr_gpu *gpu);
 
 /* The virtio-gpu config space (struct virtio_gpu_config, 16 bytes,
    little-endian).  Reads past the end or writes to read-only fields:

@@ -25,14 +25,25 @@
 #include "vhost/vu.h"
 #include "vhost/vu_proto.h"
 
-/* How long a guest's GET_DISPLAY_INFO waits for the frontend's modes. */
+/* How long the control queue waits for the frontend's modes or EDIDs before
+   a GET_DISPLAY_INFO / GET_EDID is answered from what is known.  The loop
+   itself never waits: the request stays on the ring meanwhile. */
 #define DISPLAY_QUERY_TIMEOUT_MS 1000
 
 /* How often fences are polled while requests wait for them (backends whose
    fences retire asynchronously, like virgl). */
 #define FENCE_POLL_NS 500000
 
-enum tag { TAG_LISTEN = 1, TAG_CONN, TAG_SIGNAL, TAG_DISPLAY, TAG_TIMER, TAG_POLL, TAG_KICK0 };
+enum tag {
+	TAG_LISTEN = 1,
+	TAG_CONN,
+	TAG_SIGNAL,
+	TAG_DISPLAY,
+	TAG_TIMER,
+	TAG_POLL,
+	TAG_HOLD,
+	TAG_KICK0
+};
 
 static void
 log_stderr(void *user, enum kr_log_level level, const char *msg)
@@ -161,13 +172,23 @@ on_cursor(void *user, const struct kr_cursor_info *c)
 	vugpu_cursor(&d->display, c);
 }
 
+/* A request's cookie: the ring's generation, the queue and the head. */
+static uint64_t
+cookie_of(const struct vring *vr, unsigned q, uint16_t head)
+{
+	return ((uint64_t)vr->gen << 32) | ((uint64_t)q << 16) | head;
+}
+
 static void
 on_ctrl_done(void *user, uint64_t cookie, size_t len)
 {
 	struct daemon *d = user;
-	struct vring *vr = &d->vu.vq[cookie >> 16];
+	unsigned q = (unsigned)(cookie >> 16) & 0xffff;
+	struct vring *vr = q < VU_MAX_QUEUES ? &d->vu.vq[q] : NULL;
 
-	if (!vr->used)
+	/* A ring stopped since the request was popped (maybe set up again)
+	   no longer waits for it: the frontend took its index back. */
+	if (!vr || !vr->used || (uint32_t)(cookie >> 32) != vr->gen)
 		return;
 	vring_push(vr, (uint16_t)cookie, (uint32_t)len);
 	vring_flush(vr);
@@ -223,32 +244,66 @@ dev_mem_changed(void *user, const struct vu_mem *mem)
 	return kr_gpu_set_memory(d->gpu, r, mem->n);
 }
 
+static void release_hold(struct daemon *d, bool fresh);
+
 static void
 dev_queue_state(void *user, unsigned q, bool started)
 {
 	struct daemon *d = user;
 	int fd = d->vu.vq[q].kick_fd;
 
+	/* A stopping control queue: the held request stays on the ring (the
+	   frontend gets its index back), and what waits for a fence is
+	   completed now, while the ring is still ours to write. */
+	if (q == 0 && !started) {
+		release_hold(d, false);
+		kr_gpu_complete_pending(d->gpu);
+	}
+
 	if (fd >= 0)
 		watch(d, fd, TAG_KICK0 + q, started);
 }
 
-/* The frontend owns the display: its modes and EDIDs are the device's. */
+/* The frontend answered something: a held query may go on. */
+static void
+display_answered(struct daemon *d)
+{
+	d->display_unresponsive = false;
+	if (d->ctrl_held)
+		d->release_hold = true; /* after the display event (handle_event) */
+}
+
+/*
+ * The frontend owns the display: its modes are the device's.  What it says
+ * is checked like any frontend data: a scanout reported enabled with an
+ * impossible size (0x0, 65535x65535) keeps its last good mode, a malformed
+ * reply (info NULL) keeps them all; enabled = 0 disables the scanout (its
+ * size is kept for when it returns).
+ */
 static void
 on_display_info(void *user, const struct virtio_gpu_resp_display_info *info)
 {
 	struct daemon *d = user;
-	struct kr_scanout_config modes[KR_MAX_SCANOUTS];
 	uint32_t n = d->opt.num_scanouts;
+	bool lied = !info;
 
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < n && info; i++) {
 		uint32_t w = info->pmodes[i].r.width, h = info->pmodes[i].r.height;
+		bool enabled = info->pmodes[i].enabled != 0;
 		bool valid = w >= 1 && w <= 16384 && h >= 1 && h <= 16384;
-		modes[i] = (struct kr_scanout_config){valid ? w : d->opt.width,
-						      valid ? h : d->opt.height,
-						      valid && info->pmodes[i].enabled != 0};
+		if (enabled && !valid) {
+			lied = true;
+			continue;
+		}
+		if (valid)
+			d->modes[i].width = w, d->modes[i].height = h;
+		d->modes[i].enabled = enabled;
 	}
-	kr_gpu_set_modes(d->gpu, modes, n);
+	if (lied)
+		log_bug_guest(&d->log, "frontend: display info %s; keeping the last good modes",
+			      info ? "with an impossible mode" : "of the wrong size");
+	kr_gpu_set_modes(d->gpu, d->modes, n);
+	display_answered(d);
 }
 
 static void
@@ -256,8 +311,9 @@ on_edid(void *user, uint32_t scanout, const struct virtio_gpu_resp_edid *e)
 {
 	struct daemon *d = user;
 
-	if (d->opt.edid && e->size >= 128 && e->size <= sizeof(e->edid))
+	if (d->opt.edid && e && e->size >= 128 && e->size <= sizeof(e->edid))
 		kr_gpu_set_edid(d->gpu, scanout, e->edid, e->size);
+	display_answered(d);
 }
 
 static void
@@ -284,6 +340,7 @@ dev_gpu_socket(void *user, int fd)
 	if (vugpu_connected(&d->display))
 		watch(d, d->display.fd, TAG_DISPLAY, false);
 	d->display_out_watched = false;
+	d->display_unresponsive = false;
 	if (vugpu_attach(&d->display, fd) < 0)
 		return;
 	watch(d, d->display.fd, TAG_DISPLAY, true);
@@ -296,27 +353,69 @@ dev_reset(void *user)
 {
 	struct daemon *d = user;
 
+	release_hold(d, false);
 	kr_gpu_reset(d->gpu);
 	log_msg(&d->log, KR_LOG_INFO, "device reset");
 }
 
-/* Peek at the request type without keeping anything (the library reads the
-   request itself): GET_DISPLAY_INFO first refreshes the frontend's modes. */
+static void dev_queue_kick(void *user, unsigned q);
+
 static void
-peek_request(struct daemon *d, const struct kr_chain *chain)
+hold_timer(struct daemon *d, bool on)
 {
+	struct itimerspec it = {0};
+
+	it.it_value.tv_sec = on ? DISPLAY_QUERY_TIMEOUT_MS / 1000 : 0;
+	it.it_value.tv_nsec = on ? (DISPLAY_QUERY_TIMEOUT_MS % 1000) * 1000000l : 0;
+	timerfd_settime(d->hold_fd, 0, &it, NULL);
+}
+
+/*
+ * Should this request wait for the frontend (GET_DISPLAY_INFO: its current
+ * modes; GET_EDID: the EDIDs asked for)?  Then the control queue holds: the
+ * request goes back on the ring (nothing of it is kept) and is popped
+ * again once the frontend answers or DISPLAY_QUERY_TIMEOUT_MS pass; the loop
+ * goes on serving everything else meanwhile.  A frontend that let a query
+ * time out is not waited for again until it answers something.
+ */
+static bool
+hold_for_display(struct daemon *d, const struct kr_chain *chain)
+{
+	struct vugpu *v = &d->display;
 	uint32_t type = 0;
 
 	if (chain->n_in && chain->in[0].iov_len >= 4)
-		memcpy(&type, chain->in[0].iov_base, 4);
-	/* The guest is waiting on us, so the frontend is free to answer. */
-	if (type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO && vugpu_connected(&d->display) &&
-	    vugpu_sync_display_info(&d->display, DISPLAY_QUERY_TIMEOUT_MS) < 0)
-		log_msg(&d->log, KR_LOG_WARN, "frontend did not answer GET_DISPLAY_INFO in time");
-	if (type == VIRTIO_GPU_CMD_GET_EDID && vugpu_connected(&d->display) &&
-	    (d->display.edid_count || !d->display.negotiated) &&
-	    vugpu_sync_edids(&d->display, DISPLAY_QUERY_TIMEOUT_MS) < 0)
-		log_msg(&d->log, KR_LOG_WARN, "frontend did not answer GET_EDID in time");
+		memcpy(&type, chain->in[0].iov_base, 4); /* routing only: the library
+							    reads the request itself */
+	if (!vugpu_connected(v) || d->display_unresponsive)
+		return false;
+	if (type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO) {
+		if (d->display_fresh) {
+			d->display_fresh = false;
+			return false;
+		}
+		/* Before the negotiation ends, on_display_ready asks. */
+		if (v->negotiated && vugpu_request_display_info(v) < 0)
+			return false;
+	} else if (type != VIRTIO_GPU_CMD_GET_EDID || (v->negotiated && !v->edid_count)) {
+		return false;
+	}
+	d->ctrl_held = true;
+	hold_timer(d, true);
+	return true;
+}
+
+/* The held control queue goes on (answer, timeout, stop or hang-up). */
+static void
+release_hold(struct daemon *d, bool fresh)
+{
+	bool was = d->ctrl_held;
+
+	d->ctrl_held = d->release_hold = false;
+	d->display_fresh = fresh;
+	hold_timer(d, false);
+	if (was && fresh)
+		dev_queue_kick(d, 0);
 }
 
 static void
@@ -327,16 +426,19 @@ dev_queue_kick(void *user, unsigned q)
 	struct vring_req *req = d->req;
 	int ret;
 
-	if (!vr->started || !vr->enabled)
+	if (!vr->started || !vr->enabled || (q == 0 && d->ctrl_held))
 		return;
 	do {
 		while ((ret = vring_pop(vr, &d->vu.mem, req)) == 1) {
 			struct kr_chain chain = {req->iov, req->n_in, req->iov + req->n_in,
-						 req->n_out, ((uint64_t)q << 16) | req->head};
+						 req->n_out, cookie_of(vr, q, req->head)};
 			size_t len = 0;
 			int r;
+			if (q == 0 && hold_for_display(d, &chain)) {
+				vring_unpop(vr);
+				break;
+			}
 			if (q == 0) {
-				peek_request(d, &chain);
 				r = kr_gpu_ctrl(d->gpu, &chain, &len);
 			} else {
 				r = kr_gpu_cursor(d->gpu, &chain, &len);
@@ -346,7 +448,7 @@ dev_queue_kick(void *user, unsigned q)
 			vring_push(vr, req->head, (uint32_t)len);
 		}
 		vring_set_avail_event(vr);
-	} while (ret == 0 && vring_has_avail(vr));
+	} while (ret == 0 && !(q == 0 && d->ctrl_held) && vring_has_avail(vr));
 	vring_flush(vr);
 	poll_fences(d);
 	schedule_present(d);
@@ -408,6 +510,8 @@ listen_on(const char *path)
 static void
 connection_closed(struct daemon *d, int why)
 {
+	release_hold(d, false);
+	d->display_unresponsive = false;
 	if (vugpu_connected(&d->display))
 		watch(d, d->display.fd, TAG_DISPLAY, false);
 	vugpu_detach(&d->display);
@@ -476,7 +580,11 @@ handle_event(struct daemon *d, uint32_t tag)
 		if (d->display.fd >= 0 && vugpu_busy(&d->display))
 			vugpu_pump(&d->display);
 		if (d->display.fd >= 0)
-			vugpu_read_ready(&d->display);
+			vugpu_read(&d->display);
+		/* An answer, or no display left to wait for: the held query
+		   is answered from what is known now. */
+		if (d->release_hold || (d->ctrl_held && d->display.fd < 0))
+			release_hold(d, true);
 		if (d->display.fd < 0) {
 			d->display_out_watched = false;
 			return;
@@ -491,6 +599,20 @@ handle_event(struct daemon *d, uint32_t tag)
 		poll_fences(d);
 		schedule_present(d);
 		display_watch(d);
+		return;
+	}
+	case TAG_HOLD: {
+		uint64_t n;
+		if (read(d->hold_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			return;
+		if (!d->ctrl_held)
+			return;
+		log_msg(&d->log, KR_LOG_WARN,
+			"the frontend did not answer a display query in %d ms; answering from "
+			"the last known modes until it answers again",
+			DISPLAY_QUERY_TIMEOUT_MS);
+		d->display_unresponsive = true;
+		release_hold(d, true);
 		return;
 	}
 	case TAG_TIMER: {
@@ -566,7 +688,8 @@ daemon_setup(struct daemon *d)
 	cfg.backend = d->opt.backend;
 	cfg.num_scanouts = d->opt.num_scanouts;
 	for (uint32_t i = 0; i < cfg.num_scanouts; i++)
-		cfg.scanouts[i] = (struct kr_scanout_config){d->opt.width, d->opt.height, i == 0};
+		cfg.scanouts[i] = d->modes[i] =
+			(struct kr_scanout_config){d->opt.width, d->opt.height, i == 0};
 	cfg.edid = d->opt.edid;
 	cfg.max_hostmem = d->opt.max_hostmem;
 	cfg.max_resources = d->opt.max_resources;
@@ -608,6 +731,9 @@ daemon_setup(struct daemon *d)
 	d->poll_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (d->poll_fd < 0 || watch(d, d->poll_fd, TAG_POLL, true) < 0)
 		return -errno;
+	d->hold_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->hold_fd < 0 || watch(d, d->hold_fd, TAG_HOLD, true) < 0)
+		return -errno;
 	vu_dev_init(&d->vu, &vu_gpu_ops, d, &d->log);
 	d->vu.shmem_size = d->opt.hostmem_window;
 	d->vu.shmem_bit = d->opt.shmem_bit;
@@ -637,8 +763,12 @@ daemon_setup(struct daemon *d)
 void
 daemon_init(struct daemon *d)
 {
-	*d = (struct daemon){
-		.listen_fd = -1, .signal_fd = -1, .epfd = -1, .timer_fd = -1, .poll_fd = -1};
+	*d = (struct daemon){.listen_fd = -1,
+			     .signal_fd = -1,
+			     .epfd = -1,
+			     .timer_fd = -1,
+			     .poll_fd = -1,
+			     .hold_fd = -1};
 }
 
 int
@@ -673,9 +803,11 @@ daemon_teardown(struct daemon *d)
 		close(d->timer_fd);
 	if (d->poll_fd >= 0)
 		close(d->poll_fd);
+	if (d->hold_fd >= 0)
+		close(d->hold_fd);
 	if (d->epfd >= 0)
 		close(d->epfd);
-	d->listen_fd = d->signal_fd = d->timer_fd = d->poll_fd = d->epfd = -1;
+	d->listen_fd = d->signal_fd = d->timer_fd = d->poll_fd = d->hold_fd = d->epfd = -1;
 	free(d->req);
 	d->req = NULL;
 }

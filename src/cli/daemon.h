@@ -34,11 +34,14 @@ struct daemon {
 	bool poll_armed;
 	bool timer_armed;
 	uint64_t last_present_ns;
-	bool display_out_watched; /* EPOLLOUT on the display socket */
-	/* Ring generations: bumped whenever a queue stops, so that a request
-	   completing after its ring was stopped (and maybe set up again) is
-	   dropped instead of landing on the new ring. */
-	uint16_t ring_gen[VU_MAX_QUEUES];
+	bool display_out_watched;  /* EPOLLOUT on the display socket */
+	int hold_fd;		   /* owned: the held control queue's deadline */
+	bool ctrl_held;		   /* the control queue waits for the display */
+	bool release_hold;	   /* ... and the display just answered */
+	bool display_fresh;	   /* the next GET_DISPLAY_INFO may be answered */
+	bool display_unresponsive; /* a query timed out; not waited for again
+				      until the frontend answers something */
+	struct kr_scanout_config modes[KR_MAX_SCANOUTS]; /* last good, per scanout */
 	bool quit;
 	int exit_code;
 	struct vring_req *req; /* owned: scratch for one request */

@@ -131,13 +131,28 @@ scanout_info(struct kr_gpu *gpu, uint32_t i, struct kr_scanout_info *info)
 	return true;
 }
 
-/* Forget what scanout i shows (no callback). */
+/* Scanout i's pixels are about to be rewritten or freed: warn the display,
+   which may still hold them (kr_scanout_info.pixels). */
+static void
+notify_scanout_changing(struct kr_gpu *gpu, uint32_t i)
+{
+	struct kr_scanout_info info;
+
+	if (gpu->cb.version >= 2 && gpu->cb.scanout_changing && scanout_info(gpu, i, &info))
+		gpu->cb.scanout_changing(gpu->user, &info);
+}
+
+/* Forget what scanout i shows (no scanout_set callback).  The display is
+   told first, while the old pixels (a blob's shadow, freed here) are still
+   there to copy. */
 static void
 scanout_clear(struct kr_gpu *gpu, uint32_t i)
 {
 	struct scanout *s = &gpu->scanouts[i];
 	struct resource *res = lookup(gpu, s->resource_id);
 
+	if (res)
+		notify_scanout_changing(gpu, i);
 	if (res)
 		res->scanout_mask &= ~(1u << i);
 	if (s->shadow) {
@@ -320,16 +335,6 @@ cmd_set_scanout(struct kr_gpu *gpu, struct cmd *c)
 	if (gpu->cb.scanout_set)
 		gpu->cb.scanout_set(gpu->user, id, &info);
 	return VIRTIO_GPU_RESP_OK_NODATA;
-}
-
-/* Scanout i's pixels are about to be rewritten: warn the display. */
-static void
-notify_scanout_changing(struct kr_gpu *gpu, uint32_t i)
-{
-	struct kr_scanout_info info;
-
-	if (gpu->cb.version >= 2 && gpu->cb.scanout_changing && scanout_info(gpu, i, &info))
-		gpu->cb.scanout_changing(gpu->user, &info);
 }
 
 /* The guest is about to rewrite res: warn the display of each scanout showing it. */
@@ -753,9 +758,11 @@ cmd_resource_create_3d(struct kr_gpu *gpu, struct cmd *c)
 	if (a.target > TARGET_MAX || !a.width || !a.height || !a.depth || !a.array_size ||
 	    a.last_level > 31 || a.nr_samples > 32)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	/* Charge 16 bytes per texel (the widest format), more with mip levels. */
+	/* Charge 16 bytes per texel (the widest format) of every sample and
+	   layer, more with mip levels (their sum is under 22/16 of level 0). */
 	if (__builtin_mul_overflow((uint64_t)a.width * a.height, (uint64_t)a.depth * a.array_size,
 				   &size) ||
+	    __builtin_mul_overflow(size, (uint64_t)MAX(a.nr_samples, 1u), &size) ||
 	    __builtin_mul_overflow(size, a.last_level ? 22ull : 16ull, &size) ||
 	    size > gpu->cfg.max_hostmem - gpu->hostmem_used ||
 	    gpu->resources.count >= gpu->cfg.max_resources)
@@ -780,6 +787,25 @@ static bool
 span_inside(uint32_t pos, uint32_t len, uint32_t size)
 {
 	return len <= size && pos <= size - len;
+}
+
+/*
+ * The guest's side of a 3D transfer: the box's last row must start inside
+ * the backing, and no offset may pass 32 bits (virglrenderer 0.10 computes
+ * them in 32 bits without checking: a wrapped stride reached memory outside
+ * the backing).  Stride 0 lets the renderer derive it from the format.
+ */
+static bool
+transfer_layout_ok(const struct renderer_transfer *t, uint64_t backing_size)
+{
+	uint64_t rows = t->h ? t->h - 1 : 0, layers = t->d ? t->d - 1 : 0;
+	uint64_t last = t->offset + rows * t->stride + layers * t->layer_stride;
+
+	/* Both factors of each product are 32-bit: the products cannot wrap. */
+	if (t->offset > UINT32_MAX || rows * t->stride > UINT32_MAX ||
+	    layers * t->layer_stride > UINT32_MAX)
+		return false;
+	return last <= UINT32_MAX && last < backing_size;
 }
 
 static uint32_t
@@ -819,11 +845,10 @@ transfer_3d(struct kr_gpu *gpu, struct cmd *c, bool to_host)
 		lh = ld = 1;
 	if (!span_inside(t.x, t.w, lw) || !span_inside(t.y, t.h, lh) || !span_inside(t.z, t.d, ld))
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	if (t.offset >= res->backing->size)
+	if (!transfer_layout_ok(&t, res->backing->size))
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	if (to_host)
 		notify_changing(gpu, res);
-	/* virglrenderer checks the stride and the backing size itself. */
 	if (gpu->renderer->ops->transfer_3d(gpu->renderer, res, &t) < 0)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	return VIRTIO_GPU_RESP_OK_NODATA;
@@ -977,7 +1002,7 @@ cmd_set_scanout_blob(struct kr_gpu *gpu, struct cmd *c)
 	if (!res || !res->is_blob)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (format_bpp(format) != 4 || !fb_w || !fb_h || !r.width || !r.height ||
-	    !rect_inside(&q->r, fb_w, fb_h) || stride < (uint64_t)fb_w * 4)
+	    !rect_inside(&q->r, fb_w, fb_h) || stride < (uint64_t)fb_w * 4 || stride % 4)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	/* The whole framebuffer must lie inside the blob. */
 	if (__builtin_mul_overflow((uint64_t)(fb_h - 1), (uint64_t)stride, &end) ||
@@ -1200,36 +1225,59 @@ dispatch(struct kr_gpu *gpu, struct cmd *c)
 	return d->handle(gpu, c);
 }
 
-/* Keep the response of a fenced request until its fence retires. */
-static int
-defer(struct kr_gpu *gpu, const struct kr_chain *chain, const uint8_t *resp, size_t len,
-      const struct virtio_gpu_ctrl_hdr *hdr, bool on_ring)
+/* The newest pending request of this timeline, or NULL. */
+static struct pending *
+timeline_last(struct kr_gpu *gpu, const struct pending *p)
 {
-	struct pending *p = calloc(1, sizeof(*p));
+	struct pending *last = NULL;
 
-	if (!p)
-		return -ENOMEM;
-	p->resp = malloc(len);
-	p->out = calloc(chain->n_out ? chain->n_out : 1, sizeof(*p->out));
-	if (!p->resp || !p->out) {
-		free(p->resp);
-		free(p->out);
-		free(p);
-		return -ENOMEM;
+	for (struct pending *q = gpu->pending_head; q; q = q->next) {
+		if (q->on_ring == p->on_ring &&
+		    (!p->on_ring || (q->ctx_id == p->ctx_id && q->ring_idx == p->ring_idx)))
+			last = q;
 	}
-	memcpy(p->resp, resp, len);
-	if (chain->n_out)
-		memcpy(p->out, chain->out, chain->n_out * sizeof(*p->out));
-	p->n_out = chain->n_out;
-	p->resp_len = len;
-	p->cookie = chain->cookie;
-	p->fence_id = le64toh(hdr->fence_id);
-	p->ctx_id = le32toh(hdr->ctx_id);
-	p->ring_idx = hdr->ring_idx;
-	p->on_ring = on_ring;
+	return last;
+}
+
+/*
+ * Hold a fenced request's completion (its response is already written)
+ * until its fence retires.  Returns true when it was queued.  A fence the
+ * renderer cannot create still completes in timeline order: the request
+ * retires with the newest earlier one of its timeline, or at once when
+ * there is none.
+ */
+static bool
+defer(struct kr_gpu *gpu, const struct kr_chain *chain, size_t len,
+      const struct virtio_gpu_ctrl_hdr *h, bool on_ring)
+{
+	const struct renderer_ops *ops = gpu->renderer->ops;
+	struct pending *p = calloc(1, sizeof(*p)), *last;
+
+	if (!p) {
+		log_msg(&gpu->log, KR_LOG_WARN, "out of memory: fence %llu completes at once",
+			(unsigned long long)le64toh(h->fence_id));
+		return false;
+	}
+	*p = (struct pending){
+		.cookie = chain->cookie,
+		.seq = ++gpu->fence_seq,
+		.fence_id = le64toh(h->fence_id),
+		.ctx_id = le32toh(h->ctx_id),
+		.ring_idx = h->ring_idx,
+		.on_ring = on_ring,
+		.resp_len = len,
+	};
+	if (ops->create_fence(gpu->renderer, p->seq, p->ctx_id, p->ring_idx, on_ring) < 0) {
+		last = timeline_last(gpu, p);
+		if (!last) {
+			free(p);
+			return false;
+		}
+		p->seq = last->seq;
+	}
 	*gpu->pending_tail = p;
 	gpu->pending_tail = &p->next;
-	return 0;
+	return true;
 }
 
 int
@@ -1274,17 +1322,16 @@ cmd_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
 		h.ring_idx = on_ring ? q->ring_idx : 0;
 	}
 	memcpy(resp, &h, sizeof(h));
-
-	const struct renderer_ops *ops = gpu->renderer->ops;
-	if (fenced && !c->ring_bad && ops->create_fence &&
-	    ops->create_fence(gpu->renderer, le64toh(h.fence_id), le32toh(h.ctx_id), h.ring_idx,
-			      on_ring) == 0 &&
-	    defer(gpu, chain, resp, c->resp_len, &h, on_ring) == 0) {
+	/* Written now, even when completion waits: the chain is not ours after
+	   this call returns. */
+	size_t n = iov_from_buf(chain->out, chain->n_out, 0, resp, c->resp_len);
+	if (fenced && !c->ring_bad && gpu->renderer->ops->create_fence &&
+	    defer(gpu, chain, n, &h, on_ring)) {
 		ret = -EINPROGRESS;
 		*resp_len = 0;
 		goto out;
 	}
-	*resp_len = iov_from_buf(chain->out, chain->n_out, 0, resp, c->resp_len);
+	*resp_len = n;
 	if (fenced && gpu->cb.fence_done)
 		gpu->cb.fence_done(gpu->user, le64toh(h.fence_id), le32toh(h.ctx_id), h.ring_idx);
 out:

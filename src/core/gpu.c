@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "config.h"
-#include "util/iov.h"
 
 #define MAX_MODE_DIM 16384
 
@@ -209,14 +208,6 @@ kr_gpu_create(const struct kr_gpu_config *cfg, const struct kr_gpu_callbacks *cb
 }
 
 static void
-pending_free(struct pending *p)
-{
-	free(p->resp);
-	free(p->out);
-	free(p);
-}
-
-static void
 drop_state(struct kr_gpu *gpu)
 {
 	struct resource *res;
@@ -224,7 +215,7 @@ drop_state(struct kr_gpu *gpu)
 
 	for (p = gpu->pending_head; p; p = next) {
 		next = p->next;
-		pending_free(p);
+		free(p);
 	}
 	gpu->pending_head = NULL;
 	gpu->pending_tail = &gpu->pending_head;
@@ -324,6 +315,8 @@ kr_gpu_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
 KR_EXPORT int
 kr_gpu_cursor(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
 {
+	if (!resp_len)
+		return -EINVAL;
 	*resp_len = 0;
 	return cmd_cursor(gpu, chain);
 }
@@ -445,25 +438,42 @@ same_timeline(const struct pending *p, uint32_t ctx_id, uint8_t ring_idx, bool o
 	return p->on_ring && p->ctx_id == ctx_id && p->ring_idx == ring_idx;
 }
 
-void
-gpu_fence_retired(struct kr_gpu *gpu, uint64_t fence_id, uint32_t ctx_id, uint8_t ring_idx,
-		  bool on_ring)
+/* Complete the pending requests that match (all of them when all). */
+static void
+retire(struct kr_gpu *gpu, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx, bool on_ring, bool all)
 {
 	struct pending **pp = &gpu->pending_head, *p;
 
 	while ((p = *pp)) {
-		if (!same_timeline(p, ctx_id, ring_idx, on_ring) || p->fence_id > fence_id) {
+		if (!all && (!same_timeline(p, ctx_id, ring_idx, on_ring) || p->seq > seq)) {
 			pp = &p->next;
 			continue;
 		}
 		*pp = p->next;
 		if (gpu->pending_tail == &p->next)
 			gpu->pending_tail = pp;
-		size_t n = iov_from_buf(p->out, p->n_out, 0, p->resp, p->resp_len);
 		if (gpu->cb.fence_done)
 			gpu->cb.fence_done(gpu->user, p->fence_id, p->ctx_id, p->ring_idx);
 		if (gpu->cb.ctrl_done)
-			gpu->cb.ctrl_done(gpu->user, p->cookie, n);
-		pending_free(p);
+			gpu->cb.ctrl_done(gpu->user, p->cookie, p->resp_len);
+		free(p);
 	}
+}
+
+void
+gpu_fence_retired(struct kr_gpu *gpu, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx, bool on_ring)
+{
+	retire(gpu, seq, ctx_id, ring_idx, on_ring, false);
+}
+
+void
+gpu_fence_retire_all(struct kr_gpu *gpu)
+{
+	retire(gpu, 0, 0, 0, false, true);
+}
+
+KR_EXPORT void
+kr_gpu_complete_pending(struct kr_gpu *gpu)
+{
+	gpu_fence_retire_all(gpu);
 }

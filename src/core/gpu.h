@@ -34,18 +34,21 @@ struct cursor {
 	uint32_t x, y, hot_x, hot_y;
 };
 
-/* A fenced request whose response waits for its fence. */
+/*
+ * A fenced request whose completion waits for its fence.  Its response was
+ * written into the guest's buffer when the command ran: only the used-ring
+ * entry (cookie + length) is delayed, so nothing here points into guest
+ * memory or anything else another layer may replace.
+ */
 struct pending {
-	struct pending *next;
+	struct pending *next; /* owned: the rest of the list */
 	uint64_t cookie;
-	uint64_t fence_id;
+	uint64_t seq;	   /* the core's fence sequence the renderer retires */
+	uint64_t fence_id; /* the guest's, echoed to fence_done */
 	uint32_t ctx_id;
 	uint8_t ring_idx;
 	bool on_ring;
-	uint8_t *resp; /* owned: the response to write */
-	size_t resp_len;
-	struct iovec *out; /* owned array; the memory is the embedder's */
-	size_t n_out;
+	size_t resp_len; /* bytes written into the chain's out buffers */
 };
 
 /* Fence rings per context (CONTEXT_INIT): ring_idx 0..63. */
@@ -70,8 +73,11 @@ struct kr_gpu {
 	uint64_t features_offered;
 	uint64_t features_acked;
 	uint8_t uuid_seed[16];
-	struct pending *pending_head; /* owned list, in submission order */
-	struct pending **pending_tail;
+	struct pending *pending_head;  /* owned list, in submission order */
+	struct pending **pending_tail; /* borrowed: last next field */
+	/* Fence identity handed to renderers: 1, 2, ... never reused, not even
+	   across a reset, so a retirement from before a reset matches nothing. */
+	uint64_t fence_seq;
 	uint64_t n_commands, n_errors;
 	uint32_t *contexts; /* owned: ids of live 3D contexts */
 	uint32_t n_contexts;
@@ -86,10 +92,13 @@ void gpu_blob_unmap(struct kr_gpu *gpu, struct resource *res);
 int gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbacks *cbs,
 			void *user, const struct renderer_ops *ops, struct kr_gpu **out);
 
-/* Renderers report a retired fence here: completes, in order, every pending
-   request of that timeline with fence_id <= the retired one. */
-void gpu_fence_retired(struct kr_gpu *gpu, uint64_t fence_id, uint32_t ctx_id, uint8_t ring_idx,
+/* Renderers report a retired fence here, by the sequence number create_fence
+   was given: completes, in order, every pending request of that timeline
+   with a sequence <= the retired one.  Unknown sequences complete nothing. */
+void gpu_fence_retired(struct kr_gpu *gpu, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx,
 		       bool on_ring);
+/* A renderer lost track of its fences: complete every pending request now. */
+void gpu_fence_retire_all(struct kr_gpu *gpu);
 
 /* Bytes per pixel of a format, 0 when unknown. */
 uint32_t format_bpp(uint32_t format);

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pixman.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +41,7 @@ vugpu_detach(struct vugpu *v)
 	v->negotiated = false;
 	v->edid_head = v->edid_count = 0;
 	v->out_len = v->out_off = 0;
+	v->in_len = 0;
 	for (unsigned i = 0; i < KR_MAX_SCANOUTS; i++) {
 		v->stage[i].pending = v->stage[i].staged = (struct kr_rect){0};
 		v->sent_scanout[i] = false;
@@ -107,7 +107,14 @@ queue_space(struct vugpu *v, size_t len)
 			v->out_off = 0;
 		}
 		if (v->out_len + len > v->out_cap) {
-			size_t cap = v->out_len + len;
+			/* Geometric growth: a burst of small messages costs
+			   O(n) copies, not O(n^2); the cap above bounds it. */
+			size_t cap = MAX(v->out_cap * 2, (size_t)4096);
+			while (cap < v->out_len + len)
+				cap *= 2;
+			cap = MIN(cap, (size_t)VUGPU_MAX_QUEUED + 4096);
+			if (cap < v->out_len + len)
+				cap = v->out_len + len;
 			uint8_t *b = realloc(v->out, cap);
 			if (!b) {
 				fail(v, "queue", -ENOMEM);
@@ -115,6 +122,7 @@ queue_space(struct vugpu *v, size_t len)
 			}
 			v->out = b;
 			v->out_cap = cap;
+			v->grows++;
 		}
 	}
 	uint8_t *p = v->out + v->out_len;
@@ -147,29 +155,6 @@ send_msg(struct vugpu *v, uint32_t request, const void *payload, uint32_t size)
 	return vugpu_pump(v);
 }
 
-static int
-read_timed(struct vugpu *v, void *buf, size_t len, int timeout_ms)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		struct pollfd pfd = {v->fd, POLLIN, 0};
-		int r = poll(&pfd, 1, timeout_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r == 0 ? -ETIMEDOUT : -errno;
-		ssize_t n = recv(v->fd, p, len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			return n == 0 ? -ECONNRESET : -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void
 handle_reply(struct vugpu *v, const struct vu_hdr *h, const uint8_t *p)
 {
@@ -187,24 +172,29 @@ handle_reply(struct vugpu *v, const struct vu_hdr *h, const uint8_t *p)
 			v->ops->ready(v->user);
 		break;
 	}
-	case VUGPU_GET_DISPLAY_INFO:
-		if (h->size == sizeof(struct virtio_gpu_resp_display_info)) {
-			struct virtio_gpu_resp_display_info info;
+	case VUGPU_GET_DISPLAY_INFO: {
+		/* A reply of the wrong size still answers the query (NULL):
+		   the caller keeps what it knew rather than wait for more. */
+		struct virtio_gpu_resp_display_info info;
+		bool ok = h->size == sizeof(info);
+		if (ok)
 			memcpy(&info, p, sizeof(info));
-			v->display_info_replies++;
-			if (v->ops && v->ops->display_info)
-				v->ops->display_info(v->user, &info);
-		}
+		v->display_info_replies++;
+		if (v->ops && v->ops->display_info)
+			v->ops->display_info(v->user, ok ? &info : NULL);
 		break;
+	}
 	case VUGPU_GET_EDID:
-		if (h->size == sizeof(struct virtio_gpu_resp_edid) && v->edid_count) {
+		if (v->edid_count) {
 			struct virtio_gpu_resp_edid e;
+			bool ok = h->size == sizeof(e);
 			uint32_t id = v->edid_queue[v->edid_head];
 			v->edid_head = (v->edid_head + 1) % VUGPU_MAX_PENDING;
 			v->edid_count--;
-			memcpy(&e, p, sizeof(e));
+			if (ok)
+				memcpy(&e, p, sizeof(e));
 			if (v->ops && v->ops->edid)
-				v->ops->edid(v->user, id, &e);
+				v->ops->edid(v->user, id, ok ? &e : NULL);
 		}
 		break;
 	default: /* unblock notes and anything else: nothing to do */ break;
@@ -214,43 +204,42 @@ handle_reply(struct vugpu *v, const struct vu_hdr *h, const uint8_t *p)
 int
 vugpu_read(struct vugpu *v)
 {
-	uint8_t p[4096];
 	struct vu_hdr h;
-	int ret;
 
-	if (v->fd < 0)
-		return -ENOTCONN;
-	/* The frontend writes whole messages: the rest follows promptly. */
-	ret = read_timed(v, &h, sizeof(h), 1000);
-	if (ret == 0 && h.size > sizeof(p))
-		ret = -EPROTO;
-	if (ret == 0)
-		ret = read_timed(v, p, h.size, 1000);
-	if (ret < 0) {
-		if (ret == -ECONNRESET)
-			vugpu_detach(v);
-		else
-			fail(v, "read", ret);
-		return ret;
+	/* Whatever has arrived, without waiting: a message may come in pieces
+	   over several calls. */
+	while (v->fd >= 0) {
+		ssize_t n = recv(v->fd, v->in + v->in_len, sizeof(v->in) - v->in_len, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			if (n == 0)
+				vugpu_detach(v);
+			else
+				fail(v, "read", -errno);
+			return n == 0 ? -ECONNRESET : -EIO;
+		}
+		v->in_len += (size_t)n;
+		while (v->fd >= 0 && v->in_len >= sizeof(h)) {
+			memcpy(&h, v->in, sizeof(h));
+			if (h.size > sizeof(v->in) - sizeof(h)) {
+				fail(v, "read", -EPROTO);
+				return -EPROTO;
+			}
+			size_t len = sizeof(h) + h.size;
+			if (v->in_len < len)
+				break;
+			if (h.flags & VUGPU_FLAG_REPLY)
+				handle_reply(v, &h, v->in + sizeof(h));
+			if (v->fd < 0)
+				break;
+			memmove(v->in, v->in + len, v->in_len - len);
+			v->in_len -= len;
+		}
 	}
-	if (h.flags & VUGPU_FLAG_REPLY)
-		handle_reply(v, &h, p);
 	return v->fd >= 0 ? 0 : -ENOTCONN;
-}
-
-int
-vugpu_read_ready(struct vugpu *v)
-{
-	uint8_t b;
-	ssize_t n = recv(v->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n == 0) {
-		vugpu_detach(v);
-		return -ECONNRESET;
-	}
-	return vugpu_read(v);
 }
 
 int
@@ -283,67 +272,6 @@ vugpu_request_edid(struct vugpu *v, uint32_t scanout)
 	v->edid_queue[(v->edid_head + v->edid_count) % VUGPU_MAX_PENDING] = scanout;
 	v->edid_count++;
 	return 0;
-}
-
-/* Handle messages (and drain output) until done(v) or timeout_ms passed. */
-static int
-wait_until(struct vugpu *v, bool (*done)(const struct vugpu *, unsigned), unsigned arg,
-	   int timeout_ms)
-{
-	int ret = 0;
-
-	for (int waited = 0; ret == 0 && v->fd >= 0 && !done(v, arg); waited += 10) {
-		struct pollfd pfd = {v->fd, POLLIN | (vugpu_busy(v) ? POLLOUT : 0), 0};
-		if (waited >= timeout_ms)
-			return -ETIMEDOUT;
-		int r = poll(&pfd, 1, 10);
-		if (r < 0 && errno != EINTR)
-			ret = -errno;
-		else if (r > 0 && (pfd.revents & POLLOUT))
-			ret = vugpu_pump(v);
-		if (ret == 0 && r > 0 && (pfd.revents & (POLLIN | POLLHUP)))
-			ret = vugpu_read(v);
-	}
-	return ret ? ret : v->fd >= 0 ? 0 : -ENOTCONN;
-}
-
-static bool
-have_display_info(const struct vugpu *v, unsigned want)
-{
-	return v->display_info_replies >= want;
-}
-
-static bool
-no_edid_pending(const struct vugpu *v, unsigned unused)
-{
-	(void)unused;
-	return v->negotiated && v->edid_count == 0;
-}
-
-static bool
-is_negotiated(const struct vugpu *v, unsigned unused)
-{
-	(void)unused;
-	return v->negotiated;
-}
-
-int
-vugpu_sync_display_info(struct vugpu *v, int timeout_ms)
-{
-	unsigned want;
-	int ret = wait_until(v, is_negotiated, 0, timeout_ms);
-
-	if (ret < 0 || !v->negotiated)
-		return ret < 0 ? ret : -ETIMEDOUT;
-	want = v->display_info_replies + 1;
-	ret = vugpu_request_display_info(v);
-	return ret < 0 ? ret : wait_until(v, have_display_info, want, timeout_ms);
-}
-
-int
-vugpu_sync_edids(struct vugpu *v, int timeout_ms)
-{
-	return wait_until(v, no_edid_pending, 0, timeout_ms);
 }
 
 /* Convert a rectangle of the source resource into the staged x8r8g8b8 frame. */
@@ -409,8 +337,11 @@ vugpu_scanout(struct vugpu *v, uint32_t scanout_id, const struct kr_scanout_info
 	if (!info) {
 		stage_clear(s);
 	} else {
-		/* What the old resource showed and was not sent yet is kept. */
-		stage_pending(v, s);
+		/* The old source's pixels may be gone: libkohlrabi called
+		   vugpu_changing (staging what they showed) before it let go
+		   of them, so nothing is read from them here. */
+		s->has_source = false;
+		s->pending = (struct kr_rect){0};
 		if (s->width != info->width || s->height != info->height) {
 			stage_clear(s);
 			s->pixels = calloc((size_t)info->width * info->height, 4);

@@ -23,7 +23,9 @@
 #include "util/log.h"
 
 struct vugpu_ops {
-	/* The frontend's display configuration / a scanout's EDID arrived. */
+	/* The frontend's display configuration / a scanout's EDID arrived;
+	   NULL when the frontend answered with a message of the wrong size
+	   (the query is answered all the same). */
 	void (*display_info)(void *user, const struct virtio_gpu_resp_display_info *info);
 	void (*edid)(void *user, uint32_t scanout, const struct virtio_gpu_resp_edid *edid);
 	/* Protocol features are agreed: queries may be sent. */
@@ -59,12 +61,15 @@ struct vugpu {
 	unsigned display_info_replies;
 	const struct vugpu_ops *ops; /* may be NULL */
 	void *user;		     /* borrowed: handed to ops */
-	uint8_t *out;		     /* owned: bytes queued for the socket */
+	uint8_t in[4096 + 12];	     /* a message arriving in pieces */
+	size_t in_len;
+	uint8_t *out; /* owned: bytes queued for the socket */
 	size_t out_len, out_off, out_cap;
 	struct vugpu_stage stage[KR_MAX_SCANOUTS];
 	struct logger *log;		    /* borrowed */
 	bool sent_scanout[KR_MAX_SCANOUTS]; /* the frontend has a surface of stage size */
 	uint64_t bytes_sent, frames_sent, updates_merged, copies;
+	uint64_t grows; /* times the output queue was reallocated */
 };
 
 void vugpu_init(struct vugpu *v, struct logger *log, const struct vugpu_ops *ops, void *user);
@@ -87,25 +92,18 @@ vugpu_busy(const struct vugpu *v)
 {
 	return v->out_off < v->out_len;
 }
-/* The socket is readable: read and handle one message.  -errno when the
-   socket is gone (it is then closed). */
+/* The socket may be readable: handle what arrived, without waiting (a
+   message cut short is kept for the next call).  -errno when the socket is
+   gone (it is then closed). */
 int vugpu_read(struct vugpu *v);
-/* The socket may be readable: handle what arrived, without waiting. */
-int vugpu_read_ready(struct vugpu *v);
 /* The socket is writable: send what is queued.  -errno when it is gone. */
 int vugpu_pump(struct vugpu *v);
 
-/* Ask for the display configuration / an EDID; answers come to ops. */
+/* Ask for the display configuration / an EDID; answers come to ops (nothing
+   here waits for them). */
 int vugpu_request_display_info(struct vugpu *v);
 /* -EOPNOTSUPP when the frontend has no EDID support. */
 int vugpu_request_edid(struct vugpu *v, uint32_t scanout);
-/* Ask for the display configuration and wait (handling other messages,
-   finishing the feature negotiation first) up to timeout_ms for the answer.
-   Only for when the frontend is known to be free to answer. */
-int vugpu_sync_display_info(struct vugpu *v, int timeout_ms);
-/* Wait up to timeout_ms for the EDID queries in flight to be answered. */
-int vugpu_sync_edids(struct vugpu *v, int timeout_ms);
-
 /* Display events, from libkohlrabi's callbacks.  Scanout and cursor
    messages are queued at once; pixels are staged until vugpu_present(). */
 void vugpu_scanout(struct vugpu *v, uint32_t scanout_id, const struct kr_scanout_info *info);

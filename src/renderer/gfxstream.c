@@ -184,7 +184,7 @@ struct gs_timeline {
 	uint32_t ctx_id;
 	uint8_t ring_idx;
 	bool on_ring;
-	uint64_t fence_id; /* newest retired */
+	uint64_t seq; /* newest retired (the core's fence sequence) */
 };
 
 struct gs {
@@ -235,8 +235,8 @@ fence_cb(void *user, struct sr_fence *f)
 	for (size_t i = 0; i < g->n_retired; i++) {
 		struct gs_timeline *t = &g->retired[i];
 		if (t->on_ring == on_ring && t->ctx_id == ctx && t->ring_idx == ring) {
-			if (f->fence_id > t->fence_id)
-				t->fence_id = f->fence_id;
+			if (f->fence_id > t->seq)
+				t->seq = f->fence_id;
 			goto out;
 		}
 	}
@@ -272,16 +272,13 @@ gs_poll(struct renderer *r)
 	g->lost = false;
 	pthread_mutex_unlock(&g->lock);
 	for (size_t i = 0; i < n; i++)
-		gpu_fence_retired(r->gpu, list[i].fence_id, list[i].ctx_id, list[i].ring_idx,
+		gpu_fence_retired(r->gpu, list[i].seq, list[i].ctx_id, list[i].ring_idx,
 				  list[i].on_ring);
 	free(list);
 	if (lost) {
 		/* Out of memory in the callback: better early than never. */
 		log_bug_host(&r->gpu->log, "gfxstream: fences lost; completing all pending");
-		while (r->gpu->pending_head) {
-			const struct pending *p = r->gpu->pending_head;
-			gpu_fence_retired(r->gpu, UINT64_MAX, p->ctx_id, p->ring_idx, p->on_ring);
-		}
+		gpu_fence_retire_all(r->gpu);
 	}
 }
 
@@ -593,10 +590,13 @@ map_blob(struct gs *g, struct gs_res *gr, uint64_t size)
 {
 	uint32_t id = gr->base.id;
 
-	if (g->api.resource_map(id, &gr->map, &gr->map_size) == 0 && gr->map &&
-	    gr->map_size >= size)
-		return 0;
+	if (g->api.resource_map(id, &gr->map, &gr->map_size) == 0 && gr->map) {
+		if (gr->map_size >= size)
+			return 0;
+		g->api.resource_unmap(id); /* too small to show the blob: give it back */
+	}
 	gr->map = NULL;
+	gr->map_size = 0;
 	gr->fd = export_fd(g, id);
 	if (gr->fd < 0 || size > SIZE_MAX)
 		return -EINVAL;
@@ -748,12 +748,13 @@ gs_capset_get(struct renderer *r, uint32_t id, uint32_t version, void *buf, uint
 }
 
 static int
-gs_create_fence(struct renderer *r, uint64_t fence_id, uint32_t ctx_id, uint8_t ring_idx,
-		bool on_ring)
+gs_create_fence(struct renderer *r, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx, bool on_ring)
 {
+	/* The library sees the core's sequence, so what it retires after a
+	   device reset cannot match a request made since. */
 	struct sr_fence f = {
 		.flags = SR_FENCE_FLAG_FENCE | (on_ring ? SR_FENCE_FLAG_RING_IDX : 0),
-		.fence_id = fence_id,
+		.fence_id = seq,
 		.ctx_id = ctx_id,
 		.ring_idx = on_ring ? ring_idx : 0,
 	};

@@ -118,10 +118,12 @@ struct renderer_ops {
 	int (*blob_read)(struct renderer *r, struct resource *res, uint64_t off, void *dst,
 			 size_t len);
 
-	/* Optional: a fence that retires later, through gpu_fence_retired().
-	   NULL: fences retire as soon as the command is done. */
-	int (*create_fence)(struct renderer *r, uint64_t fence_id, uint32_t ctx_id,
-			    uint8_t ring_idx, bool on_ring);
+	/* Optional: a fence that retires later, through gpu_fence_retired(seq).
+	   seq is the core's (never reused, increasing), not the guest's fence
+	   id.  NULL: fences retire as soon as the command is done.  On failure
+	   the request completes after the earlier fences of its timeline. */
+	int (*create_fence)(struct renderer *r, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx,
+			    bool on_ring);
 	/* Optional: look for finished work. */
 	void (*poll)(struct renderer *r);
 };

@@ -27,8 +27,8 @@ struct virgl_box {
 };
 
 struct virgl_fence {
-	uint32_t seq;
-	uint64_t fence_id;
+	uint32_t seq;	   /* virglrenderer's 32-bit fence number */
+	uint64_t core_seq; /* the core's fence sequence */
 	uint32_t ctx_id;
 	uint8_t ring_idx;
 	bool on_ring;
@@ -78,7 +78,7 @@ write_fence(void *cookie, uint32_t seq)
 			break;
 		v->head = (v->head + 1) % VIRGL_MAX_FENCES;
 		v->count--;
-		gpu_fence_retired(v->base.gpu, f.fence_id, f.ctx_id, f.ring_idx, f.on_ring);
+		gpu_fence_retired(v->base.gpu, f.core_seq, f.ctx_id, f.ring_idx, f.on_ring);
 	}
 }
 
@@ -380,18 +380,18 @@ virgl_capset_get(struct renderer *r, uint32_t id, uint32_t version, void *buf, u
 }
 
 static int
-virgl_create_fence(struct renderer *r, uint64_t fence_id, uint32_t ctx_id, uint8_t ring_idx,
+virgl_create_fence(struct renderer *r, uint64_t core_seq, uint32_t ctx_id, uint8_t ring_idx,
 		   bool on_ring)
 {
 	struct virgl *v = to_virgl(r);
 
 	if (v->count == VIRGL_MAX_FENCES)
-		return -EBUSY; /* the core then completes the request at once */
+		return -EBUSY; /* the core completes it after the earlier fences */
 	uint32_t seq = ++v->seq;
 	if (virgl_renderer_create_fence((int)seq, ctx_id) != 0)
 		return -EINVAL;
 	v->fences[(v->head + v->count) % VIRGL_MAX_FENCES] =
-		(struct virgl_fence){seq, fence_id, ctx_id, ring_idx, on_ring};
+		(struct virgl_fence){seq, core_seq, ctx_id, ring_idx, on_ring};
 	v->count++;
 	return 0;
 }

@@ -153,6 +153,12 @@ vring_pop(struct vring *vr, const struct vu_mem *mem, struct vring_req *req)
 }
 
 void
+vring_unpop(struct vring *vr)
+{
+	vr->last_avail--;
+}
+
+void
 vring_push(struct vring *vr, uint16_t head, uint32_t len)
 {
 	struct vring_used_elem e = {head, len};

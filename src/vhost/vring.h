@@ -39,9 +39,13 @@ struct vring_used_elem {
 struct vring {
 	uint32_t num;			     /* 0: not set up */
 	uint64_t desc_ua, avail_ua, used_ua; /* frontend addresses from SET_VRING_ADDR */
-	struct vring_desc *desc;	     /* borrowed: in mapped guest memory */
-	uint16_t *avail;		     /* flags, idx, ring[num], used_event */
-	uint16_t *used;			     /* flags, idx, elems[num], avail_event */
+	bool addr_set;			     /* ... were given (0 is a valid address) */
+	/* Borrowed, into the memory table's mappings: valid until the table is
+	   replaced or cleared (vu.c maps them again from the *_ua addresses
+	   right after, or NULLs them), the ring is reset, or num changes. */
+	struct vring_desc *desc;
+	uint16_t *avail; /* flags, idx, ring[num], used_event */
+	uint16_t *used;	 /* flags, idx, elems[num], avail_event */
 	uint16_t last_avail;
 	uint16_t used_idx;
 	uint16_t signalled_used; /* used_idx at the last interrupt */
@@ -54,6 +58,8 @@ struct vring {
 	bool event_idx;	       /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;	       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	uint32_t pending_used; /* used entries not yet signalled */
+	uint32_t gen;	       /* bumped each time the ring stops (kept by vring_reset
+				  only through vu.c's stop_queue) */
 };
 
 /* One request popped from the ring: host iovecs, readable first. */
@@ -84,5 +90,8 @@ void vring_flush(struct vring *vr);
 void vring_set_avail_event(struct vring *vr);
 /* Requests still on the available ring. */
 bool vring_has_avail(const struct vring *vr);
+/* Give back the request vring_pop returned last (it is popped again, read
+   anew from guest memory, next time). */
+void vring_unpop(struct vring *vr);
 
 #endif

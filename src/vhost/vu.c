@@ -2,16 +2,22 @@
 #include "vu.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vu_proto.h"
 
-/* A frontend that stops halfway through a message is dropped after this. */
-#define VU_RECV_TIMEOUT_S 10
+/* A frontend that stops halfway through a message (or stops reading our
+   reply) is dropped after this: the longest the loop waits on it. */
+#define VU_RECV_TIMEOUT_S 2
+/* The longest wait for the frontend's ack of a backend-channel request, for
+   the whole reply; past it the channel is closed (see backend_request). */
+#define VU_BACKEND_ACK_TIMEOUT_MS 1000
 
 #define DEVICE_FEATURE_MASK ((1ull << 24) - 1)
 
@@ -116,6 +122,7 @@ stop_queue(struct vu_dev *d, unsigned q)
 {
 	struct vring *vr = &d->vq[q];
 	bool event_idx = vr->event_idx, indirect = vr->indirect;
+	uint32_t gen = vr->gen + 1; /* what was popped before is not waited for */
 
 	if (vr->started)
 		d->ops->queue_state(d->user, q, false);
@@ -125,6 +132,7 @@ stop_queue(struct vu_dev *d, unsigned q)
 	vring_reset(vr);
 	vr->event_idx = event_idx;
 	vr->indirect = indirect;
+	vr->gen = gen;
 }
 
 static void
@@ -161,15 +169,17 @@ vu_dev_attach(struct vu_dev *d, int fd)
 void
 vu_dev_detach(struct vu_dev *d)
 {
+	/* The frontend is gone (or being dropped): nobody answers on the
+	   backend channel, so the reset below unmaps blobs locally at once. */
+	if (d->backend_fd >= 0)
+		close(d->backend_fd);
+	d->backend_fd = -1;
 	reset_all(d);
 	vu_mem_clear(&d->mem);
 	d->ops->mem_changed(d->user, &d->mem);
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
-	if (d->backend_fd >= 0)
-		close(d->backend_fd);
-	d->backend_fd = -1;
 }
 
 static void
@@ -312,6 +322,24 @@ start_if_ready(struct vu_dev *d, unsigned q)
 	d->ops->queue_kick(d->user, q);
 }
 
+/* A new size for a ring that may already have addresses: they must hold
+   the new size too (the checks of SET_VRING_ADDR, run again). */
+static int
+set_num(struct vu_dev *d, struct vring *vr, uint32_t num)
+{
+	uint32_t old = vr->num;
+
+	vr->num = num;
+	if (!vr->addr_set || vring_map(vr, &d->mem) == 0)
+		return 0;
+	log_msg(d->log, KR_LOG_ERROR, "vhost-user: ring of %u entries does not fit its addresses",
+		num);
+	vr->num = old;
+	if (vring_map(vr, &d->mem) < 0)
+		vr->broken = true;
+	return -EPROTO;
+}
+
 static int
 handle_mem_table(struct vu_dev *d, struct vu_msg *m)
 {
@@ -324,9 +352,11 @@ handle_mem_table(struct vu_dev *d, struct vu_msg *m)
 	ret = vu_mem_set(&d->mem, m->p.mem.regions, n, m->fds);
 	if (ret < 0)
 		return ret;
+	/* The old mappings are gone: every ring with addresses is mapped
+	   again (or stops) before anything can read it. */
 	for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
 		struct vring *vr = &d->vq[q];
-		if (vr->desc_ua && vring_map(vr, &d->mem) < 0)
+		if (vr->addr_set && vring_map(vr, &d->mem) < 0)
 			vr->broken = true;
 	}
 	return d->ops->mem_changed(d->user, &d->mem);
@@ -437,8 +467,7 @@ handle(struct vu_dev *d, struct vu_msg *m)
 		v = m->p.state.num;
 		if (v == 0 || v > VRING_MAX_NUM || (v & (v - 1)) || vr->started)
 			return -EPROTO;
-		vr->num = (uint32_t)v;
-		return 0;
+		return set_num(d, vr, (uint32_t)v);
 	case VU_SET_VRING_ADDR:
 		if (!shape_ok(m, sizeof(struct vu_vring_addr), 0) ||
 		    !(vr = ring_of(d, m->p.addr.index)) || vr->started)
@@ -446,7 +475,9 @@ handle(struct vu_dev *d, struct vu_msg *m)
 		vr->desc_ua = m->p.addr.desc;
 		vr->avail_ua = m->p.addr.avail;
 		vr->used_ua = m->p.addr.used;
+		vr->addr_set = true;
 		if (vring_map(vr, &d->mem) < 0) {
+			vr->addr_set = false;
 			log_msg(d->log, KR_LOG_ERROR, "vhost-user: ring %u addresses not usable",
 				m->p.addr.index);
 			return -EPROTO;
@@ -533,7 +564,64 @@ handle(struct vu_dev *d, struct vu_msg *m)
 	}
 }
 
-/* Send a request on the backend channel and wait for its ack. */
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Read exactly len bytes before the deadline (CLOCK_MONOTONIC ms). */
+static int
+read_before(int fd, void *buf, size_t len, uint64_t deadline)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		uint64_t now = mono_ms();
+		struct pollfd pfd = {fd, POLLIN, 0};
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		int r = poll(&pfd, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? -ETIMEDOUT : -errno;
+		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The backend channel can no longer be trusted to pair requests with
+   replies: close it.  Later requests fail at once (-EOPNOTSUPP) until the
+   frontend hands a new one. */
+static void
+backend_drop(struct vu_dev *d, const char *why, int err)
+{
+	log_msg(d->log, KR_LOG_WARN,
+		"vhost-user: backend channel: %s (%s); closed until the frontend sends a new "
+		"one (SET_BACKEND_REQ_FD)",
+		why, strerror(-err));
+	close(d->backend_fd);
+	d->backend_fd = -1;
+}
+
+/*
+ * Send a request on the backend channel and wait for its ack.  The channel
+ * carries one request at a time and nothing else comes from the frontend on
+ * it, so the reply must be the ack of this request: anything unsolicited,
+ * malformed, for another request, or later than VU_BACKEND_ACK_TIMEOUT_MS
+ * drops the channel (a late ack would otherwise be taken for the next
+ * request's).  The wait is bounded once per channel.
+ */
 static int
 backend_request(struct vu_dev *d, uint32_t request, const struct vu_mmap *p, int fd)
 {
@@ -550,9 +638,16 @@ backend_request(struct vu_dev *d, uint32_t request, const struct vu_mmap *p, int
 	struct iovec iov = {&msg, sizeof(msg)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t w;
+	uint8_t junk;
 
 	if (!shmem_negotiated(d) || d->backend_fd < 0)
 		return -EOPNOTSUPP;
+	w = recv(d->backend_fd, &junk, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (w >= 0) {
+		backend_drop(d, w ? "unsolicited bytes" : "closed by the frontend",
+			     w ? -EPROTO : -ECONNRESET);
+		return -EPIPE;
+	}
 	if (fd >= 0) {
 		memset(&ctl, 0, sizeof(ctl));
 		mh.msg_control = ctl.buf;
@@ -564,21 +659,34 @@ backend_request(struct vu_dev *d, uint32_t request, const struct vu_mmap *p, int
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
 	do {
-		w = sendmsg(d->backend_fd, &mh, MSG_NOSIGNAL);
+		w = sendmsg(d->backend_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (w < 0 && errno == EINTR);
-	if (w != (ssize_t)sizeof(msg))
+	if (w != (ssize_t)sizeof(msg)) {
+		backend_drop(d, "send failed", w < 0 ? -errno : -EPIPE);
 		return -EPIPE;
+	}
 	if (!ack)
 		return 0;
 	struct {
 		struct vu_hdr hdr;
 		uint64_t u64;
 	} __attribute__((packed)) r;
-	int ret = read_full(d->backend_fd, &r, sizeof(r));
-	if (ret < 0)
+	uint64_t deadline = mono_ms() + VU_BACKEND_ACK_TIMEOUT_MS;
+	int ret = read_before(d->backend_fd, &r.hdr, sizeof(r.hdr), deadline);
+	if (ret == 0 &&
+	    (r.hdr.request != request || (r.hdr.flags & VU_FLAG_VERSION_MASK) != VU_VERSION ||
+	     !(r.hdr.flags & VU_FLAG_REPLY) || r.hdr.size != 8))
+		ret = -EPROTO;
+	if (ret == 0)
+		ret = read_before(d->backend_fd, &r.u64, sizeof(r.u64), deadline);
+	if (ret < 0) {
+		backend_drop(d,
+			     ret == -ETIMEDOUT ? "no ack in time"
+			     : ret == -EPROTO  ? "a reply that is not this request's ack"
+					       : "reply failed",
+			     ret);
 		return ret;
-	if (r.hdr.request != request || !(r.hdr.flags & VU_FLAG_REPLY) || r.hdr.size != 8)
-		return -EPROTO;
+	}
 	return r.u64 ? -EIO : 0;
 }
 

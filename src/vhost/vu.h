@@ -74,7 +74,9 @@ int vu_dev_dispatch(struct vu_dev *d);
 /* Ask the frontend to map fd [fd_offset, +len) at shm_offset of region
    shmid, or to unmap that range.  Needs the SHMEM protocol feature and a
    backend channel (-EOPNOTSUPP otherwise); waits for the frontend's ack when
-   REPLY_ACK was negotiated (-EIO when it refuses). */
+   REPLY_ACK was negotiated (-EIO when it refuses), at most
+   VU_BACKEND_ACK_TIMEOUT_MS: a missing, late or malformed ack closes the
+   channel (-ETIMEDOUT / -EPROTO) until the next SET_BACKEND_REQ_FD. */
 int vu_dev_shmem_map(struct vu_dev *d, uint8_t shmid, int fd, uint64_t fd_offset,
 		     uint64_t shm_offset, uint64_t len, bool writable);
 int vu_dev_shmem_unmap(struct vu_dev *d, uint8_t shmid, uint64_t shm_offset, uint64_t len);

@@ -19,15 +19,20 @@
 
 static struct renderer_ops fake_ops;
 static unsigned fences_created;
+static uint64_t seqs[16]; /* what create_fence was given, in order */
+static int fence_error;	  /* create_fence answers this when non-zero */
 
 static int
-fake_fence(struct renderer *r, uint64_t fence_id, uint32_t ctx_id, uint8_t ring_idx, bool on_ring)
+fake_fence(struct renderer *r, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx, bool on_ring)
 {
 	(void)r;
-	(void)fence_id;
 	(void)ctx_id;
 	(void)ring_idx;
 	(void)on_ring;
+	if (fence_error)
+		return fence_error;
+	if (fences_created < 16)
+		seqs[fences_created] = seq;
 	fences_created++;
 	return 0;
 }
@@ -75,6 +80,7 @@ fake_new(void)
 	fake_ops.ctx_create = fake_ctx_create;
 	fake_ops.ctx_destroy = fake_ctx_destroy;
 	fences_created = 0;
+	fence_error = 0;
 	assert_non_null(h);
 	kr_gpu_config_init(&cfg);
 	assert_int_equal(gpu_create_with_ops(&cfg, &h_callbacks, h, &fake_ops, &h->gpu), 0);
@@ -123,8 +129,12 @@ test_global_timeline(void **state)
 	assert_int_equal(submit(h, &r[2], 12, 0, 0, 0, 0), 0); /* unfenced: at once */
 	assert_int_equal(submit(h, &r[3], 13, VIRTIO_GPU_FLAG_FENCE, 3, 0, 0), -EINPROGRESS);
 	assert_int_equal(fences_created, 3);
-	/* Nothing written to deferred responses yet. */
-	assert_int_equal(r[0].resp[0], 0xa5);
+	/* The renderer sees the core's sequence, not the guest's fence ids. */
+	assert_int_equal(seqs[0], 1);
+	assert_int_equal(seqs[2], 3);
+	/* Responses are written at once (nothing of the chain is kept); only
+	   the completion waits. */
+	assert_int_equal(r[0].resp[0], VIRTIO_GPU_RESP_OK_DISPLAY_INFO & 0xff);
 	assert_int_equal(h->n_done, 0);
 
 	gpu_fence_retired(h->gpu, 2, 0, 0, false);
@@ -141,7 +151,6 @@ test_global_timeline(void **state)
 	assert_int_equal(d.hdr.flags, VIRTIO_GPU_FLAG_FENCE);
 	assert_int_equal(d.hdr.fence_id, 2);
 	assert_int_equal(d.pmodes[0].r.width, 1280);
-	assert_int_equal(r[3].resp[0], 0xa5);
 
 	/* Retiring an old fence again completes nothing. */
 	gpu_fence_retired(h->gpu, 2, 0, 0, false);
@@ -218,13 +227,81 @@ test_ring_timelines(void **state)
 	gpu_fence_retired(h->gpu, 100, 0, 0, false);
 	assert_int_equal(h->n_done, 2);
 	assert_int_equal(h->done_cookies[1], 4);
-	gpu_fence_retired(h->gpu, 9, 1, 0, true); /* below 10: nothing */
+	/* Sequences: r[0] 1, r[1] 2, r[2] 3, r[3] 4. */
+	gpu_fence_retired(h->gpu, 0, 1, 0, true); /* below 1: nothing */
 	assert_int_equal(h->n_done, 2);
-	gpu_fence_retired(h->gpu, 10, 1, 0, true);
-	gpu_fence_retired(h->gpu, 6, 2, 1, true);
+	gpu_fence_retired(h->gpu, seqs[0], 1, 0, true);
+	gpu_fence_retired(h->gpu, seqs[2], 2, 1, true);
 	assert_int_equal(h->n_done, 4);
 	assert_int_equal(h->done_cookies[2], 1);
 	assert_int_equal(h->done_cookies[3], 3);
+	free(r);
+	h_free(h);
+}
+
+/*
+ * A renderer still holding a fence from before a reset (virgl's in-flight
+ * fences, gfxstream's queue of retirements) retires it after the reset: it
+ * must not complete what the reloaded driver sent since, whose fence ids
+ * start near 1 again.
+ */
+static void
+test_retirement_from_before_reset(void **state)
+{
+	struct harness *h = fake_new();
+	struct req *r = calloc(3, sizeof(*r));
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(submit(h, &r[0], 1, VIRTIO_GPU_FLAG_FENCE, 500, 0, 0), -EINPROGRESS);
+	uint64_t old = seqs[0];
+	kr_gpu_reset(h->gpu);
+	assert_int_equal(submit(h, &r[1], 2, VIRTIO_GPU_FLAG_FENCE, 1, 0, 0), -EINPROGRESS);
+	assert_true(seqs[1] > old); /* never reused */
+	gpu_fence_retired(h->gpu, old, 0, 0, false);
+	assert_int_equal(h->n_done, 0);
+	struct kr_gpu_stats st;
+	kr_gpu_get_stats(h->gpu, &st);
+	assert_int_equal(st.pending, 1);
+	gpu_fence_retired(h->gpu, seqs[1], 0, 0, false);
+	assert_int_equal(h->n_done, 1);
+	assert_int_equal(h->done_cookies[0], 2);
+	assert_int_equal(h->n_fences, 1);
+	assert_int_equal(h->fences[0], 1); /* the guest's id, not the sequence */
+	free(r);
+	h_free(h);
+}
+
+/*
+ * Fence N means "everything up to N is done": a fence the renderer cannot
+ * create (virgl at 4096 in flight) must not complete its request before
+ * the earlier ones of its timeline; with none earlier it completes at once.
+ */
+static void
+test_fence_not_created_keeps_order(void **state)
+{
+	struct harness *h = fake_new();
+	struct req *r = calloc(4, sizeof(*r));
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(submit(h, &r[0], 1, VIRTIO_GPU_FLAG_FENCE, 1, 0, 0), -EINPROGRESS);
+	fence_error = -EBUSY;
+	assert_int_equal(submit(h, &r[1], 2, VIRTIO_GPU_FLAG_FENCE, 2, 0, 0), -EINPROGRESS);
+	assert_int_equal(h->n_done, 0);
+	fence_error = 0;
+	assert_int_equal(submit(h, &r[2], 3, VIRTIO_GPU_FLAG_FENCE, 3, 0, 0), -EINPROGRESS);
+	gpu_fence_retired(h->gpu, seqs[0], 0, 0, false);
+	assert_int_equal(h->n_done, 2);
+	assert_int_equal(h->done_cookies[0], 1);
+	assert_int_equal(h->done_cookies[1], 2);
+	assert_int_equal(h->fences[1], 2);
+	gpu_fence_retired(h->gpu, seqs[1], 0, 0, false);
+	assert_int_equal(h->n_done, 3);
+	/* Nothing earlier on the timeline: answered at once. */
+	fence_error = -EBUSY;
+	assert_int_equal(submit(h, &r[3], 4, VIRTIO_GPU_FLAG_FENCE, 4, 0, 0), 0);
+	assert_int_equal(h->n_fences, 4);
 	free(r);
 	h_free(h);
 }
@@ -250,6 +327,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_global_timeline),
 		cmocka_unit_test(test_ring_timelines),
+		cmocka_unit_test(test_retirement_from_before_reset),
+		cmocka_unit_test(test_fence_not_created_keeps_order),
 		cmocka_unit_test(test_sync_backend),
 	};
 	return cmocka_run_group_tests_name("fence", tests, NULL, NULL);
