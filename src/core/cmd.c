@@ -365,14 +365,18 @@ blob_read(struct kr_gpu *gpu, struct resource *res, struct iov_cursor *cur, uint
 }
 
 /* Copy rectangle d (relative to scanout i, inside it) of the blob into the
-   scanout's shadow. */
+   scanout's shadow; shown says the display already has that shadow (it is
+   warned first).  A new shadow is filled before scanout_set: the display
+   still holds the old scanout's pixels then, already staged. */
 static int
-blob_refresh(struct kr_gpu *gpu, uint32_t i, struct resource *res, const struct kr_rect *d)
+blob_refresh(struct kr_gpu *gpu, uint32_t i, struct resource *res, const struct kr_rect *d,
+	     bool shown)
 {
 	struct scanout *s = &gpu->scanouts[i];
 	struct iov_cursor cur;
 
-	notify_scanout_changing(gpu, i);
+	if (shown)
+		notify_scanout_changing(gpu, i);
 	if (res->backing && res->backing->iov)
 		iov_cursor_init(&cur, res->backing->iov, res->backing->n_iov);
 	for (uint32_t y = d->y; y < d->y + d->height; y++) {
@@ -411,7 +415,7 @@ cmd_resource_flush(struct kr_gpu *gpu, struct cmd *c)
 			continue;
 		struct kr_rect d = {(uint32_t)(x0 - s->x), (uint32_t)(y0 - s->y),
 				    (uint32_t)(x1 - x0), (uint32_t)(y1 - y0)};
-		if (gpu->scanouts[i].blob && blob_refresh(gpu, i, res, &d) < 0)
+		if (gpu->scanouts[i].blob && blob_refresh(gpu, i, res, &d, true) < 0)
 			continue;
 		if (gpu->cb.scanout_update)
 			gpu->cb.scanout_update(gpu->user, &info, &d);
@@ -1030,7 +1034,7 @@ cmd_set_scanout_blob(struct kr_gpu *gpu, struct cmd *c)
 	gpu->hostmem_used += shadow_size;
 	res->scanout_mask |= 1u << id;
 	struct kr_rect all = {0, 0, r.width, r.height};
-	if (blob_refresh(gpu, id, res, &all) < 0 || !scanout_info(gpu, id, &info)) {
+	if (blob_refresh(gpu, id, res, &all, false) < 0 || !scanout_info(gpu, id, &info)) {
 		log_bug_guest(&gpu->log, "blob %u: cannot read it for scanout %u", rid, id);
 		scanout_disable(gpu, id);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;

@@ -41,14 +41,18 @@ cb_scanout_set(void *user, uint32_t scanout_id, const struct kr_scanout_info *in
 	struct harness *h = user;
 
 	assert_true(scanout_id < KR_MAX_SCANOUTS);
+	/* Like a display that defers its copies: the old pixels are not read
+	   again once the scanout is set anew. */
 	if (info) {
 		assert_int_equal(info->scanout_id, scanout_id);
 		h->n_set++;
 		h->last_set = *info;
+		h->held[scanout_id] = *info;
 		h->scanout_on[scanout_id] = true;
 	} else {
 		h->n_disable++;
 		h->scanout_on[scanout_id] = false;
+		h->held[scanout_id] = (struct kr_scanout_info){0};
 	}
 }
 
@@ -100,6 +104,19 @@ cb_changing(void *user, const struct kr_scanout_info *info)
 
 	h->n_changing++;
 	h->changing_scanout = info->scanout_id;
+	assert_true(info->scanout_id < KR_MAX_SCANOUTS);
+	/* A deferring display copies what it holds now: the library must call
+	   this while those pixels are alive, i.e. for the shown resource before
+	   it switches (ASan catches a read of freed pixels here). */
+	const struct kr_scanout_info *held = &h->held[info->scanout_id];
+	if (!held->pixels)
+		return;
+	if (held->resource_id != info->resource_id || held->pixels != info->pixels)
+		h->n_changing_stale++;
+	for (uint32_t y = 0; y < held->height; y++)
+		memcpy(h->changing_row, (const uint8_t *)held->pixels + (size_t)y * held->stride,
+		       (size_t)held->width * 4 < sizeof(h->changing_row) ? (size_t)held->width * 4
+									 : sizeof(h->changing_row));
 }
 
 static void

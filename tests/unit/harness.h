@@ -56,6 +56,9 @@ struct harness {
 	unsigned n_config_changed;
 	unsigned n_changing;
 	uint32_t changing_scanout;
+	struct kr_scanout_info held[KR_MAX_SCANOUTS]; /* what a deferring display holds */
+	unsigned n_changing_stale; /* scanout_changing for other pixels than those held */
+	uint8_t changing_row[16384 * 4];
 	unsigned n_logs;
 	char last_log[256];
 	unsigned n_maps, n_unmaps;

@@ -150,6 +150,21 @@ test_config_space(void **state)
 	h_free(h);
 }
 
+/* kr_gpu_cursor checks its out-parameter as kr_gpu_ctrl does. */
+static void
+test_null_resp_len(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct virtio_gpu_update_cursor q = {.hdr.type = VIRTIO_GPU_CMD_MOVE_CURSOR};
+	struct iovec in = {&q, sizeof(q)};
+	struct kr_chain ch = {&in, 1, NULL, 0, 0};
+
+	(void)state;
+	assert_int_equal(kr_gpu_cursor(h->gpu, &ch, NULL), -EINVAL);
+	assert_int_equal(kr_gpu_ctrl(h->gpu, &ch, NULL), -EINVAL);
+	h_free(h);
+}
+
 static void
 test_modes_and_edid(void **state)
 {
@@ -199,10 +214,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config),
-		cmocka_unit_test(test_backends),
-		cmocka_unit_test(test_config_space),
-		cmocka_unit_test(test_modes_and_edid),
+		cmocka_unit_test(test_config),	      cmocka_unit_test(test_backends),
+		cmocka_unit_test(test_config_space),  cmocka_unit_test(test_modes_and_edid),
+		cmocka_unit_test(test_null_resp_len),
 	};
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

@@ -58,6 +58,46 @@ scanout_blob(struct harness *h, uint32_t scanout, uint32_t id, uint32_t w, uint3
 	return h_cmd(h, &q, sizeof(q));
 }
 
+/*
+ * A blob scanout replaced in one batch (before the display's refresh) by
+ * another blob or a 2D resource: the display holds the first shadow's
+ * pixels until then, so the library must tell it (scanout_changing, with
+ * the pixels it holds) before freeing them.
+ */
+static void
+test_blob_scanout_replaced(void **state)
+{
+	struct harness *h = h_new(NULL);
+	uint64_t gpa[2];
+	uint32_t len[2];
+	struct virtio_gpu_rect r = {0, 0, 256, 64};
+
+	(void)state;
+	for (uint32_t i = 0; i < 2; i++) {
+		len[i] = 256 * 64 * 4;
+		gpa[i] = h_alloc(h, len[i]);
+		memset(h_host(h, gpa[i]), 0x40 + (int)i, len[i]);
+		assert_int_equal(create_blob(h, 1 + i, VIRTIO_GPU_BLOB_MEM_GUEST, 0, len[i],
+					     &gpa[i], &len[i], 1),
+				 OK);
+	}
+	assert_int_equal(scanout_blob(h, 0, 1, 256, 64, 1024, 0, r), OK);
+	assert_int_equal(scanout_blob(h, 0, 2, 256, 64, 1024, 0, r), OK);
+	assert_int_equal(h->n_changing_stale, 0);
+	assert_int_equal(h->held[0].resource_id, 2);
+	assert_int_equal(h_create_2d(h, 3, FMT, 256, 64), OK);
+	assert_int_equal(h_set_scanout(h, 0, 3, 0, 0, 256, 64), OK);
+	assert_int_equal(h->n_changing_stale, 0);
+	assert_int_equal(h->held[0].resource_id, 3);
+	assert_int_equal(scanout_blob(h, 0, 1, 256, 64, 1024, 0, r), OK);
+	assert_int_equal(h_unref(h, 1), OK);
+	assert_int_equal(h->n_changing_stale, 0);
+	struct kr_gpu_stats st;
+	kr_gpu_get_stats(h->gpu, &st);
+	assert_int_equal(st.resources, 2);
+	h_free(h);
+}
+
 static void
 test_guest_blob_scanout(void **state)
 {
@@ -177,6 +217,8 @@ test_hostile_blobs(void **state)
 	struct virtio_gpu_rect r = {0, 0, 32, 32};
 	assert_int_equal(scanout_blob(h, 0, 1, 32, 32, 128, 4097, r), PARAM); /* ends at 8193 */
 	assert_int_equal(scanout_blob(h, 0, 1, 32, 32, 127, 0, r), PARAM);    /* stride < row */
+	/* A stride that is not a whole number of 32-bit pixels. */
+	assert_int_equal(scanout_blob(h, 0, 1, 32, 32, 130, 0, r), PARAM);
 	assert_int_equal(scanout_blob(h, 0, 1, 32, 32, 0xffffffffu, 0, r), PARAM);
 	struct virtio_gpu_rect big = {16, 16, 32, 32};
 	assert_int_equal(scanout_blob(h, 0, 1, 32, 32, 128, 0, big), PARAM); /* rect outside */
@@ -228,6 +270,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_guest_blob_scanout),
+		cmocka_unit_test(test_blob_scanout_replaced),
 		cmocka_unit_test(test_hostile_blobs),
 		cmocka_unit_test(test_shadow_cap),
 	};

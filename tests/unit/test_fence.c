@@ -56,6 +56,32 @@ fake_ctx_destroy(struct renderer *r, uint32_t ctx_id)
 	(void)ctx_id;
 }
 
+static unsigned transfers_3d;
+
+/* 3D resources: a 1x1 2D resource of the 2d backend stands in. */
+static int
+fake_create_3d(struct renderer *r, const struct renderer_res_3d *a, struct resource **out)
+{
+	struct renderer_res_2d a2 = {a->id, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1, 1};
+	int ret = r2d_ops.resource_create_2d(r, &a2, out);
+
+	if (ret == 0) {
+		(*out)->width = a->width;
+		(*out)->height = a->height;
+	}
+	return ret;
+}
+
+static int
+fake_transfer_3d(struct renderer *r, struct resource *res, const struct renderer_transfer *t)
+{
+	(void)r;
+	(void)res;
+	(void)t;
+	transfers_3d++;
+	return 0;
+}
+
 static int
 fake_create(struct kr_gpu *gpu, struct renderer **out)
 {
@@ -79,11 +105,20 @@ fake_new(void)
 	fake_ops.features = (1ull << VIRTIO_GPU_F_CONTEXT_INIT) | (1ull << VIRTIO_GPU_F_VIRGL);
 	fake_ops.ctx_create = fake_ctx_create;
 	fake_ops.ctx_destroy = fake_ctx_destroy;
+	fake_ops.resource_create_3d = fake_create_3d;
+	fake_ops.transfer_3d = fake_transfer_3d;
+	transfers_3d = 0;
 	fences_created = 0;
 	fence_error = 0;
 	assert_non_null(h);
 	kr_gpu_config_init(&cfg);
+	cfg.max_hostmem = 32u << 20;
 	assert_int_equal(gpu_create_with_ops(&cfg, &h_callbacks, h, &fake_ops, &h->gpu), 0);
+	h->mem_a = calloc(1, H_SIZE_A);
+	assert_non_null(h->mem_a);
+	struct kr_mem_region region = {H_GPA_A, H_SIZE_A, h->mem_a};
+	assert_int_equal(kr_gpu_set_memory(h->gpu, &region, 1), 0);
+	h->next_gpa = H_GPA_A;
 	return h;
 }
 
@@ -306,6 +341,95 @@ test_fence_not_created_keeps_order(void **state)
 	h_free(h);
 }
 
+static uint32_t
+create_3d(struct harness *h, uint32_t id, uint32_t w, uint32_t hgt, uint32_t samples)
+{
+	struct virtio_gpu_resource_create_3d c = {.hdr = h_hdr(VIRTIO_GPU_CMD_RESOURCE_CREATE_3D),
+						  .resource_id = id,
+						  .target = 2, /* PIPE_TEXTURE_2D */
+						  .format = 1,
+						  .width = w,
+						  .height = hgt,
+						  .depth = 1,
+						  .array_size = 1,
+						  .nr_samples = samples};
+	return h_cmd(h, &c, sizeof(c));
+}
+
+/* The host-memory cap counts every sample: 512x256 at 16 bytes a texel and
+   4 samples is 8 MiB, so a 32 MiB cap takes four (not sixteen). */
+static void
+test_3d_charge_counts_samples(void **state)
+{
+	struct harness *h = fake_new();
+	uint32_t id = 1;
+
+	(void)state;
+	while (id <= 16 && create_3d(h, id, 512, 256, 4) == VIRTIO_GPU_RESP_OK_NODATA)
+		id++;
+	assert_int_equal(id - 1, 4);
+	assert_int_equal(create_3d(h, 100, 512, 256, 0), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	struct kr_gpu_stats st;
+	kr_gpu_get_stats(h->gpu, &st);
+	assert_int_equal(st.hostmem_used, 32u << 20);
+	h_free(h);
+}
+
+/* A 3D transfer whose stride or layer stride wraps 32 bits (or whose last
+   row starts past the backing) never reaches the renderer. */
+static void
+test_3d_transfer_layout(void **state)
+{
+	struct harness *h = fake_new();
+	static const struct {
+		uint32_t stride, layer_stride, hgt, d;
+		uint64_t offset;
+		uint32_t want;
+	} cases[] = {
+		{0x80000000u, 0, 3, 1, 0, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER},
+		{0, 0x55555556u, 1, 4, 0, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER},
+		{4096, 0, 64, 1, 0, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER}, /* past the backing */
+		{4096, 0, 2, 1, 0xfffffffffull, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER},
+		{256, 0, 64, 1, 0, VIRTIO_GPU_RESP_OK_NODATA},
+		{0, 0, 64, 1, 0, VIRTIO_GPU_RESP_OK_NODATA}, /* the renderer's own stride */
+	};
+
+	(void)state;
+	assert_int_equal(create_3d(h, 1, 64, 64, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_true(h_attach_new(h, 1, 64 * 64 * 4) != 0);
+	unsigned want_calls = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct virtio_gpu_transfer_host_3d t = {
+			.hdr = h_hdr(VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D),
+			.box = {0, 0, 0, 64, cases[i].hgt, 1},
+			.offset = cases[i].offset,
+			.resource_id = 1,
+			.stride = cases[i].stride,
+			.layer_stride = cases[i].layer_stride};
+		/* A 2D texture has one layer: a depth above 1 counts as layers
+		   only for arrays, so check the layer stride on an array. */
+		if (cases[i].d > 1) {
+			assert_int_equal(h_unref(h, 1), VIRTIO_GPU_RESP_OK_NODATA);
+			struct virtio_gpu_resource_create_3d c = {
+				.hdr = h_hdr(VIRTIO_GPU_CMD_RESOURCE_CREATE_3D),
+				.resource_id = 1,
+				.target = 2,
+				.format = 1,
+				.width = 64,
+				.height = 64,
+				.depth = 1,
+				.array_size = 8};
+			assert_int_equal(h_cmd(h, &c, sizeof(c)), VIRTIO_GPU_RESP_OK_NODATA);
+			assert_true(h_attach_new(h, 1, 64 * 64 * 4) != 0);
+			t.box.d = cases[i].d;
+		}
+		assert_int_equal(h_cmd(h, &t, sizeof(t)), cases[i].want);
+		want_calls += cases[i].want == VIRTIO_GPU_RESP_OK_NODATA;
+		assert_int_equal(transfers_3d, want_calls);
+	}
+	h_free(h);
+}
+
 static void
 test_sync_backend(void **state)
 {
@@ -329,6 +453,8 @@ main(void)
 		cmocka_unit_test(test_ring_timelines),
 		cmocka_unit_test(test_retirement_from_before_reset),
 		cmocka_unit_test(test_fence_not_created_keeps_order),
+		cmocka_unit_test(test_3d_charge_counts_samples),
+		cmocka_unit_test(test_3d_transfer_layout),
 		cmocka_unit_test(test_sync_backend),
 	};
 	return cmocka_run_group_tests_name("fence", tests, NULL, NULL);
