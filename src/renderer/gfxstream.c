@@ -636,6 +636,9 @@ gs_resource_create_blob(struct renderer *r, const struct renderer_blob *a, struc
 		g->api.resource_unref(a->id);
 		goto fail;
 	}
+	/* The library keeps the backing's iovecs: detach/attach_backing hand
+	   it new ones when the memory map changes. */
+	gr->attached = b != NULL;
 	*out = &gr->base;
 	return 0;
 fail:

@@ -370,6 +370,20 @@ test_blob_without_window(void **state)
 	       .e = {.addr = gpa, .length = 8192}};
 	assert_int_equal(h_cmd(h, &g, sizeof(g)), OK);
 	assert_true(logged("create_blob 11 ctx=0 mem=1 flags=0 blob_id=0 size=8192 iov=1"));
+	/* The library keeps those iovecs: a new memory map (the same memory
+	   mapped elsewhere, as after SET_MEM_TABLE) must hand it new ones, and
+	   the old ones must never be used again. */
+	uint8_t *moved = malloc(H_SIZE_A);
+	assert_non_null(moved);
+	memcpy(moved, h->mem_a, H_SIZE_A);
+	struct kr_mem_region regions[] = {
+		{H_GPA_C, H_SIZE_C, h->mem_c}, {H_GPA_A, H_SIZE_A, moved}, {H_GPA_B, H_SIZE_B, h->mem_b}};
+	fake.clear_log();
+	assert_int_equal(kr_gpu_set_memory(h->gpu, regions, 3), 0);
+	free(h->mem_a);
+	h->mem_a = moved;
+	assert_true(logged("detach_iov 11"));
+	assert_true(logged("attach_iov 11 n=1"));
 	gs_free(h);
 }
 
