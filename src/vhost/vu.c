@@ -175,8 +175,10 @@ vu_dev_detach(struct vu_dev *d)
 		close(d->backend_fd);
 	d->backend_fd = -1;
 	reset_all(d);
-	vu_mem_clear(&d->mem);
-	d->ops->mem_changed(d->user, &d->mem);
+	struct vu_mem old = d->mem;
+	memset(&d->mem, 0, sizeof(d->mem));
+	d->ops->mem_changed(d->user, &d->mem); /* forgotten first, then unmapped */
+	vu_mem_clear(&old);
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
@@ -192,23 +194,38 @@ close_fds(struct vu_msg *m)
 	m->n_fds = 0;
 }
 
-/* Read exactly len bytes; -ECONNRESET on EOF. */
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Read exactly len bytes before the deadline (CLOCK_MONOTONIC ms). */
 static int
-read_full(int fd, void *buf, size_t len)
+read_before(int fd, void *buf, size_t len, uint64_t deadline)
 {
 	uint8_t *p = buf;
 
 	while (len > 0) {
-		ssize_t r = read(fd, p, len);
-		if (r == 0)
-			return -ECONNRESET;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		}
-		p += r;
-		len -= (size_t)r;
+		uint64_t now = mono_ms();
+		struct pollfd pfd = {fd, POLLIN, 0};
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		int r = poll(&pfd, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? -ETIMEDOUT : -errno;
+		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : -errno;
+		p += n;
+		len -= (size_t)n;
 	}
 	return 0;
 }
@@ -252,8 +269,12 @@ recv_msg(struct vu_dev *d, struct vu_msg *m)
 		log_msg(d->log, KR_LOG_ERROR, "vhost-user: too many fds on one message");
 		return -EPROTO;
 	}
+	/* The rest of the message follows promptly or the frontend is dropped:
+	   one deadline for all of it, however it trickles in. */
+	uint64_t deadline = mono_ms() + VU_RECV_TIMEOUT_S * 1000;
 	if ((size_t)r < sizeof(m->hdr) &&
-	    (ret = read_full(d->fd, (uint8_t *)&m->hdr + r, sizeof(m->hdr) - (size_t)r)) < 0)
+	    (ret = read_before(d->fd, (uint8_t *)&m->hdr + r, sizeof(m->hdr) - (size_t)r,
+			       deadline)) < 0)
 		return ret;
 	if ((m->hdr.flags & VU_FLAG_VERSION_MASK) != VU_VERSION ||
 	    (m->hdr.flags & ~VU_FLAGS_KNOWN) || (m->hdr.flags & VU_FLAG_REPLY)) {
@@ -266,7 +287,7 @@ recv_msg(struct vu_dev *d, struct vu_msg *m)
 			req_name(m->hdr.request), m->hdr.size);
 		return -EPROTO;
 	}
-	return read_full(d->fd, &m->p, m->hdr.size);
+	return read_before(d->fd, &m->p, m->hdr.size, deadline);
 }
 
 static int
@@ -349,7 +370,8 @@ handle_mem_table(struct vu_dev *d, struct vu_msg *m)
 	if (m->hdr.size < 8 || n == 0 || n > VU_MAX_REGIONS ||
 	    m->hdr.size < 8 + n * sizeof(struct vu_region) || m->n_fds != n)
 		return -EPROTO;
-	ret = vu_mem_set(&d->mem, m->p.mem.regions, n, m->fds);
+	struct vu_mem old;
+	ret = vu_mem_replace(&d->mem, m->p.mem.regions, n, m->fds, &old);
 	if (ret < 0)
 		return ret;
 	/* The old mappings are gone: every ring with addresses is mapped
@@ -359,7 +381,11 @@ handle_mem_table(struct vu_dev *d, struct vu_msg *m)
 		if (vr->addr_set && vring_map(vr, &d->mem) < 0)
 			vr->broken = true;
 	}
-	return d->ops->mem_changed(d->user, &d->mem);
+	/* The device and its renderers let go of the old table (detaching
+	   backings they hold) while it is still mapped; then it goes. */
+	ret = d->ops->mem_changed(d->user, &d->mem);
+	vu_mem_clear(&old);
+	return ret;
 }
 
 static int
@@ -562,42 +588,6 @@ handle(struct vu_dev *d, struct vu_msg *m)
 			m->hdr.request, req_name(m->hdr.request));
 		return -EPROTO;
 	}
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Read exactly len bytes before the deadline (CLOCK_MONOTONIC ms). */
-static int
-read_before(int fd, void *buf, size_t len, uint64_t deadline)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		uint64_t now = mono_ms();
-		struct pollfd pfd = {fd, POLLIN, 0};
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		int r = poll(&pfd, 1, (int)(deadline - now));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r == 0 ? -ETIMEDOUT : -errno;
-		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			return n == 0 ? -ECONNRESET : -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* The backend channel can no longer be trusted to pair requests with

@@ -14,7 +14,8 @@ overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 }
 
 int
-vu_mem_set(struct vu_mem *m, const struct vu_region *regs, unsigned n, const int *fds)
+vu_mem_replace(struct vu_mem *m, const struct vu_region *regs, unsigned n, const int *fds,
+	       struct vu_mem *old)
 {
 	struct vu_mem next = {0};
 	uint64_t end;
@@ -54,11 +55,22 @@ vu_mem_set(struct vu_mem *m, const struct vu_region *regs, unsigned n, const int
 		};
 		next.n = i + 1;
 	}
-	vu_mem_clear(m);
+	*old = *m;
 	*m = next;
 	return 0;
 err:
 	vu_mem_clear(&next);
+	return ret;
+}
+
+int
+vu_mem_set(struct vu_mem *m, const struct vu_region *regs, unsigned n, const int *fds)
+{
+	struct vu_mem old;
+	int ret = vu_mem_replace(m, regs, n, fds, &old);
+
+	if (ret == 0)
+		vu_mem_clear(&old);
 	return ret;
 }
 

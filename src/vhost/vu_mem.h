@@ -32,6 +32,10 @@ struct vu_mem {
  * failure (-EINVAL, -errno of mmap) the old table stays.
  */
 int vu_mem_set(struct vu_mem *m, const struct vu_region *regs, unsigned n, const int *fds);
+/* Like vu_mem_set, but the table it replaces is moved to *old (still
+   mapped) for the caller to clear once nobody uses it. */
+int vu_mem_replace(struct vu_mem *m, const struct vu_region *regs, unsigned n, const int *fds,
+		   struct vu_mem *old);
 void vu_mem_clear(struct vu_mem *m);
 
 /* Our pointer for [gpa, gpa + len) when it lies in one region, else NULL. */
