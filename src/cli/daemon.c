@@ -264,12 +264,15 @@ dev_queue_state(void *user, unsigned q, bool started)
 		watch(d, fd, TAG_KICK0 + q, started);
 }
 
-/* The frontend answered something: a held query may go on. */
+/* The frontend answered (its modes: info; else an EDID): the held query
+   goes on once what it waits for is in. */
 static void
-display_answered(struct daemon *d)
+display_answered(struct daemon *d, bool info)
 {
 	d->display_unresponsive = false;
-	if (d->ctrl_held)
+	if (d->ctrl_held &&
+	    (info ? d->held_type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO
+		  : d->held_type == VIRTIO_GPU_CMD_GET_EDID && !d->display.edid_count))
 		d->release_hold = true; /* after the display event (handle_event) */
 }
 
@@ -303,7 +306,7 @@ on_display_info(void *user, const struct virtio_gpu_resp_display_info *info)
 		log_bug_guest(&d->log, "frontend: display info %s; keeping the last good modes",
 			      info ? "with an impossible mode" : "of the wrong size");
 	kr_gpu_set_modes(d->gpu, d->modes, n);
-	display_answered(d);
+	display_answered(d, true);
 }
 
 static void
@@ -313,7 +316,7 @@ on_edid(void *user, uint32_t scanout, const struct virtio_gpu_resp_edid *e)
 
 	if (d->opt.edid && e && e->size >= 128 && e->size <= sizeof(e->edid))
 		kr_gpu_set_edid(d->gpu, scanout, e->edid, e->size);
-	display_answered(d);
+	display_answered(d, false);
 }
 
 static void
@@ -401,6 +404,7 @@ hold_for_display(struct daemon *d, const struct kr_chain *chain)
 		return false;
 	}
 	d->ctrl_held = true;
+	d->held_type = type;
 	hold_timer(d, true);
 	return true;
 }
@@ -412,10 +416,10 @@ release_hold(struct daemon *d, bool fresh)
 	bool was = d->ctrl_held;
 
 	d->ctrl_held = d->release_hold = false;
-	d->display_fresh = fresh;
+	d->display_fresh = fresh && d->held_type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO;
 	hold_timer(d, false);
 	if (was && fresh)
-		dev_queue_kick(d, 0);
+		dev_queue_kick(d, 0); /* pops the held request again */
 }
 
 static void

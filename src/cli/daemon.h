@@ -37,6 +37,7 @@ struct daemon {
 	bool display_out_watched;  /* EPOLLOUT on the display socket */
 	int hold_fd;		   /* owned: the held control queue's deadline */
 	bool ctrl_held;		   /* the control queue waits for the display */
+	uint32_t held_type;	   /* ... to answer this (GET_DISPLAY_INFO or GET_EDID) */
 	bool release_hold;	   /* ... and the display just answered */
 	bool display_fresh;	   /* the next GET_DISPLAY_INFO may be answered */
 	bool display_unresponsive; /* a query timed out; not waited for again
