@@ -11,7 +11,8 @@
  * 8 (GLES) leaves max_ver/max_size untouched, as the real library may;
  * 9 (COMPOSER) answers 0/0.  Blob id 0xdead "fails" silently: create_blob
  * returns 0 and makes nothing (as the real one can).  Mapped blobs hold
- * byte i = (blob_id + i) & 0xff and report VIRTIO_GPU_MAP_CACHE_WC.
+ * byte i = (blob_id + i) & 0xff and report VIRTIO_GPU_MAP_CACHE_WC; blob id 0x5a11
+ * maps only half of itself through resource_map (the exported fd has it all).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -81,6 +82,7 @@ struct res {
 	int n_iov;
 	int memfd;
 	void *map;
+	bool short_map; /* resource_map reports half the size */
 };
 
 static struct {
@@ -564,6 +566,7 @@ stream_renderer_create_blob(uint32_t ctx, uint32_t id, const struct blob_args *b
 		}
 		for (size_t i = 0; i < r->size; i++)
 			((uint8_t *)r->map)[i] = (uint8_t)(b->blob_id + i);
+		r->short_map = b->blob_id == 0x5a11;
 	} else if (iov && n) {
 		r->iov = malloc(n * sizeof(*iov));
 		if (!r->iov)
@@ -606,7 +609,7 @@ stream_renderer_resource_map(uint32_t id, void **hva, uint64_t *size)
 	struct res *r = find(id);
 	if (r && r->map) {
 		*hva = r->map;
-		*size = r->size;
+		*size = r->short_map ? r->size / 2 : r->size;
 		ret = 0;
 	}
 	pthread_mutex_unlock(&fk.lock);

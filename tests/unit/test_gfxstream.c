@@ -355,6 +355,12 @@ test_blob_without_window(void **state)
 	assert_int_equal(ctx_create(h, 1, 3, "x"), OK);
 	assert_int_equal(host_blob(h, 1, 10, 7, 4096), OK);
 	assert_int_equal(map_blob(h, 10, 0, NULL), PARAM); /* a window of 0 bytes */
+	/* A library mapping smaller than the blob is given back (and the blob
+	   mapped through its exported fd instead). */
+	assert_int_equal(host_blob(h, 1, 12, 0x5a11, 8192), OK);
+	assert_true(logged("resource_map 12"));
+	assert_true(logged("resource_unmap 12"));
+	assert_true(logged("export_blob 12"));
 	assert_int_equal(h->n_maps, 0);
 	/* A guest blob goes to the library with its iovecs. */
 	uint64_t gpa = h_alloc(h, 8192);
@@ -376,8 +382,9 @@ test_blob_without_window(void **state)
 	uint8_t *moved = malloc(H_SIZE_A);
 	assert_non_null(moved);
 	memcpy(moved, h->mem_a, H_SIZE_A);
-	struct kr_mem_region regions[] = {
-		{H_GPA_C, H_SIZE_C, h->mem_c}, {H_GPA_A, H_SIZE_A, moved}, {H_GPA_B, H_SIZE_B, h->mem_b}};
+	struct kr_mem_region regions[] = {{H_GPA_C, H_SIZE_C, h->mem_c},
+					  {H_GPA_A, H_SIZE_A, moved},
+					  {H_GPA_B, H_SIZE_B, h->mem_b}};
 	fake.clear_log();
 	assert_int_equal(kr_gpu_set_memory(h->gpu, regions, 3), 0);
 	free(h->mem_a);
