@@ -45,10 +45,11 @@ FUZZ_CFLAGS ?= -fsanitize=fuzzer-no-link -fno-sanitize-recover=all -ftrivial-aut
 FUZZ_LDFLAGS ?= -fno-sanitize-recover=all
 # Seconds each target runs under `make fuzz`, and the targets.
 FUZZ_TIME    ?= 60
-FUZZ_TARGETS ?= ctrl cursor vring vhost
+FUZZ_TARGETS ?= ctrl cursor vring vhost daemon
 
 # Given to `meson test` (both builds): leaks and UBSan reports fail the test.
-SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+# No quarantine: freed memory is handed out again at once.
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: all deps build build-asan build-fuzz build-cov fuzz fuzz-coverage soak check test demo demo2d bench format format-check clean
@@ -114,6 +115,7 @@ build-fuzz:
 # fuzz/corpus/<target>; what it learns is merged (minimised) back into the
 # saved corpus, which `make check` replays.  A finding stops the run and
 # leaves crash-* / leak-* files in $(BUILD_FUZZ)/findings.
+fuzz: export ASAN_OPTIONS = quarantine_size_mb=0
 fuzz: deps
 	@$(MAKE) --no-print-directory build-fuzz
 	@set -e; mkdir -p $(BUILD_FUZZ)/findings; \
@@ -141,6 +143,8 @@ COV_FILES_ctrl   = src/core/cmd.c src/core/gpu.c src/core/resource.c src/core/gu
 COV_FILES_cursor = src/core/cmd.c
 COV_FILES_vring  = src/vhost/vring.c src/vhost/vu_mem.c
 COV_FILES_vhost  = src/vhost/vu.c src/vhost/vu_mem.c src/vhost/vring.c
+COV_FILES_daemon = src/vhost/vu.c src/vhost/vring.c src/core/cmd.c src/core/gpu.c \
+	src/display/vugpu.c src/cli/daemon.c
 
 build-cov: KR_DIR = $(BUILD_COV)
 build-cov: KR_ARGS = -Dtests=false -Dtools=false -Dvirgl=disabled -Dwerror=true \

@@ -25,11 +25,11 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "fuzz_io.h"
 #include "vhost/vu.h"
 
 #define MEMFD_SIZE (64u << 10)
 #define MAX_CHUNK  1024
-#define FD_SCAN	   512
 /* Sends per input: all of them must fit the socket's buffer before the
    device reads (each costs its payload plus ~1 KiB of kernel bookkeeping). */
 #define MAX_SENDS 64
@@ -140,38 +140,14 @@ quiet(void *user, enum kr_log_level level, const char *msg)
 	(void)msg;
 }
 
-static unsigned
-open_fds(void)
-{
-	unsigned n = 0;
-
-	for (int fd = 0; fd < FD_SCAN; fd++)
-		n += fcntl(fd, F_GETFD) >= 0;
-	return n;
-}
-
 static int
 send_chunk(int sock, const uint8_t *p, size_t len, unsigned nfds, const uint8_t *kinds)
 {
-	union {
-		char buf[CMSG_SPACE((VU_MAX_REGIONS + 2) * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = {(void *)p, len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	int fds[FZ_MAX_FDS];
 
-	if (nfds) {
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		for (unsigned i = 0; i < nfds; i++)
-			memcpy(CMSG_DATA(c) + i * sizeof(int), &g_fds[kinds[i] & 1], sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
+	for (unsigned i = 0; i < nfds && i < FZ_MAX_FDS; i++)
+		fds[i] = g_fds[kinds[i] & 1];
+	return fz_send_fds(sock, p, len, fds, nfds);
 }
 
 static const uint32_t requests[] = {
@@ -352,7 +328,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* The guest memory starts zeroed every time (the device writes to it). */
 	FZ_CHECK(ftruncate(g_fds[0], 0) == 0 && ftruncate(g_fds[0], MEMFD_SIZE) == 0);
-	unsigned before = open_fds();
+	unsigned before = fz_open_fds();
 	FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
 	/* Never block on a full buffer (the device reads only afterwards). */
 	FZ_CHECK(fcntl(sv[1], F_SETFL, O_NONBLOCK) == 0);
@@ -406,6 +382,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vu_dev_detach(&d);
 	FZ_CHECK(d.fd == -1 && d.backend_fd == -1 && d.mem.n == 0);
 	close(sv[1]);
-	FZ_CHECK(open_fds() == before);
+	FZ_CHECK(fz_open_fds() == before);
 	return 0;
 }
