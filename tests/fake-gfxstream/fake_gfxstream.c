@@ -13,6 +13,10 @@
  * returns 0 and makes nothing (as the real one can).  Mapped blobs hold
  * byte i = (blob_id + i) & 0xff and report VIRTIO_GPU_MAP_CACHE_WC; blob id 0x5a11
  * maps only half of itself through resource_map (the exported fd has it all).
+ *
+ * FAKE_GS_FENCE_DELAY_MS (read at init; default 0): thread-mode fences fire
+ * that late (else after 1 ms), and each fence made says so on stderr
+ * ("fake-gfxstream: fence N held D ms") for a test to wait on.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -92,7 +96,8 @@ static struct {
 	void *user;
 	fence_cb cb;
 	uint64_t flags;
-	int mode; /* 0 thread, 1 sync, 2 manual */
+	int mode;     /* 0 thread, 1 sync, 2 manual */
+	int delay_ms; /* thread mode: how late fences fire (FAKE_GS_FENCE_DELAY_MS) */
 	pthread_t thread;
 	struct fence queue[MAX_FENCES];
 	unsigned n_queue;
@@ -176,7 +181,8 @@ worker(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&fk.lock);
-		usleep(1000); /* let the device get ahead of us */
+		/* Let the device get ahead of us (or be as late as asked). */
+		usleep(fk.delay_ms > 0 ? (useconds_t)fk.delay_ms * 1000 : 1000);
 		pthread_mutex_lock(&fk.lock);
 		fire_locked();
 	}
@@ -252,6 +258,8 @@ stream_renderer_init(struct param *params, uint64_t n)
 	}
 	fk.inited = true;
 	fk.stop = false;
+	const char *delay = getenv("FAKE_GS_FENCE_DELAY_MS");
+	fk.delay_ms = delay ? atoi(delay) : 0;
 	if (fk.mode == 0)
 		pthread_create(&fk.thread, NULL, worker, NULL);
 	pthread_mutex_unlock(&fk.lock);
@@ -377,6 +385,9 @@ stream_renderer_create_fence(const struct fence *f)
 		ret = -1;
 	} else {
 		fk.queue[fk.n_queue++] = *f;
+		if (fk.delay_ms > 0)
+			fprintf(stderr, "fake-gfxstream: fence %llu held %d ms\n",
+				(unsigned long long)f->fence_id, fk.delay_ms);
 		if (fk.mode == 1)
 			fire_locked(); /* synchronously, holding our lock */
 		else

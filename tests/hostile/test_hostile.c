@@ -43,7 +43,9 @@
 #define GS	  (F(VIRGL) | F(RESOURCE_BLOB) | F(CONTEXT_INIT))
 #define MEM_MB	  64
 #define MAX_ARGS  16
-#define NO_ANSWER 300 /* ms to wait for a used entry that must not come */
+#define MAP_INFO  VIRTIO_GPU_RESP_OK_MAP_INFO
+/* What the daemon says (at error level) once it gave up on a ring. */
+#define BROKE_RING "queue 0: the driver broke the ring"
 
 static char *daemon_path;
 static uint64_t g_want; /* features of the current test's frontend */
@@ -76,32 +78,45 @@ serving(struct vud *v)
 	expect(v, &u, sizeof(u), OK);
 }
 
-/* Start the daemon (--reconnect, plus extra options) and a frontend that
-   accepts want. */
+/* Start the daemon (--reconnect, plus extra options; its stderr also in a
+   file, for vud_wait_log) and a frontend that accepts want, set up by setup
+   (may be NULL) before it starts. */
 static struct vud *
-launch(uint64_t want, const char *extra, ...)
+vlaunch(uint64_t want, void (*setup)(struct vud *), const char *extra, va_list ap)
 {
 	char *argv[MAX_ARGS] = {daemon_path,   "--socket-path", "{socket}",
 				"--reconnect", "--log-level",	"error"};
 	struct vud *v = calloc(1, sizeof(*v));
 	int n = 6;
-	va_list ap;
 
 	assert_non_null(v);
-	va_start(ap, extra);
 	for (const char *a = extra; a && n < MAX_ARGS - 1; a = va_arg(ap, const char *))
 		argv[n++] = (char *)a;
-	va_end(ap);
 	argv[n] = NULL;
-	assert_int_equal(vud_spawn(v, argv), 0);
+	assert_int_equal(vud_spawn_flags(v, argv, VUD_SPAWN_LOG), 0);
 	v->disp.mode_w = 1024;
 	v->disp.mode_h = 768;
+	if (setup)
+		setup(v);
 	assert_int_equal(vud_start(v, want, MEM_MB), 0);
 	g_want = want;
 	serving(v);
 	g_fds = vud_backend_fds(v);
 	return v;
 }
+
+static struct vud *
+launch_with(uint64_t want, void (*setup)(struct vud *), const char *extra, ...)
+{
+	va_list ap;
+
+	va_start(ap, extra);
+	struct vud *v = vlaunch(want, setup, extra, ap);
+	va_end(ap);
+	return v;
+}
+
+#define launch(want, ...) launch_with(want, NULL, __VA_ARGS__)
 
 static struct vud *
 start(void)
@@ -148,11 +163,14 @@ alive(struct vud *v)
 	       vud_recv_reply(v, VU_GET_FEATURES, &f, sizeof(f)) == 0 && f != 0;
 }
 
-/* The control queue stopped (no used entry) but the connection lives. */
+/* The control queue stopped but the connection lives: the daemon said it
+   gave up on the ring (after it took that kick and flushed the used ring),
+   and the used index did not move. */
 static void
 queue_stopped(struct vud *v)
 {
-	assert_int_equal(vud_wait_used(v, 0, NO_ANSWER, NULL), -ETIMEDOUT);
+	assert_true(vud_wait_log(v, BROKE_RING, 1, 5000));
+	assert_int_equal(vud_used_idx(v, 0), v->q[0].used_seen);
 	assert_true(alive(v));
 	fresh_frontend(v);
 }
@@ -1351,6 +1369,453 @@ test_flood_blobs(void **state)
 #endif
 }
 
+/* ---- state changes while something holds on (see docs/architecture.md,
+   "Lifetimes") ---- */
+
+#define FB_W	  1024
+#define FB_H	  768
+#define FB_STRIDE 4096
+
+/* FB_W x FB_H pixels, pixel i = seed + i. */
+static void
+fill_frame(uint32_t *px, uint32_t seed)
+{
+	for (uint32_t i = 0; i < FB_W * FB_H; i++)
+		px[i] = seed + i;
+}
+
+/* A GUEST blob of FB_H rows of FB_STRIDE bytes over guest memory holding
+   fill_frame(seed); returns those pixels (the frame it shows). */
+static const uint32_t *
+guest_blob(struct vud *v, uint32_t id, uint32_t seed)
+{
+	struct {
+		struct virtio_gpu_resource_create_blob b;
+		struct virtio_gpu_mem_entry e;
+	} c = {{.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB,
+		.resource_id = id,
+		.blob_mem = VIRTIO_GPU_BLOB_MEM_GUEST,
+		.nr_entries = 1,
+		.size = FB_STRIDE * FB_H},
+	       {vud_alloc(v, FB_STRIDE * FB_H), FB_STRIDE * FB_H, 0}};
+
+	assert_true(c.e.addr != 0);
+	uint32_t *px = vud_host(v, c.e.addr);
+	fill_frame(px, seed);
+	expect(v, &c, sizeof(c), OK);
+	return px;
+}
+
+static struct virtio_gpu_set_scanout_blob
+scanout_blob(uint32_t id)
+{
+	return (struct virtio_gpu_set_scanout_blob){.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT_BLOB,
+						    .r = {0, 0, FB_W, FB_H},
+						    .resource_id = id,
+						    .width = FB_W,
+						    .height = FB_H,
+						    .format = XRGB,
+						    .strides = {FB_STRIDE}};
+}
+
+/* Two requests in one batch (taken before the next display refresh), both
+   answered OK_NODATA. */
+static void
+batch_ok(struct vud *v, const void *a, size_t a_len, const void *b, size_t b_len)
+{
+	struct virtio_gpu_ctrl_hdr resp[2];
+	struct vud_req r[2] = {{a, a_len, &resp[0], sizeof(resp[0]), 0, 0},
+			       {b, b_len, &resp[1], sizeof(resp[1]), 0, 0}};
+
+	assert_int_equal(vud_requests(v, 0, r, 2, 5000), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(r[i].used, sizeof(resp[i]));
+		assert_int_equal(resp[i].type, OK);
+	}
+}
+
+/* A blob scanout replaced by another blob before the display showed the
+   first: the first shadow is not read after it is freed, the second shows. */
+static void
+test_scanout_blob_replaced_in_batch(void **state)
+{
+	struct vud *v = start();
+	struct virtio_gpu_set_scanout_blob a = scanout_blob(1), b = scanout_blob(2);
+
+	(void)state;
+	guest_blob(v, 1, 0x100000);
+	const uint32_t *second = guest_blob(v, 2, 0x200000);
+	batch_ok(v, &a, sizeof(a), &b, sizeof(b));
+	assert_true(vud_wait_frame(v, second, FB_W, FB_H, 5000));
+	finish(v);
+}
+
+/* The same with a 2D resource taking the blob's place. */
+static void
+test_scanout_blob_then_2d_in_batch(void **state)
+{
+	struct vud *v = start();
+	struct virtio_gpu_set_scanout_blob a = scanout_blob(1);
+	struct virtio_gpu_set_scanout b = {
+		.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, FB_W, FB_H}, .resource_id = 3};
+	struct virtio_gpu_transfer_to_host_2d t = {.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D,
+						   .r = {0, 0, FB_W, FB_H},
+						   .resource_id = 3};
+
+	(void)state;
+	guest_blob(v, 1, 0x100000);
+	assert_int_equal(vud_create_2d(v, 3, XRGB, FB_W, FB_H), OK);
+	uint32_t *second = vud_host(v, backing(v, 3, FB_W * FB_H * 4));
+	fill_frame(second, 0x300000);
+	expect(v, &t, sizeof(t), OK);
+	batch_ok(v, &a, sizeof(a), &b, sizeof(b));
+	assert_true(vud_wait_frame(v, second, FB_W, FB_H, 5000));
+	finish(v);
+}
+
+static int
+ring0_state(struct vud *v, uint32_t request, uint32_t num)
+{
+	struct vu_vring_state st = {0, num};
+
+	return vud_msg_ack(v, request, &st, sizeof(st), NULL, 0);
+}
+
+/* Ring 0's addresses as vud_start set them, the used ring at used_gpa. */
+static int
+ring0_addr(struct vud *v, uint64_t used_gpa)
+{
+	struct vu_vring_addr a = {.index = 0,
+				  .desc = vud_uaddr(v, v->q[0].desc_gpa),
+				  .used = vud_uaddr(v, used_gpa),
+				  .avail = vud_uaddr(v, v->q[0].avail_gpa)};
+
+	return vud_msg_ack(v, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+}
+
+/* SET_VRING_NUM after SET_VRING_ADDR: a size whose used ring runs past guest
+   memory is refused (and the frontend dropped) before any kick. */
+static void
+test_vring_num_after_addr_too_big(void **state)
+{
+	struct vud *v = start();
+	uint64_t end = VUD_GPA_BASE + MEM_MB * (1ull << 20);
+
+	(void)state;
+	assert_int_equal(vud_stop_queue(v, 0, NULL), 0);
+	assert_int_equal(ring0_state(v, VU_SET_VRING_NUM, 64), 0);
+	assert_int_equal(ring0_state(v, VU_SET_VRING_BASE, 30000), 0);
+	/* 64 used entries (518 bytes) fit below the end, 32768 do not. */
+	assert_int_equal(ring0_addr(v, end - 1024), 0);
+	int ret = ring0_state(v, VU_SET_VRING_NUM, 32768);
+	assert_true(ret == -EIO || ret == -ECONNRESET);
+	dropped(v);
+}
+
+/* A new size after the addresses that still fits: accepted, and the ring
+   works at that size (slots past it hold heads that would break it). */
+static void
+test_vring_num_after_addr_fits(void **state)
+{
+	struct vud *v = start();
+	struct virtio_gpu_resource_unref u = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF,
+					      .resource_id = 99};
+	uint64_t idx = 0;
+	uint32_t last;
+
+	(void)state;
+	assert_int_equal(vud_stop_queue(v, 0, &last), 0);
+	assert_int_equal(last, v->q[0].avail_idx);
+	assert_int_equal(ring0_state(v, VU_SET_VRING_NUM, 64), 0);
+	assert_int_equal(ring0_state(v, VU_SET_VRING_BASE, last), 0);
+	assert_int_equal(ring0_addr(v, v->q[0].used_gpa), 0);
+	assert_int_equal(ring0_state(v, VU_SET_VRING_NUM, 32), 0);
+	v->q[0].num = 32;
+	uint16_t *avail = vud_host(v, v->q[0].avail_gpa);
+	for (int i = 32; i < VUD_QUEUE_SIZE; i++)
+		avail[2 + i] = 0xffff;
+	/* Started again as QEMU does it: call, kick, enable. */
+	assert_int_equal(vud_msg_ack(v, VU_SET_VRING_CALL, &idx, 8, &v->q[0].call, 1), 0);
+	assert_int_equal(vud_msg_ack(v, VU_SET_VRING_KICK, &idx, 8, &v->q[0].kick, 1), 0);
+	assert_int_equal(ring0_state(v, VU_SET_VRING_ENABLE, 1), 0);
+	for (int i = 0; i < 40; i++) /* around the 32 entries and on */
+		expect(v, &u, sizeof(u), BAD_RES);
+	finish(v);
+}
+
+static void
+uaddr_zero(struct vud *v)
+{
+	v->uaddr_set = true;
+	v->uaddr = 0;
+}
+
+/* Guest memory (and so the descriptor table) at frontend user address 0,
+   then the same table again: the rings are found again and serve. */
+static void
+test_ring_at_uaddr_zero(void **state)
+{
+	struct vud *v = launch_with(ALL_2D, uaddr_zero, NULL);
+
+	(void)state;
+	assert_int_equal(vud_set_mem_table(v), 0);
+	serving(v);
+	finish(v);
+}
+
+#ifdef FAKE_GS_PATH
+/* 16 fenced submits whose fences fire late, the memory table replaced while
+   they are in flight: each comes back with its own fence. */
+static void
+test_fences_across_mem_table(void **state)
+{
+	struct {
+		struct virtio_gpu_cmd_submit s;
+		uint32_t data;
+	} sub[16];
+	struct virtio_gpu_ctrl_hdr resp[16];
+	struct vud_req r[16];
+
+	(void)state;
+	setenv("FAKE_GS_FENCE_DELAY_MS", "1500", 1);
+	struct vud *v = start_3d(NULL);
+	unsetenv("FAKE_GS_FENCE_DELAY_MS");
+	assert_int_equal(vud_ctx_create(v, 1, 3), OK);
+	for (int i = 0; i < 16; i++) {
+		sub[i].s = (struct virtio_gpu_cmd_submit){.hdr = {.type = VIRTIO_GPU_CMD_SUBMIT_3D,
+								  .flags = VIRTIO_GPU_FLAG_FENCE,
+								  .fence_id = 100 + (uint64_t)i,
+								  .ctx_id = 1},
+							  .size = 4};
+		sub[i].data = 0;
+		r[i] = (struct vud_req){&sub[i], sizeof(sub[i]), &resp[i], sizeof(resp[i]), 0, 0};
+	}
+	assert_int_equal(vud_submit(v, 0, r, 16), 0);
+	assert_true(vud_wait_log(v, "fake-gfxstream: fence ", 16, 5000)); /* all in flight */
+	assert_int_equal(vud_set_mem_table(v), 0);
+	assert_int_equal(vud_collect(v, 0, r, 16, 5000), 0);
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(r[i].used, sizeof(resp[i]));
+		assert_int_equal(resp[i].type, OK);
+		assert_int_equal(resp[i].flags, VIRTIO_GPU_FLAG_FENCE);
+		assert_int_equal(resp[i].fence_id, 100 + (uint64_t)i);
+		assert_int_equal(resp[i].ctx_id, 1);
+	}
+	finish(v);
+}
+
+static void
+with_shmem(struct vud *v)
+{
+	v->want_shmem = true;
+	v->shmem_bit = 20; /* the daemon's default SHMEM bit */
+}
+
+/* gfxstream with a 1 MiB host-visible region mapped through the backend
+   channel, a context 1 and HOST3D blobs 1..n of a page each. */
+static struct vud *
+start_mappable(uint32_t n)
+{
+	struct vud *v = launch_with(ALL_2D | GS, with_shmem, "--backend=gfxstream",
+				    "--gfxstream-lib=" FAKE_GS_PATH, "--hostmem-window=1M", NULL);
+
+	assert_non_null(v->shmem);
+	assert_int_equal(vud_ctx_create(v, 1, 3), OK);
+	for (uint32_t id = 1; id <= n; id++)
+		assert_int_equal(vud_blob_host3d(v, 1, id, id, 4096), OK);
+	return v;
+}
+
+/* Blobs hold fds while they live: give blobs 1..n back. */
+static void
+unref_blobs(struct vud *v, uint32_t n)
+{
+	for (uint32_t id = 1; id <= n; id++) {
+		struct virtio_gpu_resource_unref u = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF,
+						      .resource_id = id};
+		expect(v, &u, sizeof(u), OK);
+	}
+}
+
+/* MAP_BLOB of blob id at page id - 1 of the region: the answer's type. */
+static uint32_t
+map_blob(struct vud *v, uint32_t id)
+{
+	struct virtio_gpu_resource_map_blob m = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB,
+						 .resource_id = id,
+						 .offset = (id - 1) * 4096ull};
+	struct virtio_gpu_resp_map_info r;
+
+	memset(&r, 0xee, sizeof(r));
+	assert_true(vud_request(v, 0, &m, sizeof(m), &r, sizeof(r), 5000) >= (int)sizeof(r.hdr));
+	return r.hdr.type;
+}
+
+/* Our end of the backend channel answers as peer says: the daemon waits at
+   most 1 s, closes the channel and fails that MAP_BLOB; later ones fail at
+   once without a word on any channel, until a new channel comes. */
+static void
+backend_peer(int peer)
+{
+	struct vud *v = start_mappable(3);
+
+	assert_int_equal(map_blob(v, 1), MAP_INFO);
+	__atomic_store_n(&v->backend_peer, peer, __ATOMIC_RELEASE);
+	int64_t t0 = vud_now_ms();
+	assert_int_equal(map_blob(v, 2), UNSPEC);
+	assert_true(vud_now_ms() - t0 < 3000); /* 1 s for the ack, and slack */
+	__atomic_store_n(&v->backend_peer, VUD_PEER_ANSWER, __ATOMIC_RELEASE);
+	unsigned seen = __atomic_load_n(&v->n_backend_req, __ATOMIC_ACQUIRE);
+	t0 = vud_now_ms();
+	assert_int_equal(map_blob(v, 2), UNSPEC);
+	assert_true(vud_now_ms() - t0 < 900); /* no wait for an ack */
+	assert_int_equal(__atomic_load_n(&v->n_backend_req, __ATOMIC_ACQUIRE), seen);
+	assert_int_equal(vud_new_backend_channel(v), 0);
+	assert_int_equal(map_blob(v, 2), MAP_INFO);
+	assert_int_equal(map_blob(v, 3), MAP_INFO);
+	unref_blobs(v, 3);
+	finish(v);
+}
+
+static void
+test_backend_reply_wrong_request(void **state)
+{
+	(void)state;
+	backend_peer(VUD_PEER_WRONG_REQUEST);
+}
+
+static void
+test_backend_reply_oversized(void **state)
+{
+	(void)state;
+	backend_peer(VUD_PEER_OVERSIZED);
+}
+
+static void
+test_backend_reply_late(void **state)
+{
+	(void)state;
+	backend_peer(VUD_PEER_LATE);
+}
+
+static void
+test_backend_silent(void **state)
+{
+	(void)state;
+	backend_peer(VUD_PEER_SILENT);
+}
+
+/* Three mapped blobs, then the backend channel goes silent. */
+static struct vud *
+mapped_then_silent(void)
+{
+	struct vud *v = start_mappable(3);
+
+	for (uint32_t id = 1; id <= 3; id++)
+		assert_int_equal(map_blob(v, id), MAP_INFO);
+	__atomic_store_n(&v->backend_peer, VUD_PEER_SILENT, __ATOMIC_RELEASE);
+	return v;
+}
+
+/* The frontend hangs up: the daemon does not wait on the silent channel
+   before it serves the next one. */
+static void
+test_hangup_silent_backend(void **state)
+{
+	struct vud *v = mapped_then_silent();
+
+	(void)state;
+	vud_disconnect(v); /* the silent channel stays open */
+	__atomic_store_n(&v->backend_peer, VUD_PEER_ANSWER, __ATOMIC_RELEASE);
+	assert_int_equal(vud_reconnect(v), 0);
+	assert_int_equal(vud_start(v, g_want, MEM_MB), 0);
+	finish(v);
+}
+
+static void
+test_sigterm_silent_backend(void **state)
+{
+	struct vud *v = mapped_then_silent();
+
+	(void)state;
+	assert_int_equal(kill(v->child, SIGTERM), 0);
+	assert_int_equal(vud_wait_exit(v, 5000), 0);
+	assert_int_equal(vud_stop(v), 0);
+	free(v);
+}
+#endif
+
+/* GET_DISPLAY_INFO answered with the mode of launch(). */
+static void
+expect_launch_mode(const struct virtio_gpu_resp_display_info *info)
+{
+	assert_int_equal(info->hdr.type, VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+	assert_int_equal(info->pmodes[0].r.width, 1024);
+	assert_int_equal(info->pmodes[0].r.height, 768);
+	assert_int_equal(info->pmodes[0].enabled, 1);
+}
+
+/* A display that stopped reading: 16 queries all answered with the last
+   mode (the daemon gives up on it once, not once per query), and SIGTERM
+   still ends the daemon at once. */
+static void
+test_display_stalled(void **state)
+{
+	struct virtio_gpu_ctrl_hdr q = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO};
+	struct virtio_gpu_resp_display_info info[16];
+	struct vud_req r[16];
+	struct vud *v = start();
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		r[i] = (struct vud_req){&q, sizeof(q), &info[i], sizeof(info[i]), 0, 0};
+	vud_pause_display(v, true);
+	assert_int_equal(vud_requests(v, 0, r, 16, 5000), 0);
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(r[i].used, sizeof(info[i]));
+		expect_launch_mode(&info[i]);
+	}
+	assert_int_equal(kill(v->child, SIGTERM), 0);
+	assert_int_equal(vud_wait_exit(v, 5000), 0);
+	assert_int_equal(vud_stop(v), 0);
+	free(v);
+}
+
+/* A display that answers GET_DISPLAY_INFO with an impossible mode or a
+   reply of the wrong size: the guest keeps the last good mode, promptly. */
+static void
+test_display_lies(void **state)
+{
+	static const int lies[] = {VUD_DISPLAY_ZERO, VUD_DISPLAY_HUGE, VUD_DISPLAY_SHORT_REPLY};
+	struct virtio_gpu_ctrl_hdr q = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO};
+	struct virtio_gpu_resp_display_info info;
+	struct vud *v = start();
+
+	(void)state;
+	/* The last good mode, once the daemon has asked the display. */
+	for (int i = 0; i < 4 && (i == 0 || info.pmodes[0].r.width != 1024); i++)
+		assert_int_equal(vud_request(v, 0, &q, sizeof(q), &info, sizeof(info), 5000),
+				 sizeof(info));
+	expect_launch_mode(&info);
+	for (size_t l = 0; l < sizeof(lies) / sizeof(lies[0]); l++) {
+		pthread_mutex_lock(&v->disp.lock);
+		v->disp.lie = lies[l];
+		pthread_mutex_unlock(&v->disp.lock);
+		int64_t t0 = vud_now_ms();
+		for (int i = 0; i < 8; i++) {
+			assert_int_equal(
+				vud_request(v, 0, &q, sizeof(q), &info, sizeof(info), 5000),
+				sizeof(info));
+			expect_launch_mode(&info);
+		}
+		assert_true(vud_now_ms() - t0 < 4000); /* no second-long wait per query */
+	}
+	pthread_mutex_lock(&v->disp.lock);
+	v->disp.lie = VUD_DISPLAY_TRUTH;
+	pthread_mutex_unlock(&v->disp.lock);
+	finish(v);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1423,6 +1888,22 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_flood_backing),
 		cmocka_unit_test(test_flood_contexts),
 		cmocka_unit_test(test_flood_blobs),
+		cmocka_unit_test(test_scanout_blob_replaced_in_batch),
+		cmocka_unit_test(test_scanout_blob_then_2d_in_batch),
+		cmocka_unit_test(test_vring_num_after_addr_too_big),
+		cmocka_unit_test(test_vring_num_after_addr_fits),
+		cmocka_unit_test(test_ring_at_uaddr_zero),
+#ifdef FAKE_GS_PATH
+		cmocka_unit_test(test_fences_across_mem_table),
+		cmocka_unit_test(test_backend_reply_wrong_request),
+		cmocka_unit_test(test_backend_reply_oversized),
+		cmocka_unit_test(test_backend_reply_late),
+		cmocka_unit_test(test_backend_silent),
+		cmocka_unit_test(test_hangup_silent_backend),
+		cmocka_unit_test(test_sigterm_silent_backend),
+#endif
+		cmocka_unit_test(test_display_stalled),
+		cmocka_unit_test(test_display_lies),
 	};
 
 	if (argc < 2) {
@@ -1430,6 +1911,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	daemon_path = argv[1];
+	/* HOSTILE_FILTER=test_name (a cmocka pattern) runs some tests only. */
+	if (getenv("HOSTILE_FILTER"))
+		cmocka_set_test_filter(getenv("HOSTILE_FILTER"));
 	/* The frontend never dies of a daemon hanging up on it. */
 	signal(SIGPIPE, SIG_IGN);
 	g_memfd = memfd_create("hostile", MFD_CLOEXEC);

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +37,15 @@ write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)w;
 	}
 	return 0;
+}
+
+int64_t
+vud_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -89,12 +99,19 @@ display_msg(struct vud *v, const struct vu_hdr *h, uint8_t *p)
 	case VUGPU_GET_DISPLAY_INFO: {
 		struct virtio_gpu_resp_display_info info = {
 			.hdr.type = VIRTIO_GPU_RESP_OK_DISPLAY_INFO};
+		uint32_t size = sizeof(info);
 		info.pmodes[0].r.width = d->mode_w;
 		info.pmodes[0].r.height = d->mode_h;
 		info.pmodes[0].enabled = 1;
+		if (d->lie == VUD_DISPLAY_ZERO)
+			info.pmodes[0].r.width = info.pmodes[0].r.height = 0;
+		else if (d->lie == VUD_DISPLAY_HUGE)
+			info.pmodes[0].r.width = info.pmodes[0].r.height = 65535;
+		else if (d->lie == VUD_DISPLAY_SHORT_REPLY)
+			size -= 4;
 		d->n_queries++;
 		pthread_mutex_unlock(&d->lock);
-		display_reply(v, h->request, &info, sizeof(info));
+		display_reply(v, h->request, &info, size);
 		return;
 	}
 	case VUGPU_GET_EDID: {
@@ -232,12 +249,46 @@ backend_msg(struct vud *v, const struct vu_hdr *h, const struct vu_mmap *m, int 
 	return 1;
 }
 
+/* Our answer to a request that wants one, as v->backend_peer says. */
+static int
+backend_answer(struct vud *v, int fd, uint32_t request, uint64_t status)
+{
+	struct {
+		struct vu_hdr h;
+		uint64_t u64[2];
+	} __attribute__((packed)) r = {{request, VU_VERSION | VU_FLAG_REPLY, 8}, {status, 0}};
+
+	switch (__atomic_load_n(&v->backend_peer, __ATOMIC_ACQUIRE)) {
+	case VUD_PEER_WRONG_REQUEST:
+		r.h.request = request == VU_BACKEND_SHMEM_MAP ? VU_BACKEND_SHMEM_UNMAP
+							      : VU_BACKEND_SHMEM_MAP;
+		break;
+	case VUD_PEER_OVERSIZED: r.h.size = 16; break;
+	case VUD_PEER_LATE:
+		for (int i = 0; i < 150 && !__atomic_load_n(&v->backend_stop, __ATOMIC_ACQUIRE);
+		     i++)
+			usleep(10000);
+		break;
+	default: break;
+	}
+	return write_all(fd, &r, sizeof(r.h) + r.h.size);
+}
+
 static void *
 backend_main(void *arg)
 {
 	struct vud *v = arg;
+	int bfd = v->backend_fd;
 
-	for (;;) {
+	while (!__atomic_load_n(&v->backend_stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd pfd = {bfd, POLLIN, 0};
+		if (__atomic_load_n(&v->backend_peer, __ATOMIC_ACQUIRE) == VUD_PEER_SILENT) {
+			usleep(10000);
+			continue;
+		}
+		if (poll(&pfd, 1, 10) <= 0 ||
+		    __atomic_load_n(&v->backend_peer, __ATOMIC_ACQUIRE) == VUD_PEER_SILENT)
+			continue;
 		struct {
 			struct vu_hdr h;
 			struct vu_mmap m;
@@ -252,9 +303,10 @@ backend_main(void *arg)
 				    .msg_control = ctl.buf,
 				    .msg_controllen = sizeof(ctl.buf)};
 		int fd = -1;
-		ssize_t n = recvmsg(v->backend_fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+		ssize_t n = recvmsg(bfd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
 		if (n <= 0)
 			break;
+		__atomic_add_fetch(&v->n_backend_req, 1, __ATOMIC_RELEASE);
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 			for (int i = 0; i < k; i++) {
@@ -269,17 +321,44 @@ backend_main(void *arg)
 		uint64_t status = (size_t)n == sizeof(req) ? backend_msg(v, &req.h, &req.m, fd) : 1;
 		if (fd >= 0)
 			close(fd);
-		if (req.h.flags & VU_FLAG_NEED_REPLY) {
-			struct {
-				struct vu_hdr h;
-				uint64_t u64;
-			} __attribute__((packed))
-			r = {{req.h.request, VU_VERSION | VU_FLAG_REPLY, 8}, status};
-			if (write_all(v->backend_fd, &r, sizeof(r)) < 0)
-				break;
-		}
+		if ((req.h.flags & VU_FLAG_NEED_REPLY) &&
+		    backend_answer(v, bfd, req.h.request, status) < 0)
+			break;
 	}
 	return NULL;
+}
+
+/* End our backend thread; the channel stays open. */
+static void
+backend_thread_stop(struct vud *v)
+{
+	__atomic_store_n(&v->backend_stop, true, __ATOMIC_RELEASE);
+	if (v->backend_running)
+		pthread_join(v->backend_thread, NULL);
+	v->backend_running = false;
+	v->backend_stop = false;
+}
+
+int
+vud_new_backend_channel(struct vud *v)
+{
+	int sv[2], ret;
+
+	backend_thread_stop(v);
+	if (v->backend_fd >= 0)
+		close(v->backend_fd);
+	v->backend_fd = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	v->backend_fd = sv[0];
+	if (pthread_create(&v->backend_thread, NULL, backend_main, v) != 0) {
+		close(sv[1]);
+		return -EAGAIN;
+	}
+	v->backend_running = true;
+	ret = vud_msg_ack(v, VU_SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1);
+	close(sv[1]);
+	return ret;
 }
 
 /* Ask for the region's size, reserve it, and hand the backend a channel. */
@@ -287,7 +366,7 @@ static int
 shmem_setup(struct vud *v)
 {
 	struct vu_shmem_config c;
-	int sv[2], ret;
+	int ret;
 
 	if ((ret = vud_send_raw(v, VU_GET_SHMEM_CONFIG, VU_VERSION, NULL, 0, NULL, 0)) < 0 ||
 	    (ret = vud_recv_reply(v, VU_GET_SHMEM_CONFIG, &c, sizeof(c))) < 0)
@@ -301,21 +380,7 @@ shmem_setup(struct vud *v)
 		v->shmem = NULL;
 		return -errno;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	v->backend_fd = sv[0];
-	if (pthread_create(&v->backend_thread, NULL, backend_main, v) != 0) {
-		close(sv[1]);
-		return -EAGAIN;
-	}
-	v->backend_running = true;
-	uint64_t status;
-	ret = vud_send_raw(v, VU_SET_BACKEND_REQ_FD, VU_VERSION | VU_FLAG_NEED_REPLY, NULL, 0,
-			   &sv[1], 1);
-	close(sv[1]);
-	if (ret == 0)
-		ret = vud_recv_reply(v, VU_SET_BACKEND_REQ_FD, &status, sizeof(status));
-	return ret < 0 ? ret : status ? -EIO : 0;
+	return vud_new_backend_channel(v);
 }
 
 /* ---- vhost-user messages ---- */
@@ -366,10 +431,9 @@ msg(struct vud *v, uint32_t request, const void *payload, uint32_t size, const i
 	return vud_send_raw(v, request, VU_VERSION, payload, size, fds, n_fds);
 }
 
-/* A message acknowledged through REPLY_ACK. */
-static int
-msg_ack(struct vud *v, uint32_t request, const void *payload, uint32_t size, const int *fds,
-	unsigned n_fds)
+int
+vud_msg_ack(struct vud *v, uint32_t request, const void *payload, uint32_t size, const int *fds,
+	    unsigned n_fds)
 {
 	uint64_t status;
 	int ret = vud_send_raw(v, request, VU_VERSION | VU_FLAG_NEED_REPLY, payload, size, fds,
@@ -424,15 +488,38 @@ sock_path(const struct vud *v, char *buf, size_t len)
 	snprintf(buf, len, "%s/gpu.sock", v->sock_dir);
 }
 
+/* The backend's stderr: copied to ours and appended to v->log_path. */
+static void *
+log_main(void *arg)
+{
+	struct vud *v = arg;
+	int out = open(v->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(v->log_fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		if (write(STDERR_FILENO, buf, (size_t)n) < 0 ||
+		    (out >= 0 && write(out, buf, (size_t)n) < 0))
+			continue; /* best effort: the copy is for reading, not for failing */
+	}
+	if (out >= 0)
+		close(out);
+	return NULL;
+}
+
 int
-vud_spawn(struct vud *v, char *const argv[])
+vud_spawn_flags(struct vud *v, char *const argv[], unsigned flags)
 {
 	char *dir = v->sock_dir, path[96];
 	char *args[32];
-	int n = 0;
+	int n = 0, err[2] = {-1, -1};
 
 	memset(v, 0, sizeof(*v));
-	v->sock = v->display_fd = v->memfd = v->backend_fd = -1;
+	v->sock = v->display_fd = v->memfd = v->backend_fd = v->backend_held = v->log_fd = -1;
 	pthread_mutex_init(&v->disp.lock, NULL);
 	snprintf(dir, sizeof(v->sock_dir), "/tmp/vud-XXXXXX");
 	if (!mkdtemp(dir))
@@ -441,14 +528,88 @@ vud_spawn(struct vud *v, char *const argv[])
 	for (; argv[n] && n < 31; n++)
 		args[n] = strcmp(argv[n], "{socket}") ? argv[n] : path;
 	args[n] = NULL;
+	if ((flags & VUD_SPAWN_LOG) && pipe2(err, O_CLOEXEC) < 0)
+		return -errno;
 	v->child = fork();
 	if (v->child < 0)
 		return -errno;
 	if (v->child == 0) {
+		if (err[1] >= 0 && dup2(err[1], STDERR_FILENO) < 0)
+			_exit(127);
 		execv(args[0], args);
 		_exit(127);
 	}
+	if (flags & VUD_SPAWN_LOG) {
+		close(err[1]);
+		v->log_fd = err[0];
+		snprintf(v->log_path, sizeof(v->log_path), "%s/stderr.log", dir);
+		if (pthread_create(&v->log_thread, NULL, log_main, v) != 0)
+			return -EAGAIN;
+		v->log_running = true;
+	}
 	return vud_connect(v, path);
+}
+
+int
+vud_spawn(struct vud *v, char *const argv[])
+{
+	return vud_spawn_flags(v, argv, 0);
+}
+
+/* Complete lines of the backend's stderr that contain text. */
+static unsigned
+log_count(const struct vud *v, const char *text)
+{
+	FILE *f = v->log_path[0] ? fopen(v->log_path, "r") : NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	unsigned n = 0;
+
+	if (!f)
+		return 0;
+	while ((len = getline(&line, &cap, f)) > 0)
+		n += line[len - 1] == '\n' && strstr(line, text);
+	free(line);
+	fclose(f);
+	return n;
+}
+
+bool
+vud_wait_log(struct vud *v, const char *text, unsigned n, int timeout_ms)
+{
+	int64_t deadline = vud_now_ms() + timeout_ms;
+
+	for (;;) {
+		if (log_count(v, text) >= n)
+			return true;
+		if (vud_now_ms() >= deadline)
+			return false;
+		usleep(5000);
+	}
+}
+
+int
+vud_wait_exit(struct vud *v, int timeout_ms)
+{
+	int64_t deadline = vud_now_ms() + timeout_ms;
+	int status;
+
+	if (v->reaped)
+		return v->exit_status;
+	if (v->child <= 0)
+		return -ECHILD;
+	for (;;) {
+		if (waitpid(v->child, &status, WNOHANG) == v->child)
+			break;
+		if (vud_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		usleep(5000);
+	}
+	v->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	v->reaped = true;
+	v->child = 0;
+	return v->exit_status;
 }
 
 static void
@@ -460,6 +621,29 @@ ring_layout(struct vud *v, unsigned q)
 	r->desc_gpa = base;
 	r->avail_gpa = base + 16 * VUD_QUEUE_SIZE;
 	r->used_gpa = (r->avail_gpa + 6 + 2 * VUD_QUEUE_SIZE + 3) & ~3ull;
+	r->num = VUD_QUEUE_SIZE;
+}
+
+uint64_t
+vud_uaddr(const struct vud *v, uint64_t gpa)
+{
+	return (v->uaddr_set ? v->uaddr : (uintptr_t)v->mem) + (gpa - VUD_GPA_BASE);
+}
+
+static int
+mem_table_msg(struct vud *v)
+{
+	struct vu_mem_table mt = {.nregions = 1};
+
+	mt.regions[0] =
+		(struct vu_region){VUD_GPA_BASE, v->mem_size, vud_uaddr(v, VUD_GPA_BASE), 0};
+	return vud_msg_ack(v, VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), &v->memfd, 1);
+}
+
+int
+vud_set_mem_table(struct vud *v)
+{
+	return mem_table_msg(v);
 }
 
 int
@@ -503,12 +687,9 @@ vud_start(struct vud *v, uint64_t want, unsigned mem_mb)
 	    (ret = shmem_setup(v)) < 0)
 		return ret;
 	v->features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VU_F_PROTOCOL_FEATURES) | (f & want);
-	if ((ret = msg_ack(v, VU_SET_FEATURES, &v->features, 8, NULL, 0)) < 0)
+	if ((ret = vud_msg_ack(v, VU_SET_FEATURES, &v->features, 8, NULL, 0)) < 0)
 		return ret;
-	struct vu_mem_table mt = {.nregions = 1};
-	mt.regions[0] = (struct vu_region){VUD_GPA_BASE, v->mem_size, (uintptr_t)v->mem, 0};
-	if ((ret = msg_ack(v, VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), &v->memfd, 1)) <
-	    0)
+	if ((ret = mem_table_msg(v)) < 0)
 		return ret;
 	/* The display socket comes before the rings start, as QEMU does it. */
 	int sv[2];
@@ -518,7 +699,7 @@ vud_start(struct vud *v, uint64_t want, unsigned mem_mb)
 	if (pthread_create(&v->display_thread, NULL, display_main, v) != 0)
 		return -EAGAIN;
 	v->display_running = true;
-	ret = msg_ack(v, VU_GPU_SET_SOCKET, NULL, 0, &sv[1], 1);
+	ret = vud_msg_ack(v, VU_GPU_SET_SOCKET, NULL, 0, &sv[1], 1);
 	close(sv[1]);
 	if (ret < 0)
 		return ret;
@@ -531,17 +712,17 @@ vud_start(struct vud *v, uint64_t want, unsigned mem_mb)
 		struct vu_vring_state num = {q, VUD_QUEUE_SIZE}, base = {q, 0}, en = {q, 1};
 		struct vu_vring_addr addr = {
 			.index = q,
-			.desc = (uintptr_t)vud_host(v, r->desc_gpa),
-			.used = (uintptr_t)vud_host(v, r->used_gpa),
-			.avail = (uintptr_t)vud_host(v, r->avail_gpa),
+			.desc = vud_uaddr(v, r->desc_gpa),
+			.used = vud_uaddr(v, r->used_gpa),
+			.avail = vud_uaddr(v, r->avail_gpa),
 		};
 		uint64_t kick = q, call = q;
-		if ((ret = msg_ack(v, VU_SET_VRING_NUM, &num, sizeof(num), NULL, 0)) < 0 ||
-		    (ret = msg_ack(v, VU_SET_VRING_BASE, &base, sizeof(base), NULL, 0)) < 0 ||
-		    (ret = msg_ack(v, VU_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0)) < 0 ||
-		    (ret = msg_ack(v, VU_SET_VRING_CALL, &call, 8, &r->call, 1)) < 0 ||
-		    (ret = msg_ack(v, VU_SET_VRING_KICK, &kick, 8, &r->kick, 1)) < 0 ||
-		    (ret = msg_ack(v, VU_SET_VRING_ENABLE, &en, sizeof(en), NULL, 0)) < 0)
+		if ((ret = vud_msg_ack(v, VU_SET_VRING_NUM, &num, sizeof(num), NULL, 0)) < 0 ||
+		    (ret = vud_msg_ack(v, VU_SET_VRING_BASE, &base, sizeof(base), NULL, 0)) < 0 ||
+		    (ret = vud_msg_ack(v, VU_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0)) < 0 ||
+		    (ret = vud_msg_ack(v, VU_SET_VRING_CALL, &call, 8, &r->call, 1)) < 0 ||
+		    (ret = vud_msg_ack(v, VU_SET_VRING_KICK, &kick, 8, &r->kick, 1)) < 0 ||
+		    (ret = vud_msg_ack(v, VU_SET_VRING_ENABLE, &en, sizeof(en), NULL, 0)) < 0)
 			return ret;
 	}
 	return 0;
@@ -555,6 +736,7 @@ vud_disconnect(struct vud *v)
 	v->sock = -1;
 	if (v->display_fd >= 0)
 		shutdown(v->display_fd, SHUT_RDWR);
+	vud_pause_display(v, false);
 	if (v->display_running)
 		pthread_join(v->display_thread, NULL);
 	v->display_running = false;
@@ -569,13 +751,15 @@ vud_disconnect(struct vud *v)
 			close(v->q[q].call);
 		v->q[q] = (struct vud_ring){0};
 	}
-	if (v->backend_fd > 0)
-		shutdown(v->backend_fd, SHUT_RDWR);
-	if (v->backend_running)
-		pthread_join(v->backend_thread, NULL);
-	v->backend_running = false;
-	if (v->backend_fd > 0)
+	backend_thread_stop(v);
+	if (v->backend_fd >= 0 &&
+	    __atomic_load_n(&v->backend_peer, __ATOMIC_ACQUIRE) == VUD_PEER_SILENT) {
+		if (v->backend_held >= 0)
+			close(v->backend_held);
+		v->backend_held = v->backend_fd; /* silent to the end */
+	} else if (v->backend_fd >= 0) {
 		close(v->backend_fd);
+	}
 	v->backend_fd = -1;
 	if (v->shmem)
 		munmap(v->shmem, v->shmem_size);
@@ -601,7 +785,7 @@ vud_reconnect(struct vud *v)
 int
 vud_stop(struct vud *v)
 {
-	int status = -1;
+	int status = v->reaped ? v->exit_status : -1;
 
 	if (v->sock >= 0)
 		close(v->sock);
@@ -621,6 +805,17 @@ vud_stop(struct vud *v)
 	}
 done:
 	vud_disconnect(v);
+	if (v->backend_held >= 0)
+		close(v->backend_held);
+	v->backend_held = -1;
+	if (v->log_running)
+		pthread_join(v->log_thread, NULL); /* the backend is gone: EOF */
+	v->log_running = false;
+	if (v->log_fd >= 0)
+		close(v->log_fd);
+	v->log_fd = -1;
+	if (v->log_path[0])
+		unlink(v->log_path);
 	free(v->disp.fb);
 	pthread_mutex_destroy(&v->disp.lock);
 	if (v->sock_dir[0]) {
@@ -666,18 +861,40 @@ vud_desc(struct vud *v, unsigned q)
 	return vud_host(v, v->q[q].desc_gpa);
 }
 
-void
-vud_publish(struct vud *v, unsigned q, uint16_t head)
+/* Put head on the available ring, without a kick. */
+static void
+publish(struct vud *v, unsigned q, uint16_t head)
 {
 	struct vud_ring *r = &v->q[q];
 	uint16_t *avail = vud_host(v, r->avail_gpa);
-	uint64_t one = 1;
 
-	avail[2 + r->avail_idx % VUD_QUEUE_SIZE] = head;
+	avail[2 + r->avail_idx % r->num] = head;
 	r->avail_idx++;
 	__atomic_store_n(&avail[1], r->avail_idx, __ATOMIC_RELEASE);
-	if (write(r->kick, &one, sizeof(one)) < 0)
+}
+
+void
+vud_kick(struct vud *v, unsigned q)
+{
+	uint64_t one = 1;
+
+	if (write(v->q[q].kick, &one, sizeof(one)) < 0)
 		perror("vud: kick");
+}
+
+void
+vud_publish(struct vud *v, unsigned q, uint16_t head)
+{
+	publish(v, q, head);
+	vud_kick(v, q);
+}
+
+uint16_t
+vud_used_idx(struct vud *v, unsigned q)
+{
+	uint16_t *used = vud_host(v, v->q[q].used_gpa);
+
+	return __atomic_load_n(&used[1], __ATOMIC_ACQUIRE);
 }
 
 int
@@ -690,7 +907,7 @@ vud_wait_used(struct vud *v, unsigned q, int timeout_ms, uint32_t *id)
 		uint16_t idx = __atomic_load_n(&used[1], __ATOMIC_ACQUIRE);
 		if (idx != r->used_seen) {
 			uint32_t elem[2];
-			memcpy(elem, (uint8_t *)used + 4 + 8 * (r->used_seen % VUD_QUEUE_SIZE), 8);
+			memcpy(elem, (uint8_t *)used + 4 + 8 * (r->used_seen % r->num), 8);
 			r->used_seen++;
 			if (id)
 				*id = elem[0];
@@ -725,6 +942,64 @@ vud_request(struct vud *v, unsigned q, const void *req, size_t len, void *resp, 
 	if (ret > 0 && resp)
 		memcpy(resp, vud_host(v, resp_gpa), (size_t)ret < cap ? (size_t)ret : cap);
 	return ret;
+}
+
+int
+vud_submit(struct vud *v, unsigned q, struct vud_req *r, unsigned n)
+{
+	uint64_t scratch = VUD_GPA_BASE + v->mem_size - SCRATCH_SIZE;
+	size_t slot = n ? (SCRATCH_SIZE / n) & ~(size_t)4095 : 0;
+	struct vring_desc_raw *d = vud_desc(v, q);
+
+	if (!n || n > v->q[q].num / 2u)
+		return -E2BIG;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t req_gpa = scratch + i * slot;
+		size_t req_room = (r[i].len + 4095) & ~(size_t)4095;
+		if (req_room + r[i].cap > slot)
+			return -E2BIG;
+		r[i].resp_gpa = req_gpa + req_room;
+		r[i].used = -ETIMEDOUT;
+		memcpy(vud_host(v, req_gpa), r[i].req, r[i].len);
+		memset(vud_host(v, r[i].resp_gpa), 0xa5, r[i].cap);
+		d[2 * i] = (struct vring_desc_raw){req_gpa, (uint32_t)r[i].len, r[i].cap ? 1 : 0,
+						   (uint16_t)(2 * i + 1)};
+		d[2 * i + 1] = (struct vring_desc_raw){r[i].resp_gpa, (uint32_t)r[i].cap, 2, 0};
+	}
+	for (unsigned i = 0; i < n; i++)
+		publish(v, q, (uint16_t)(2 * i));
+	vud_kick(v, q);
+	return 0;
+}
+
+int
+vud_collect(struct vud *v, unsigned q, struct vud_req *r, unsigned n, int timeout_ms)
+{
+	int64_t deadline = vud_now_ms() + timeout_ms;
+
+	for (unsigned got = 0; got < n; got++) {
+		int64_t left = deadline - vud_now_ms();
+		uint32_t id;
+		int len = vud_wait_used(v, q, left > 0 ? (int)left : 0, &id);
+		if (len < 0)
+			return len;
+		if (id % 2 || id / 2 >= n || r[id / 2].used >= 0)
+			return -EPROTO; /* not a head of this batch, or twice */
+		struct vud_req *x = &r[id / 2];
+		x->used = len;
+		if (x->resp)
+			memcpy(x->resp, vud_host(v, x->resp_gpa),
+			       (size_t)len < x->cap ? (size_t)len : x->cap);
+	}
+	return 0;
+}
+
+int
+vud_requests(struct vud *v, unsigned q, struct vud_req *r, unsigned n, int timeout_ms)
+{
+	int ret = vud_submit(v, q, r, n);
+
+	return ret < 0 ? ret : vud_collect(v, q, r, n, timeout_ms);
 }
 
 uint32_t
