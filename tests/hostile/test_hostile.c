@@ -1493,6 +1493,17 @@ ring0_addr(struct vud *v, uint64_t used_gpa)
 	return vud_msg_ack(v, VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
 }
 
+/* Ring 0 started again as QEMU does it: call, kick, enable. */
+static void
+ring0_start(struct vud *v)
+{
+	uint64_t idx = 0;
+
+	assert_int_equal(vud_msg_ack(v, VU_SET_VRING_CALL, &idx, 8, &v->q[0].call, 1), 0);
+	assert_int_equal(vud_msg_ack(v, VU_SET_VRING_KICK, &idx, 8, &v->q[0].kick, 1), 0);
+	assert_int_equal(ring0_state(v, VU_SET_VRING_ENABLE, 1), 0);
+}
+
 /* SET_VRING_NUM after SET_VRING_ADDR: a size whose used ring runs past guest
    memory is refused (and the frontend dropped) before any kick. */
 static void
@@ -1520,7 +1531,6 @@ test_vring_num_after_addr_fits(void **state)
 	struct vud *v = start();
 	struct virtio_gpu_resource_unref u = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF,
 					      .resource_id = 99};
-	uint64_t idx = 0;
 	uint32_t last;
 
 	(void)state;
@@ -1534,10 +1544,7 @@ test_vring_num_after_addr_fits(void **state)
 	uint16_t *avail = vud_host(v, v->q[0].avail_gpa);
 	for (int i = 32; i < VUD_QUEUE_SIZE; i++)
 		avail[2 + i] = 0xffff;
-	/* Started again as QEMU does it: call, kick, enable. */
-	assert_int_equal(vud_msg_ack(v, VU_SET_VRING_CALL, &idx, 8, &v->q[0].call, 1), 0);
-	assert_int_equal(vud_msg_ack(v, VU_SET_VRING_KICK, &idx, 8, &v->q[0].kick, 1), 0);
-	assert_int_equal(ring0_state(v, VU_SET_VRING_ENABLE, 1), 0);
+	ring0_start(v);
 	for (int i = 0; i < 40; i++) /* around the 32 entries and on */
 		expect(v, &u, sizeof(u), BAD_RES);
 	finish(v);
@@ -1601,6 +1608,57 @@ test_fences_across_mem_table(void **state)
 		assert_int_equal(resp[i].fence_id, 100 + (uint64_t)i);
 		assert_int_equal(resp[i].ctx_id, 1);
 	}
+	finish(v);
+}
+
+/* The control queue stopped (GET_VRING_BASE, as at every VM stop) while
+   fenced requests wait for their fences: they are completed before the
+   reply, while the ring is still the daemon's; after it the frontend owns
+   the index, and a late completion would be lost (the guest's request never
+   answered) or land on the restarted ring. */
+static void
+test_fences_across_queue_stop(void **state)
+{
+	struct {
+		struct virtio_gpu_cmd_submit s;
+		uint32_t data;
+	} sub[4];
+	struct virtio_gpu_ctrl_hdr resp[4];
+	struct vud_req r[4];
+	uint32_t last;
+
+	(void)state;
+	setenv("FAKE_GS_FENCE_DELAY_MS", "3000", 1);
+	struct vud *v = start_3d(NULL);
+	unsetenv("FAKE_GS_FENCE_DELAY_MS");
+	assert_int_equal(vud_ctx_create(v, 1, 3), OK);
+	for (int i = 0; i < 4; i++) {
+		sub[i].s = (struct virtio_gpu_cmd_submit){.hdr = {.type = VIRTIO_GPU_CMD_SUBMIT_3D,
+								  .flags = VIRTIO_GPU_FLAG_FENCE,
+								  .fence_id = 7 + (uint64_t)i,
+								  .ctx_id = 1},
+							  .size = 4};
+		sub[i].data = 0;
+		r[i] = (struct vud_req){&sub[i], sizeof(sub[i]), &resp[i], sizeof(resp[i]), 0, 0};
+	}
+	assert_int_equal(vud_submit(v, 0, r, 4), 0);
+	assert_true(vud_wait_log(v, "fake-gfxstream: fence ", 4, 5000)); /* all in flight */
+	uint16_t before = v->q[0].used_seen;
+	assert_int_equal(vud_stop_queue(v, 0, &last), 0);
+	/* Answered by the time the reply came: nothing to wait for. */
+	assert_int_equal((uint16_t)(vud_used_idx(v, 0) - before), 4);
+	assert_int_equal(vud_collect(v, 0, r, 4, 0), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(r[i].used, sizeof(resp[i]));
+		assert_int_equal(resp[i].type, OK);
+		assert_int_equal(resp[i].fence_id, 7 + (uint64_t)i);
+	}
+	assert_int_equal(last, v->q[0].avail_idx);
+	/* The ring restarts at the index the reply gave, and serves. */
+	assert_int_equal(ring0_state(v, VU_SET_VRING_NUM, VUD_QUEUE_SIZE), 0);
+	assert_int_equal(ring0_state(v, VU_SET_VRING_BASE, last), 0);
+	assert_int_equal(ring0_addr(v, v->q[0].used_gpa), 0);
+	ring0_start(v);
 	finish(v);
 }
 
@@ -1895,6 +1953,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_ring_at_uaddr_zero),
 #ifdef FAKE_GS_PATH
 		cmocka_unit_test(test_fences_across_mem_table),
+		cmocka_unit_test(test_fences_across_queue_stop),
 		cmocka_unit_test(test_backend_reply_wrong_request),
 		cmocka_unit_test(test_backend_reply_oversized),
 		cmocka_unit_test(test_backend_reply_late),
