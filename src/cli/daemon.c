@@ -672,6 +672,7 @@ daemon_print_capabilities(void)
 int
 daemon_setup(struct daemon *d)
 {
+	void (*log_fn)(void *, enum kr_log_level, const char *) = d->log_fn ? d->log_fn : log_stderr;
 	struct kr_gpu_config cfg;
 	struct kr_gpu_callbacks cbs = {
 		.version = KR_GPU_CALLBACKS_VERSION,
@@ -679,7 +680,7 @@ daemon_setup(struct daemon *d)
 		.scanout_set = on_scanout_set,
 		.scanout_update = on_update,
 		.cursor = on_cursor,
-		.log = d->log_fn ? d->log_fn : log_stderr,
+		.log = log_fn,
 		.scanout_changing = on_scanout_changing,
 		.map_blob = on_map_blob,
 		.unmap_blob = on_unmap_blob,
@@ -687,7 +688,7 @@ daemon_setup(struct daemon *d)
 	sigset_t mask;
 	int ret;
 
-	logger_init(&d->log, d->opt.log_level, d->log_fn ? d->log_fn : log_stderr, NULL);
+	logger_init(&d->log, d->opt.log_level, log_fn, NULL);
 	kr_gpu_config_init(&cfg);
 	cfg.backend = d->opt.backend;
 	cfg.num_scanouts = d->opt.num_scanouts;

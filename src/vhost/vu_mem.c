@@ -63,17 +63,6 @@ err:
 	return ret;
 }
 
-int
-vu_mem_set(struct vu_mem *m, const struct vu_region *regs, unsigned n, const int *fds)
-{
-	struct vu_mem old;
-	int ret = vu_mem_replace(m, regs, n, fds, &old);
-
-	if (ret == 0)
-		vu_mem_clear(&old);
-	return ret;
-}
-
 void
 vu_mem_clear(struct vu_mem *m)
 {

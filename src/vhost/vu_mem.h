@@ -28,12 +28,10 @@ struct vu_mem {
 /*
  * Map n regions from their fds (the fds are borrowed: the caller closes
  * them).  Validates sizes, overflow, overlap and that each fd holds the
- * mapped range.  On success the old table is unmapped and replaced; on
- * failure (-EINVAL, -errno of mmap) the old table stays.
+ * mapped range.  On success the table it replaces is moved to *old (still
+ * mapped) for the caller to clear once nobody uses it; on failure
+ * (-EINVAL, -errno of mmap) the old table stays and *old is untouched.
  */
-int vu_mem_set(struct vu_mem *m, const struct vu_region *regs, unsigned n, const int *fds);
-/* Like vu_mem_set, but the table it replaces is moved to *old (still
-   mapped) for the caller to clear once nobody uses it. */
 int vu_mem_replace(struct vu_mem *m, const struct vu_region *regs, unsigned n, const int *fds,
 		   struct vu_mem *old);
 void vu_mem_clear(struct vu_mem *m);

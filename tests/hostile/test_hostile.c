@@ -1571,43 +1571,72 @@ test_ring_at_uaddr_zero(void **state)
 }
 
 #ifdef FAKE_GS_PATH
-/* 16 fenced submits whose fences fire late, the memory table replaced while
-   they are in flight: each comes back with its own fence. */
-static void
-test_fences_across_mem_table(void **state)
-{
+/* n (<= 16) fenced SUBMIT_3Ds to context 1, fence ids first.., sent in one
+   batch on a gfxstream daemon whose fake fires fences delay_ms late; returns
+   once the library holds every fence. */
+struct fenced_batch {
 	struct {
 		struct virtio_gpu_cmd_submit s;
 		uint32_t data;
 	} sub[16];
 	struct virtio_gpu_ctrl_hdr resp[16];
 	struct vud_req r[16];
+	int n;
+	uint64_t first;
+};
 
-	(void)state;
-	setenv("FAKE_GS_FENCE_DELAY_MS", "1500", 1);
+static struct vud *
+start_fenced_batch(struct fenced_batch *b, int n, uint64_t first, const char *delay_ms)
+{
+	setenv("FAKE_GS_FENCE_DELAY_MS", delay_ms, 1);
 	struct vud *v = start_3d(NULL);
 	unsetenv("FAKE_GS_FENCE_DELAY_MS");
+
+	assert_in_range(n, 1, 16);
+	b->n = n;
+	b->first = first;
 	assert_int_equal(vud_ctx_create(v, 1, 3), OK);
-	for (int i = 0; i < 16; i++) {
-		sub[i].s = (struct virtio_gpu_cmd_submit){.hdr = {.type = VIRTIO_GPU_CMD_SUBMIT_3D,
-								  .flags = VIRTIO_GPU_FLAG_FENCE,
-								  .fence_id = 100 + (uint64_t)i,
-								  .ctx_id = 1},
-							  .size = 4};
-		sub[i].data = 0;
-		r[i] = (struct vud_req){&sub[i], sizeof(sub[i]), &resp[i], sizeof(resp[i]), 0, 0};
+	for (int i = 0; i < n; i++) {
+		b->sub[i].s =
+			(struct virtio_gpu_cmd_submit){.hdr = {.type = VIRTIO_GPU_CMD_SUBMIT_3D,
+							       .flags = VIRTIO_GPU_FLAG_FENCE,
+							       .fence_id = first + (uint64_t)i,
+							       .ctx_id = 1},
+						       .size = 4};
+		b->sub[i].data = 0;
+		b->r[i] = (struct vud_req){
+			&b->sub[i], sizeof(b->sub[i]), &b->resp[i], sizeof(b->resp[i]), 0, 0};
 	}
-	assert_int_equal(vud_submit(v, 0, r, 16), 0);
-	assert_true(vud_wait_log(v, "fake-gfxstream: fence ", 16, 5000)); /* all in flight */
+	assert_int_equal(vud_submit(v, 0, b->r, (unsigned)n), 0);
+	assert_true(vud_wait_log(v, "fake-gfxstream: fence ", n, 5000)); /* all in flight */
+	return v;
+}
+
+/* Each request of the batch came back OK with its own fence. */
+static void
+assert_fenced_batch_done(const struct fenced_batch *b)
+{
+	for (int i = 0; i < b->n; i++) {
+		assert_int_equal(b->r[i].used, sizeof(b->resp[i]));
+		assert_int_equal(b->resp[i].type, OK);
+		assert_int_equal(b->resp[i].flags, VIRTIO_GPU_FLAG_FENCE);
+		assert_int_equal(b->resp[i].fence_id, b->first + (uint64_t)i);
+		assert_int_equal(b->resp[i].ctx_id, 1);
+	}
+}
+
+/* 16 fenced submits whose fences fire late, the memory table replaced while
+   they are in flight: each comes back with its own fence. */
+static void
+test_fences_across_mem_table(void **state)
+{
+	struct fenced_batch b;
+
+	(void)state;
+	struct vud *v = start_fenced_batch(&b, 16, 100, "1500");
 	assert_int_equal(vud_set_mem_table(v), 0);
-	assert_int_equal(vud_collect(v, 0, r, 16, 5000), 0);
-	for (int i = 0; i < 16; i++) {
-		assert_int_equal(r[i].used, sizeof(resp[i]));
-		assert_int_equal(resp[i].type, OK);
-		assert_int_equal(resp[i].flags, VIRTIO_GPU_FLAG_FENCE);
-		assert_int_equal(resp[i].fence_id, 100 + (uint64_t)i);
-		assert_int_equal(resp[i].ctx_id, 1);
-	}
+	assert_int_equal(vud_collect(v, 0, b.r, 16, 5000), 0);
+	assert_fenced_batch_done(&b);
 	finish(v);
 }
 
@@ -1619,40 +1648,17 @@ test_fences_across_mem_table(void **state)
 static void
 test_fences_across_queue_stop(void **state)
 {
-	struct {
-		struct virtio_gpu_cmd_submit s;
-		uint32_t data;
-	} sub[4];
-	struct virtio_gpu_ctrl_hdr resp[4];
-	struct vud_req r[4];
+	struct fenced_batch b;
 	uint32_t last;
 
 	(void)state;
-	setenv("FAKE_GS_FENCE_DELAY_MS", "3000", 1);
-	struct vud *v = start_3d(NULL);
-	unsetenv("FAKE_GS_FENCE_DELAY_MS");
-	assert_int_equal(vud_ctx_create(v, 1, 3), OK);
-	for (int i = 0; i < 4; i++) {
-		sub[i].s = (struct virtio_gpu_cmd_submit){.hdr = {.type = VIRTIO_GPU_CMD_SUBMIT_3D,
-								  .flags = VIRTIO_GPU_FLAG_FENCE,
-								  .fence_id = 7 + (uint64_t)i,
-								  .ctx_id = 1},
-							  .size = 4};
-		sub[i].data = 0;
-		r[i] = (struct vud_req){&sub[i], sizeof(sub[i]), &resp[i], sizeof(resp[i]), 0, 0};
-	}
-	assert_int_equal(vud_submit(v, 0, r, 4), 0);
-	assert_true(vud_wait_log(v, "fake-gfxstream: fence ", 4, 5000)); /* all in flight */
+	struct vud *v = start_fenced_batch(&b, 4, 7, "3000");
 	uint16_t before = v->q[0].used_seen;
 	assert_int_equal(vud_stop_queue(v, 0, &last), 0);
 	/* Answered by the time the reply came: nothing to wait for. */
 	assert_int_equal((uint16_t)(vud_used_idx(v, 0) - before), 4);
-	assert_int_equal(vud_collect(v, 0, r, 4, 0), 0);
-	for (int i = 0; i < 4; i++) {
-		assert_int_equal(r[i].used, sizeof(resp[i]));
-		assert_int_equal(resp[i].type, OK);
-		assert_int_equal(resp[i].fence_id, 7 + (uint64_t)i);
-	}
+	assert_int_equal(vud_collect(v, 0, b.r, 4, 0), 0);
+	assert_fenced_batch_done(&b);
 	assert_int_equal(last, v->q[0].avail_idx);
 	/* The ring restarts at the index the reply gave, and serves. */
 	assert_int_equal(ring0_state(v, VU_SET_VRING_NUM, VUD_QUEUE_SIZE), 0);
