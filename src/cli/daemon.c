@@ -3,6 +3,7 @@
    the display socket (daemon.h). */
 #include "daemon.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "config.h"
 #include "display/vugpu.h"
 #include "kohlrabi/kohlrabi.h"
+#include "logsink.h"
 #include "options.h"
 #include "util/log.h"
 #include "vhost/vu.h"
@@ -45,13 +47,17 @@ enum tag {
 	TAG_KICK0
 };
 
+/* The library's and the daemon's messages: to the embedder's log_fn, else
+   to the sink --log chose. */
 static void
-log_stderr(void *user, enum kr_log_level level, const char *msg)
+daemon_log(void *user, enum kr_log_level level, const char *msg)
 {
-	static const char *const names[] = {"error", "warning", "info", "debug"};
+	struct daemon *d = user;
 
-	(void)user;
-	fprintf(stderr, "kohlrabi: %s: %s\n", names[level], msg);
+	if (d->log_fn)
+		d->log_fn(NULL, level, msg);
+	else
+		logsink_write(&d->sink, level, msg);
 }
 
 static int
@@ -480,22 +486,44 @@ static const struct vu_ops vu_gpu_ops = {
 /* ---- connection lifecycle ---- */
 
 static int
-listen_on(const char *path)
+listen_on(struct daemon *d, const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "kohlrabi: socket path too long: %s\n", path);
+		log_msg(&d->log, KR_LOG_ERROR, "socket path too long (%zu bytes, at most %zu): %s",
+			strlen(path), sizeof(sa.sun_path) - 1, path);
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
 	/* A stale socket from an earlier run is replaced; anything else is not. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			fprintf(stderr, "kohlrabi: %s exists and is not a socket\n", path);
+			log_msg(&d->log, KR_LOG_ERROR,
+				"%s exists and is not a socket; remove it or choose another "
+				"--socket-path",
+				path);
 			return -EEXIST;
+		}
+		/* Taken over only when nobody listens there (a stale socket). */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		int live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
+		close(fd);
+		if (live == 0 || live == EAGAIN) {
+			log_msg(&d->log, KR_LOG_ERROR,
+				"another process is serving %s; stop it or choose another "
+				"--socket-path",
+				path);
+			return -EADDRINUSE;
+		}
+		if (live != ECONNREFUSED) {
+			log_msg(&d->log, KR_LOG_ERROR, "cannot tell whether %s is in use: %s", path,
+				strerror(live));
+			return -live;
 		}
 		unlink(path);
 	}
@@ -504,7 +532,7 @@ listen_on(const char *path)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
 		int err = -errno;
-		fprintf(stderr, "kohlrabi: cannot listen on %s: %s\n", path, strerror(errno));
+		log_msg(&d->log, KR_LOG_ERROR, "cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
 		return err;
 	}
@@ -514,6 +542,10 @@ listen_on(const char *path)
 static void
 connection_closed(struct daemon *d, int why)
 {
+	/* A peer that hung up before its first message was no frontend (another
+	   kohlrabi checking whether this socket is live, say): listen on. */
+	bool probe = why == -ECONNRESET && d->vu.messages == 0 && d->listen_fd >= 0;
+
 	release_hold(d, false);
 	d->display_unresponsive = false;
 	if (vugpu_connected(&d->display))
@@ -521,14 +553,20 @@ connection_closed(struct daemon *d, int why)
 	vugpu_detach(&d->display);
 	watch(d, d->vu.fd, TAG_CONN, false);
 	vu_dev_detach(&d->vu);
+	if (probe) {
+		log_msg(&d->log, KR_LOG_DEBUG,
+			"a peer hung up before its first message; listening on");
+		watch(d, d->listen_fd, TAG_LISTEN, true);
+		return;
+	}
 	if (why == -ECONNRESET) {
-		log_msg(&d->log, KR_LOG_WARN, "frontend disconnected");
+		log_msg(&d->log, KR_LOG_INFO, "frontend disconnected");
 	} else {
 		log_msg(&d->log, KR_LOG_ERROR, "connection dropped: %s", strerror(-why));
 		d->exit_code = 1;
 	}
 	if (d->opt.reconnect && d->listen_fd >= 0) {
-		log_msg(&d->log, KR_LOG_WARN, "waiting for the next frontend");
+		log_msg(&d->log, KR_LOG_INFO, "waiting for the next frontend");
 		d->exit_code = 0;
 		watch(d, d->listen_fd, TAG_LISTEN, true);
 	} else {
@@ -575,7 +613,7 @@ handle_event(struct daemon *d, uint32_t tag)
 	case TAG_SIGNAL: {
 		struct signalfd_siginfo si;
 		if (read(d->signal_fd, &si, sizeof(si)) == sizeof(si))
-			log_msg(&d->log, KR_LOG_WARN, "signal %u: exiting", si.ssi_signo);
+			log_msg(&d->log, KR_LOG_INFO, "signal %u: exiting", si.ssi_signo);
 		d->quit = true;
 		return;
 	}
@@ -657,22 +695,46 @@ on_unmap_blob(void *user, uint64_t offset, uint64_t size)
 	return vu_dev_shmem_unmap(&d->vu, KR_SHMID_HOST_VISIBLE, offset, size);
 }
 
+/* dir holds a DRM render node (renderD*) this process may open. */
+static bool
+have_render_node(const char *dir)
+{
+	DIR *dd = opendir(dir);
+	struct dirent *e;
+	bool found = false;
+
+	if (!dd)
+		return false;
+	while (!found && (e = readdir(dd))) {
+		if (!strncmp(e->d_name, "renderD", 7))
+			found = faccessat(dirfd(dd), e->d_name, R_OK | W_OK, 0) == 0;
+	}
+	closedir(dd);
+	return found;
+}
+
 void
-daemon_print_capabilities(void)
+daemon_print_capabilities(FILE *f, const char *dri_dir)
 {
 	const char *const *b = kr_backends();
 	bool virgl = false;
+	/* libvirt insists on a render node when one is advertised: only where
+	   one exists (virgl runs surfaceless without). */
+	bool node = have_render_node(dri_dir);
 
 	for (; *b; b++)
 		virgl |= !strcmp(*b, "virgl");
-	printf("{\n  \"type\": \"gpu\",\n  \"features\": [\n    \"render-node\"%s\n  ]\n}\n",
-	       virgl ? ",\n    \"virgl\"" : "");
+	fprintf(f, "{\n  \"type\": \"gpu\",\n  \"features\": [");
+	if (node)
+		fprintf(f, "\n    \"render-node\"%s", virgl ? "," : "");
+	if (virgl)
+		fprintf(f, "\n    \"virgl\"");
+	fprintf(f, "\n  ]\n}\n");
 }
 
 int
 daemon_setup(struct daemon *d)
 {
-	void (*log_fn)(void *, enum kr_log_level, const char *) = d->log_fn ? d->log_fn : log_stderr;
 	struct kr_gpu_config cfg;
 	struct kr_gpu_callbacks cbs = {
 		.version = KR_GPU_CALLBACKS_VERSION,
@@ -680,7 +742,7 @@ daemon_setup(struct daemon *d)
 		.scanout_set = on_scanout_set,
 		.scanout_update = on_update,
 		.cursor = on_cursor,
-		.log = log_fn,
+		.log = daemon_log,
 		.scanout_changing = on_scanout_changing,
 		.map_blob = on_map_blob,
 		.unmap_blob = on_unmap_blob,
@@ -688,7 +750,9 @@ daemon_setup(struct daemon *d)
 	sigset_t mask;
 	int ret;
 
-	logger_init(&d->log, d->opt.log_level, log_fn, NULL);
+	if (!d->log_fn)
+		logsink_open(&d->sink, d->opt.log_target);
+	logger_init(&d->log, d->opt.log_level, daemon_log, d);
 	kr_gpu_config_init(&cfg);
 	cfg.backend = d->opt.backend;
 	cfg.num_scanouts = d->opt.num_scanouts;
@@ -714,10 +778,17 @@ daemon_setup(struct daemon *d)
 		sigprocmask(SIG_BLOCK, &mask, NULL);
 	ret = kr_gpu_create(&cfg, &cbs, d, &d->gpu);
 	if (ret < 0) {
-		fprintf(stderr, "kohlrabi: cannot create the %s device: %s\n", d->opt.backend,
+		log_msg(&d->log, KR_LOG_ERROR, "cannot create the %s device: %s", d->opt.backend,
 			strerror(-ret));
 		return ret;
 	}
+	log_msg(&d->log, KR_LOG_INFO,
+		"kohlrabi %s: backend %s, %u display%s of %ux%u, EDID %s, max-hostmem %llu MiB, "
+		"max-resources %u",
+		KR_VERSION, d->opt.backend, d->opt.num_scanouts,
+		d->opt.num_scanouts == 1 ? "" : "s", d->opt.width, d->opt.height,
+		d->opt.edid ? "on" : "off", (unsigned long long)(d->opt.max_hostmem >> 20),
+		d->opt.max_resources);
 	if (d->opt.render_node && !strcmp(d->opt.backend, "2d"))
 		log_msg(&d->log, KR_LOG_INFO, "the 2d backend does not use %s", d->opt.render_node);
 	d->req = calloc(1, sizeof(*d->req));
@@ -745,7 +816,7 @@ daemon_setup(struct daemon *d)
 	vugpu_init(&d->display, &d->log, &display_ops, d);
 
 	if (d->opt.socket_path) {
-		d->listen_fd = listen_on(d->opt.socket_path);
+		d->listen_fd = listen_on(d, d->opt.socket_path);
 		if (d->listen_fd < 0)
 			return d->listen_fd;
 		log_msg(&d->log, KR_LOG_INFO, "listening on %s", d->opt.socket_path);
@@ -754,12 +825,15 @@ daemon_setup(struct daemon *d)
 	int listening = 0;
 	socklen_t sl = sizeof(listening);
 	if (getsockopt(d->opt.fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) < 0) {
-		fprintf(stderr, "kohlrabi: --fd %d is not a socket: %s\n", d->opt.fd,
+		log_msg(&d->log, KR_LOG_ERROR, "--fd %d is not a socket: %s", d->opt.fd,
 			strerror(errno));
 		return -EBADF;
 	}
 	if (listening) {
 		d->listen_fd = d->opt.fd;
+		log_msg(&d->log, KR_LOG_INFO, "listening on %s %d",
+			d->opt.socket_activated ? "the socket systemd passed, fd" : "--fd",
+			d->opt.fd);
 		return watch(d, d->listen_fd, TAG_LISTEN, true);
 	}
 	return adopt(d, d->opt.fd);
@@ -815,6 +889,7 @@ daemon_teardown(struct daemon *d)
 	d->listen_fd = d->signal_fd = d->timer_fd = d->poll_fd = d->hold_fd = d->epfd = -1;
 	free(d->req);
 	d->req = NULL;
+	logsink_close(&d->sink);
 }
 
 void

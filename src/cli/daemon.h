@@ -10,9 +10,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "display/vugpu.h"
 #include "kohlrabi/kohlrabi.h"
+#include "logsink.h"
 #include "options.h"
 #include "util/log.h"
 #include "vhost/vu.h"
@@ -22,8 +24,9 @@ struct daemon {
 	struct logger log;
 	/* Where messages go (NULL: stderr); set before daemon_setup. */
 	void (*log_fn)(void *user, enum kr_log_level level, const char *msg);
-	bool no_signals;    /* do not take SIGINT/SIGTERM (an embedding test) */
-	struct kr_gpu *gpu; /* owned */
+	struct logsink sink; /* where messages go without log_fn */
+	bool no_signals;     /* do not take SIGINT/SIGTERM (an embedding test) */
+	struct kr_gpu *gpu;  /* owned */
 	struct vu_dev vu;
 	struct vugpu display;
 	int epfd;      /* owned */
@@ -60,7 +63,8 @@ int daemon_step(struct daemon *d, int timeout_ms);
 void daemon_teardown(struct daemon *d);
 /* A display refresh now (what the refresh timer does when it fires). */
 void daemon_refresh(struct daemon *d);
-/* What --print-capabilities prints. */
-void daemon_print_capabilities(void);
+/* What --print-capabilities prints: "render-node" when dri_dir (/dev/dri)
+   holds a render node we may open, "virgl" when it is built in. */
+void daemon_print_capabilities(FILE *f, const char *dri_dir);
 
 #endif

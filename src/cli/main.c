@@ -26,7 +26,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (d.opt.print_capabilities) {
-		daemon_print_capabilities();
+		daemon_print_capabilities(stdout, "/dev/dri");
 		return 0;
 	}
 	if (daemon_setup(&d) < 0) {

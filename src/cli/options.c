@@ -2,9 +2,16 @@
 #include "options.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "logsink.h"
+
+/* Largest --gpu width and height (the library's scanout limit). */
+#define MODE_MAX 16384u
 
 void
 options_usage(FILE *f)
@@ -20,6 +27,8 @@ options_usage(FILE *f)
 		"Connection:\n"
 		"  -s, --socket-path=PATH    listen on the Unix socket PATH\n"
 		"  -f, --fd=N                use the inherited socket N (connected or listening)\n"
+		"                            Without -s and -f, the socket a systemd socket\n"
+		"                            unit passes (LISTEN_FDS) is used.\n"
 		"      --reconnect           after the frontend disconnects, wait for the next\n"
 		"                            one (default: exit 0)\n"
 		"  -c, --print-capabilities  print the vhost-user capabilities as JSON and exit\n"
@@ -53,7 +62,10 @@ options_usage(FILE *f)
 		"\n"
 		"Other:\n"
 		"      --log-level=LEVEL     error, warn (default), info or debug\n"
-		"  -h, --help                this text\n"
+		"      --log=WHERE           stderr, syslog or auto (default: syslog when\n"
+		"                            stderr is closed or /dev/null, as under libvirt;\n"
+		"                            else stderr, with time and pid on each line)\n"
+		"  -h, -?, --help            this text\n"
 		"  -V, --version             print the version\n"
 		"\n"
 		"The display follows the frontend's configuration (QEMU's xres/yres); --gpu\n"
@@ -128,17 +140,27 @@ parse_bool(const char *s, bool *out)
 	return 0;
 }
 
-static int
-check_backend(const char *name)
+/* The backend's canonical name (static storage), or NULL after saying why. */
+static const char *
+backend_name(const char *name)
 {
 	static const char *const known[] = {"2d", "virgl", "3d", "gfxstream"};
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		if (!strcmp(name, known[i]))
-			return 0;
+			return known[i];
 	}
-	fprintf(stderr, "kohlrabi: unknown backend '%s' (expected 2d, virgl, 3d or gfxstream)\n",
-		name);
+	say("unknown backend '%.64s' (expected 2d, virgl, 3d or gfxstream)", name);
+	return NULL;
+}
+
+/* One numeric --gpu key: the value, or a message that gives the range. */
+static int
+gpu_u32(const char *key, const char *val, uint32_t min, uint32_t max, uint32_t *out)
+{
+	if (parse_u32(val, min, max, out) == 0)
+		return 0;
+	say("--gpu: %s wants %u..%u, got '%.64s'", key, min, max, val);
 	return -EINVAL;
 }
 
@@ -153,41 +175,75 @@ options_parse_gpu(struct options *o, const char *spec)
 	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *val = strchr(kv, '=');
 		if (!val) {
-			fprintf(stderr, "kohlrabi: --gpu: '%s' is not KEY=VALUE\n", kv);
+			say("--gpu: '%s' is not KEY=VALUE", kv);
 			ret = -EINVAL;
 			break;
 		}
 		*val++ = 0;
 		if (!strcmp(kv, "backend")) {
-			ret = check_backend(val);
-			if (ret == 0)
-				o->backend = spec + (val - copy); /* points into argv */
+			const char *b = backend_name(val);
+			if (!b) {
+				ret = -EINVAL;
+				break;
+			}
+			o->backend = b;
 		} else if (!strcmp(kv, "width")) {
-			ret = parse_u32(val, 1, 16384, &o->width);
+			ret = gpu_u32(kv, val, 1, MODE_MAX, &o->width);
 		} else if (!strcmp(kv, "height")) {
-			ret = parse_u32(val, 1, 16384, &o->height);
+			ret = gpu_u32(kv, val, 1, MODE_MAX, &o->height);
 		} else if (!strcmp(kv, "displays")) {
-			ret = parse_u32(val, 1, KR_MAX_SCANOUTS, &o->num_scanouts);
+			ret = gpu_u32(kv, val, 1, KR_MAX_SCANOUTS, &o->num_scanouts);
 		} else if (!strcmp(kv, "edid")) {
 			ret = parse_bool(val, &o->edid);
+			if (ret < 0)
+				say("--gpu: edid wants true or false, got '%.64s'", val);
 		} else if (!strcmp(kv, "max-hostmem")) {
 			ret = options_parse_size(val, &o->max_hostmem);
+			if (ret < 0)
+				say("--gpu: max-hostmem wants a size such as 256M, "
+				    "got '%.64s'",
+				    val);
 		} else {
-			fprintf(stderr,
-				"kohlrabi: --gpu: unknown key '%s' (expected backend, width, "
-				"height, "
-				"displays, edid, max-hostmem)\n",
-				kv);
+			say("--gpu: unknown key '%.64s' (expected backend, width, "
+			    "height, displays, edid, max-hostmem)",
+			    kv);
 			ret = -EINVAL;
-			break;
 		}
-		if (ret < 0) {
-			fprintf(stderr, "kohlrabi: --gpu: bad value '%s' for %s\n", val, kv);
+		if (ret < 0)
 			break;
-		}
 	}
 	free(copy);
 	return ret;
+}
+
+/* systemd's socket activation: LISTEN_PID is ours and LISTEN_FDS names the
+   sockets from fd 3 on.  0 with o->fd set, 1 when nothing was passed,
+   -EINVAL after saying why.  The variables are unset so that no child
+   takes them for its own. */
+static int
+socket_activation(struct options *o)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	uint32_t p, n;
+
+	if (!pid || !fds || parse_u32(pid, 1, INT32_MAX, &p) < 0 || (pid_t)p != getpid())
+		return 1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (parse_u32(fds, 0, 1024, &n) < 0 || n != 1) {
+		say("systemd passed %s sockets; kohlrabi serves one (give the socket unit one "
+		    "ListenStream=)",
+		    fds);
+		return -EINVAL;
+	}
+	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0) {
+		say("the socket systemd passed (fd 3): %s", strerror(errno));
+		return -EINVAL;
+	}
+	o->fd = 3; /* SD_LISTEN_FDS_START */
+	o->socket_activated = true;
+	return 0;
 }
 
 int
@@ -205,7 +261,8 @@ options_parse(struct options *o, int argc, char **argv)
 		OPT_WINDOW,
 		OPT_SHMEM_BIT,
 		OPT_GFXSTREAM_LIB,
-		OPT_GFXSTREAM_FLAGS
+		OPT_GFXSTREAM_FLAGS,
+		OPT_LOG
 	};
 	static const struct option longopts[] = {
 		{"socket-path", required_argument, NULL, 's'},
@@ -225,6 +282,7 @@ options_parse(struct options *o, int argc, char **argv)
 		{"shmem-protocol-bit", required_argument, NULL, OPT_SHMEM_BIT},
 		{"gfxstream-lib", required_argument, NULL, OPT_GFXSTREAM_LIB},
 		{"gfxstream-flags", required_argument, NULL, OPT_GFXSTREAM_FLAGS},
+		{"log", required_argument, NULL, OPT_LOG},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -251,10 +309,16 @@ options_parse(struct options *o, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":s:f:cr:vhV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 's': o->socket_path = optarg; break;
+		case 's':
+			if (!*optarg) {
+				say("--socket-path wants a path, got ''");
+				return -EINVAL;
+			}
+			o->socket_path = optarg;
+			break;
 		case 'f':
 			if (parse_u32(optarg, 0, 65535, &fd) < 0) {
-				fprintf(stderr, "kohlrabi: --fd wants a file descriptor number\n");
+				say("--fd wants a file descriptor number");
 				return -EINVAL;
 			}
 			o->fd = (int)fd;
@@ -263,20 +327,19 @@ options_parse(struct options *o, int argc, char **argv)
 		case 'r': o->render_node = optarg; break;
 		case 'v': o->backend = "virgl"; break;
 		case OPT_BACKEND:
-			if (check_backend(optarg) < 0)
+			o->backend = backend_name(optarg);
+			if (!o->backend)
 				return -EINVAL;
-			o->backend = optarg;
 			break;
 		case OPT_MAX_HOSTMEM:
 			if (options_parse_size(optarg, &o->max_hostmem) < 0) {
-				fprintf(stderr, "kohlrabi: --max-hostmem: bad size '%s'\n", optarg);
+				say("--max-hostmem: bad size '%s'", optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_MAX_RESOURCES:
 			if (parse_u32(optarg, 1, UINT32_MAX, &o->max_resources) < 0) {
-				fprintf(stderr, "kohlrabi: --max-resources: bad number '%s'\n",
-					optarg);
+				say("--max-resources: bad number '%s'", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -284,16 +347,23 @@ options_parse(struct options *o, int argc, char **argv)
 			size_t i;
 			for (i = 0; i < 4 && strcmp(optarg, levels[i]); i++)
 				;
+			if (!strcmp(optarg, "warning"))
+				i = KR_LOG_WARN;
 			if (i == 4) {
-				fprintf(stderr,
-					"kohlrabi: --log-level: '%s' (expected error, warn, info, "
-					"debug)\n",
-					optarg);
+				say("--log-level: '%s' (expected error, warn, info, "
+				    "debug)",
+				    optarg);
 				return -EINVAL;
 			}
 			o->log_level = (enum kr_log_level)i;
 			break;
 		}
+		case OPT_LOG:
+			if (logsink_parse(optarg, &o->log_target) < 0) {
+				say("--log: '%.64s' (expected stderr, syslog or auto)", optarg);
+				return -EINVAL;
+			}
+			break;
 		case OPT_GPU:
 			if (options_parse_gpu(o, optarg) < 0)
 				return -EINVAL;
@@ -301,28 +371,23 @@ options_parse(struct options *o, int argc, char **argv)
 		case OPT_RECONNECT: o->reconnect = true; break;
 		case OPT_REFRESH:
 			if (parse_u32(optarg, 0, 1000, &o->refresh_hz) < 0) {
-				fprintf(stderr,
-					"kohlrabi: --refresh-rate wants 0..1000 (Hz), got '%s'\n",
-					optarg);
+				say("--refresh-rate wants 0..1000 (Hz), got '%s'", optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_MAX_CONTEXTS:
 			if (parse_u32(optarg, 1, 1u << 20, &o->max_contexts) < 0) {
-				fprintf(stderr,
-					"kohlrabi: --max-contexts wants 1..1048576, got '%s'\n",
-					optarg);
+				say("--max-contexts wants 1..1048576, got '%s'", optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_WINDOW:
 			if (options_parse_size(optarg, &o->hostmem_window) < 0 ||
 			    o->hostmem_window % 4096 || o->hostmem_window > (1ull << 40)) {
-				fprintf(stderr,
-					"kohlrabi: --hostmem-window: '%s' is not a multiple of 4K "
-					"up "
-					"to 1T\n",
-					optarg);
+				say("--hostmem-window: '%s' is not a multiple of 4K "
+				    "up "
+				    "to 1T",
+				    optarg);
 				return -EINVAL;
 			}
 			break;
@@ -334,10 +399,9 @@ options_parse(struct options *o, int argc, char **argv)
 				   bit != 9 && bit != 13) {
 				o->shmem_bit = (int)bit;
 			} else {
-				fprintf(stderr,
-					"kohlrabi: --shmem-protocol-bit wants 0..63 (not a bit "
-					"kohlrabi already uses: 3, 5, 9, 13) or off, got '%s'\n",
-					optarg);
+				say("--shmem-protocol-bit wants 0..63 (not a bit "
+				    "kohlrabi already uses: 3, 5, 9, 13) or off, got '%s'",
+				    optarg);
 				return -EINVAL;
 			}
 			break;
@@ -348,11 +412,10 @@ options_parse(struct options *o, int argc, char **argv)
 			errno = 0;
 			unsigned long v = strtoul(optarg, &end, 0);
 			if (errno || end == optarg || *end || !v || v > UINT32_MAX) {
-				fprintf(stderr,
-					"kohlrabi: --gfxstream-flags wants a non-zero 32-bit "
-					"number, "
-					"got '%s'\n",
-					optarg);
+				say("--gfxstream-flags wants a non-zero 32-bit "
+				    "number, "
+				    "got '%s'",
+				    optarg);
 				return -EINVAL;
 			}
 			o->gfxstream_flags = (uint32_t)v;
@@ -360,23 +423,30 @@ options_parse(struct options *o, int argc, char **argv)
 		}
 		case 'h': o->help = true; break;
 		case 'V': o->version = true; break;
-		case ':':
-			fprintf(stderr, "kohlrabi: option '%s' needs a value\n", argv[optind - 1]);
-			return -EINVAL;
-		default:
-			fprintf(stderr, "kohlrabi: unknown option '%s' (see --help)\n",
-				argv[optind - 1]);
-			return -EINVAL;
+		case ':': say("option '%s' needs a value", argv[optind - 1]); return -EINVAL;
+		case '?':
+			if (optopt == '?') { /* -?, as QEMU's vhost-user daemons take it */
+				o->help = true;
+				break;
+			}
+			/* fall through */
+		default: say("unknown option '%s' (see --help)", argv[optind - 1]); return -EINVAL;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kohlrabi: unexpected argument '%s' (see --help)\n", argv[optind]);
+		say("unexpected argument '%s' (see --help)", argv[optind]);
 		return -EINVAL;
 	}
 	if (o->help || o->version || o->print_capabilities)
 		return 0;
+	if (!o->socket_path && o->fd < 0) {
+		int ret = socket_activation(o);
+		if (ret <= 0)
+			return ret;
+	}
 	if (!o->socket_path == (o->fd < 0)) {
-		fprintf(stderr, "kohlrabi: give exactly one of --socket-path and --fd\n");
+		say("give exactly one of --socket-path and --fd (or start kohlrabi from a systemd "
+		    "socket unit)");
 		return -EINVAL;
 	}
 	return 0;

@@ -8,17 +8,20 @@
 #include <stdio.h>
 
 #include "kohlrabi/kohlrabi.h"
+#include "logsink.h"
 
 struct options {
 	const char *socket_path; /* may be NULL */
-	int fd;			 /* -1 unless --fd */
+	int fd;			 /* -1 unless --fd or socket activation */
+	bool socket_activated;	 /* fd came from systemd (LISTEN_FDS) */
 	bool print_capabilities;
 	const char *render_node; /* may be NULL */
 	const char *backend;
 	uint64_t max_hostmem;
 	uint32_t max_resources;
 	enum kr_log_level log_level;
-	uint32_t width, height; /* preferred mode until the frontend says otherwise */
+	enum log_target log_target; /* --log */
+	uint32_t width, height;	    /* preferred mode until the frontend says otherwise */
 	uint32_t num_scanouts;
 	bool edid;
 	bool reconnect;

@@ -38,7 +38,8 @@ struct virgl_fence {
 
 struct virgl {
 	struct renderer base;
-	int cookie; /* virglrenderer wants a non-NULL cookie */
+	int cookie;		 /* virglrenderer wants a non-NULL cookie */
+	const char *render_node; /* borrowed (the gpu's); NULL: surfaceless */
 	uint32_t seq;
 	struct virgl_fence fences[VIRGL_MAX_FENCES]; /* ring of fences in flight */
 	unsigned head, count;
@@ -95,7 +96,7 @@ get_drm_fd(void *cookie)
 {
 	struct virgl *v = container_of((int *)cookie, struct virgl, cookie);
 
-	return open(v->base.gpu->render_node, O_RDWR | O_CLOEXEC);
+	return open(v->render_node, O_RDWR | O_CLOEXEC);
 }
 
 static int
@@ -110,28 +111,38 @@ virgl_create(struct kr_gpu *gpu, struct renderer **out)
 
 	if (instance)
 		return -EBUSY;
-	if (gpu->render_node) {
-		/* Check the node ourselves: a clear error beats EGL's. */
-		int fd = open(gpu->render_node, O_RDWR | O_CLOEXEC);
-		if (fd < 0) {
-			int err = errno;
-			log_bug_host(&gpu->log, "render node %s: %s", gpu->render_node,
-				     strerror(err));
-			return -err;
-		}
-		close(fd);
-	} else {
-		flags |= VIRGL_RENDERER_USE_SURFACELESS;
-	}
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	v->base.ops = &virgl_ops;
 	v->base.gpu = gpu;
+	v->render_node = gpu->render_node;
+	if (v->render_node) {
+		/* Check the node ourselves: a clear message beats EGL's. */
+		int fd = open(v->render_node, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			log_msg(&gpu->log, KR_LOG_WARN,
+				"render node %s: %s; virgl runs surfaceless (Mesa's software "
+				"rendering) instead",
+				v->render_node, strerror(errno));
+			v->render_node = NULL;
+		} else {
+			close(fd);
+		}
+	}
 	virgl_set_debug_callback(debug_log);
-	if (virgl_renderer_init(&v->cookie, flags,
-				gpu->render_node ? &cbs_node : &cbs_surfaceless) != 0) {
-		log_bug_host(&gpu->log, "virglrenderer: EGL initialisation failed");
+	if (v->render_node && virgl_renderer_init(&v->cookie, flags, &cbs_node) != 0) {
+		log_msg(&gpu->log, KR_LOG_WARN,
+			"virglrenderer: EGL initialisation on %s failed; virgl runs surfaceless "
+			"(Mesa's software rendering) instead",
+			v->render_node);
+		v->render_node = NULL;
+	}
+	if (!v->render_node &&
+	    virgl_renderer_init(&v->cookie, flags | VIRGL_RENDERER_USE_SURFACELESS,
+				&cbs_surfaceless) != 0) {
+		log_bug_host(&gpu->log, "virglrenderer: EGL initialisation failed (surfaceless); "
+					"install Mesa's EGL drivers (libegl-mesa0)");
 		free(v);
 		return -ENODEV;
 	}

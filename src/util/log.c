@@ -10,6 +10,12 @@
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
+const char *
+log_level_name(enum kr_log_level level)
+{
+	return (unsigned)level < ARRAY_SIZE(level_names) ? level_names[level] : "?";
+}
+
 void
 logger_init(struct logger *lg, enum kr_log_level level,
 	    void (*fn)(void *, enum kr_log_level, const char *), void *user)
@@ -27,7 +33,7 @@ static void KR_PRINTF(4, 0) emit(struct logger *lg, enum kr_log_level level, con
 	if (lg->fn)
 		lg->fn(lg->user, level, msg);
 	else
-		fprintf(stderr, "kohlrabi: %s: %s\n", level_names[level], msg);
+		fprintf(stderr, "kohlrabi: %s: %s\n", log_level_name(level), msg);
 }
 
 void

@@ -25,6 +25,8 @@ struct logger {
 	uint64_t suppressed;
 };
 
+/* "error", "warn", "info" or "debug": the names --log-level takes. */
+const char *log_level_name(enum kr_log_level level);
 void logger_init(struct logger *lg, enum kr_log_level level,
 		 void (*fn)(void *, enum kr_log_level, const char *), void *user);
 void log_msg(struct logger *lg, enum kr_log_level level, const char *fmt, ...) KR_PRINTF(3, 4);

@@ -163,6 +163,7 @@ vu_dev_attach(struct vu_dev *d, int fd)
 	d->fd = fd;
 	d->features = d->protocol_features = 0;
 	d->features_set = d->owner = false;
+	d->messages = 0;
 	return 0;
 }
 

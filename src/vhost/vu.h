@@ -50,8 +50,8 @@ struct vu_dev {
 	const struct vu_ops *ops;
 	void *user;	    /* borrowed: handed to ops */
 	struct logger *log; /* borrowed */
-	uint64_t messages;
-	int backend_fd; /* owned: backend -> frontend channel, -1 when none */
+	uint64_t messages;  /* received on this connection */
+	int backend_fd;	    /* owned: backend -> frontend channel, -1 when none */
 	/* Shared memory regions (VIRTIO shmid 1: the host-visible window).  Set
 	   before attach; shmem_size 0 = none.  The protocol-feature bit of
 	   SHMEM differs between frontends (QEMU's series 20, rust-vmm 21,

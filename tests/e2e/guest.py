@@ -20,6 +20,16 @@ class GuestError(Exception):
     pass
 
 
+def default_cache():
+    """Where built guests and reference screens are kept: outside any checkout,
+    so that a fresh clone reuses them ($KOHLRABI_CACHE, else
+    ${XDG_CACHE_HOME:-$HOME/.cache}/kohlrabi; scripts/build-guest agrees)."""
+    if os.environ.get("KOHLRABI_CACHE"):
+        return os.environ["KOHLRABI_CACHE"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "kohlrabi")
+
+
 def read_ppm(path):
     """(width, height, rgb bytes) of a binary PPM."""
     with open(path, "rb") as f:

@@ -22,7 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import QEMU, Guest, GuestError, read_ppm, write_png  # noqa: E402
+from guest import QEMU, Guest, GuestError, default_cache, read_ppm, write_png  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODES = [(1280, 800), (640, 480)]
@@ -40,6 +40,11 @@ class Tap:
             print(f"# {line}", flush=True)
         if not ok:
             self.failed += 1
+            # stderr too: meson test --print-errorlogs shows it in make check's output
+            print(f"e2e: FAILED: {name}", file=sys.stderr)
+            for line in diag.splitlines()[-20:]:
+                print(f"e2e:   {line}", file=sys.stderr)
+            sys.stderr.flush()
 
 
 def connector(g):
@@ -166,9 +171,9 @@ def virgl_main(args, image, log_dir, tap):
         tap.result(ok, "guest GLES program renders the exact image through virgl",
                    out.strip() or f"exit {st}")
         # kmscube stops on input: give it a FIFO whose writer never writes.
-        st, out = g.run("chroot /host sh -c 'rm -f /tmp/hold; mkfifo /tmp/hold; "
-                        "sleep 300 >/tmp/hold 2>/dev/null & "
-                        "kmscube -D /dev/dri/card0 -c 60 </tmp/hold; st=$?; kill $!; exit $st' "
+        st, out = g.run("chroot /host sh -c 'rm -f /dev/shm/hold; mkfifo /dev/shm/hold; "
+                        "sleep 300 >/dev/shm/hold 2>/dev/null & "
+                        "kmscube -D /dev/dri/card0 -c 60 </dev/shm/hold; st=$?; kill $!; exit $st' "
                         "2>&1 | tail -n 5", timeout=300)
         m = re.search(r"Rendered (\d+) frames", out)
         tap.result(st == 0 and m is not None and int(m.group(1)) >= 59,
@@ -176,11 +181,11 @@ def virgl_main(args, image, log_dir, tap):
         name = "a 3D scanout reaches the display exactly as the guest reads it back"
         try:
             g.check(f"(chroot /host {args.virgl} --scanout /dev/dri/card0 "
-                    ">/host/tmp/gp.log 2>&1 &); true")
+                    ">/host/dev/shm/gp.log 2>&1 &); true")
             want, deadline = None, time.monotonic() + 120
             while want is None and time.monotonic() < deadline:
                 m = re.search(r"GLPROBE-SCANOUT (\d+)x(\d+) fnv=([0-9a-f]+) mismatches=(\d+)",
-                              g.check("cat /host/tmp/gp.log"))
+                              g.check("cat /host/dev/shm/gp.log"))
                 if m and m.group(4) != "0":
                     raise GuestError("the guest's own readback is wrong: " + m.group(0))
                 if m:
@@ -188,7 +193,7 @@ def virgl_main(args, image, log_dir, tap):
                 else:
                     time.sleep(0.5)
             if want is None:
-                raise GuestError("glprobe --scanout: " + g.check("cat /host/tmp/gp.log"))
+                raise GuestError("glprobe --scanout: " + g.check("cat /host/dev/shm/gp.log"))
             got = None
             while time.monotonic() < deadline:
                 w, h, rgb = g.screendump(os.path.join(log_dir, "virgl-scanout.ppm"))
@@ -220,7 +225,7 @@ def virgl_main(args, image, log_dir, tap):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cache", default=os.path.join(TOP, "cache"))
+    ap.add_argument("--cache", default=default_cache())
     ap.add_argument("--log-dir", default=None)
     ap.add_argument("--only", default=None, help="run only tests whose name contains this")
     ap.add_argument("--virgl", metavar="GLPROBE", default=None,

@@ -71,6 +71,13 @@ transfer_3d(struct harness *h, uint32_t type, uint32_t ctx, uint32_t id, uint32_
 }
 
 static void
+count_warnings(void *user, enum kr_log_level level, const char *msg)
+{
+	if (level == KR_LOG_WARN && strstr(msg, "virgl runs surfaceless"))
+		++*(unsigned *)user;
+}
+
+static void
 test_device_and_capsets(void **state)
 {
 	struct harness *h = vnew();
@@ -85,11 +92,16 @@ test_device_and_capsets(void **state)
 	assert_int_equal(kr_gpu_create(&cfg, NULL, NULL, &second), -EBUSY);
 	assert_null(second);
 	h_free(h);
-	/* A render node that is not there is refused clearly, before EGL. */
+	/* A render node that is not there: a warning, then surfaceless. */
+	struct kr_gpu_callbacks cbs = {.version = KR_GPU_CALLBACKS_VERSION, .log = count_warnings};
+	unsigned warnings = 0;
 	cfg.render_node = "/nonexistent/renderD128";
-	assert_int_equal(kr_gpu_create(&cfg, NULL, NULL, &second), -ENOENT);
-	assert_null(second);
-	h = vnew(); /* surfaceless again after the failed attempt */
+	assert_int_equal(kr_gpu_create(&cfg, &cbs, &warnings, &second), 0);
+	assert_non_null(second);
+	assert_int_equal(warnings, 1);
+	assert_true(kr_gpu_features(second) & (1ull << VIRTIO_GPU_F_VIRGL));
+	kr_gpu_destroy(second);
+	h = vnew(); /* surfaceless again after it */
 
 	uint32_t n;
 	assert_int_equal(kr_gpu_config_read(h->gpu, 12, &n, 4), 0);
