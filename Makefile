@@ -22,7 +22,7 @@ BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 MESON       ?= meson
 CLANG_FORMAT ?= clang-format
-DEPS_GROUPS ?= base guest
+DEPS_GROUPS ?= base guest libvirt pkg
 DEMO_PNG    ?= demo.png
 
 # Normal build: optimized with debug info, warnings are errors.

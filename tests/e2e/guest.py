@@ -55,6 +55,62 @@ def read_ppm(path):
     return w, h, pixels
 
 
+def read_png(path):
+    """(width, height, rgb bytes) of an 8-bit RGB (or RGBA), non-interlaced PNG,
+    such as QEMU's screendump and virsh screenshot write (stdlib only)."""
+    import struct
+    import zlib
+
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise GuestError(f"{path}: not a PNG")
+    pos, idat, w = 8, [], None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if depth != 8 or ctype not in (2, 6) or interlace:
+                raise GuestError(f"{path}: PNG depth {depth} type {ctype} not handled")
+            bpp = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat.append(body)
+        pos += 12 + n
+    if w is None:
+        raise GuestError(f"{path}: no IHDR")
+    raw = zlib.decompress(b"".join(idat))
+    stride = w * bpp
+    prev = bytearray(stride)
+    out = bytearray()
+    for y in range(h):
+        ftype = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        if ftype == 1:
+            for i in range(bpp, stride):
+                line[i] = (line[i] + line[i - bpp]) & 0xFF
+        elif ftype == 2:
+            line = bytearray((a + b) & 0xFF for a, b in zip(line, prev))
+        elif ftype == 3:
+            for i in range(stride):
+                left = line[i - bpp] if i >= bpp else 0
+                line[i] = (line[i] + ((left + prev[i]) >> 1)) & 0xFF
+        elif ftype == 4:
+            for i in range(stride):
+                a = line[i - bpp] if i >= bpp else 0
+                b = prev[i]
+                c = prev[i - bpp] if i >= bpp else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + pred) & 0xFF
+        elif ftype != 0:
+            raise GuestError(f"{path}: PNG filter {ftype}")
+        out += line if bpp == 3 else b"".join(line[i:i + 3] for i in range(0, stride, 4))
+        prev = line
+    return w, h, bytes(out)
+
+
 def write_png(path, w, h, rgb):
     """Write RGB bytes as a PNG (stdlib only)."""
     import struct
@@ -112,16 +168,29 @@ class Guest:
         t0 = time.monotonic()
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
-        threading.Thread(target=self._reader, daemon=True).start()
+        self._start_reader(self.proc.stdout)
         self._wait_ready(timeout)
         boot = time.monotonic() - t0
         self._connect_qmp()
         return boot
 
-    def _reader(self):
+    def _start_reader(self, stream):
+        threading.Thread(target=self._reader, args=(stream,), daemon=True).start()
+
+    def _send(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def _exited(self):
+        return f"QEMU exited (status {self.proc.wait()}); see {self.log_path}"
+
+    def _reader(self, stream):
         buf = b""
         while True:
-            chunk = self.proc.stdout.read1(4096)
+            try:
+                chunk = stream.read1(4096)
+            except OSError:
+                chunk = b""
             if not chunk:
                 self.lines.put(None)
                 return
@@ -141,7 +210,7 @@ class Guest:
         except queue.Empty:
             raise GuestError("timed out waiting for the guest") from None
         if line is None:
-            raise GuestError(f"QEMU exited (status {self.proc.wait()}); see {self.log_path}")
+            raise GuestError(self._exited())
         return line
 
     def _wait_ready(self, timeout):
@@ -202,8 +271,7 @@ class Guest:
         self.seq += 1
         tag = str(self.seq)
         self.log.write(f">>> {tag} {cmd}\n")
-        self.proc.stdin.write(f"{tag} {cmd}\n".encode())
-        self.proc.stdin.flush()
+        self._send(f"{tag} {cmd}\n".encode())
         deadline = time.monotonic() + timeout
         out = []
         while True:
@@ -220,8 +288,7 @@ class Guest:
 
     def reboot(self, timeout=90):
         t0 = time.monotonic()
-        self.proc.stdin.write(b"0 reboot -f\n")
-        self.proc.stdin.flush()
+        self._send(b"0 reboot -f\n")
         self._wait_ready(timeout)
         return time.monotonic() - t0
 
