@@ -2,6 +2,8 @@
 #
 #   make demo      install what is missing, build, boot a Linux guest on kohlrabi,
 #                  write its screen to demo.png (scripts/demo)
+#   make run       the same guest, served until Ctrl-C, its screen rewritten
+#                  to run.png every second (scripts/run)
 #   make demo2d    install what is missing, build, play a 2D session on the library
 #                  alone (no VM), write it to demo.png
 #   make check     install what is missing, build normal + ASan/UBSan, run every test;
@@ -52,7 +54,7 @@ FUZZ_TARGETS ?= ctrl cursor vring vhost daemon
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan build-fuzz build-cov fuzz fuzz-coverage soak check test demo demo2d bench format format-check clean
+.PHONY: all deps build build-asan build-fuzz build-cov fuzz fuzz-coverage soak check test demo demo2d run bench format format-check clean
 
 all: build
 
@@ -205,6 +207,16 @@ demo:
 	@$(MAKE) --no-print-directory build >/dev/null
 	@scripts/demo $(DEMO_PNG)
 
+# kohlrabi serving a guest until Ctrl-C, its screen refreshed in $(RUN_PNG)
+# every second (scripts/run prints the kohlrabi and QEMU command lines).
+RUN_PNG ?= run.png
+run:
+	@echo "run: installing dependencies"
+	@scripts/install-deps base guest
+	@echo "run: building"
+	@$(MAKE) --no-print-directory build >/dev/null
+	@scripts/run $(RUN_PNG)
+
 # The library alone: a 2D session played by build/tools/kohlrabi-demo2d.
 demo2d:
 	@echo "demo: installing dependencies"
@@ -255,4 +267,4 @@ format-check:
 	@$(CLANG_FORMAT) --dry-run --Werror $(SOURCES)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_COV) $(DEMO_PNG)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_COV) $(DEMO_PNG) $(RUN_PNG)
