@@ -302,7 +302,7 @@ open_library(struct kr_gpu *gpu)
 		log_bug_host(&gpu->log,
 			     "gfxstream: cannot load libgfxstream_backend.so.0: %s; install "
 			     "gfxstream's host renderer library, or name it with "
-			     "--gfxstream-lib PATH (KOHLRABI_GFXSTREAM_LIB in the tests)",
+			     "--gfxstream-lib=PATH",
 			     dlerror());
 	return h;
 }

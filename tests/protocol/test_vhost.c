@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -291,6 +293,52 @@ test_reconnect(void **state)
 	assert_int_equal(stop(v), 0);
 }
 
+/* A frontend process that dies without stopping its backend (a failed
+   assertion, a killed benchmark): the --reconnect daemon it started, which
+   would otherwise serve on and hold the test runner's stdout, dies too. */
+static void
+test_backend_dies_with_frontend(void **state)
+{
+	char *argv[] = {daemon_path,   "--socket-path", "{socket}", "--reconnect",
+			"--log-level", "error",		NULL};
+	int p[2];
+	pid_t daemon = 0;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	pid_t fe = fork();
+	assert_true(fe >= 0);
+	if (fe == 0) {
+		struct vud v;
+		close(p[0]);
+		if (vud_spawn(&v, argv) != 0 || vud_start(&v, WANT, 16) != 0 ||
+		    write(p[1], &v.child, sizeof(v.child)) != sizeof(v.child))
+			_exit(1);
+		_exit(0); /* no vud_stop */
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &daemon, sizeof(daemon)), sizeof(daemon));
+	close(p[0]);
+	int status;
+	assert_int_equal(waitpid(fe, &status, 0), fe);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Gone (or a zombie of whoever adopted it) within 10 s. */
+	bool gone = false;
+	for (int i = 0; i < 1000 && !gone; i++) {
+		char path[64], st = 0;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon);
+		FILE *f = fopen(path, "r");
+		gone = !f || (fscanf(f, "%*d %*s %c", &st) == 1 && st == 'Z');
+		if (f)
+			fclose(f);
+		if (!gone)
+			usleep(10000);
+	}
+	if (!gone)
+		kill(daemon, SIGKILL);
+	assert_true(gone);
+}
+
 #if KR_HAVE_VIRGL
 /* --backend=virgl through the socket: VIRGL offered, capsets, a context, and
    fenced commands completed by the daemon's fence polling. */
@@ -518,6 +566,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_session_pixels),
 		cmocka_unit_test(test_device_reset),
 		cmocka_unit_test(test_reconnect),
+		cmocka_unit_test(test_backend_dies_with_frontend),
 		cmocka_unit_test(test_display_decoupled),
 		cmocka_unit_test(test_gfxstream_shmem),
 #if KR_HAVE_VIRGL

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -534,6 +535,10 @@ vud_spawn_flags(struct vud *v, char *const argv[], unsigned flags)
 	if (v->child < 0)
 		return -errno;
 	if (v->child == 0) {
+		/* The backend dies with us: one left behind (a failed test, a
+		   killed benchmark) would serve on and hold our stdout open. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+			_exit(127);
 		if (err[1] >= 0 && dup2(err[1], STDERR_FILENO) < 0)
 			_exit(127);
 		execv(args[0], args);
@@ -787,6 +792,9 @@ vud_stop(struct vud *v)
 {
 	int status = v->reaped ? v->exit_status : -1;
 
+	if (v->stopped)
+		return status;
+	v->stopped = true;
 	if (v->sock >= 0)
 		close(v->sock);
 	v->sock = -1;
@@ -817,6 +825,7 @@ done:
 	if (v->log_path[0])
 		unlink(v->log_path);
 	free(v->disp.fb);
+	v->disp.fb = NULL;
 	pthread_mutex_destroy(&v->disp.lock);
 	if (v->sock_dir[0]) {
 		char path[96];

@@ -77,6 +77,7 @@ struct vud {
 	pid_t child;	 /* a backend we started, 0 if none (or reaped by vud_wait_exit) */
 	int exit_status; /* what vud_wait_exit reaped, when reaped */
 	bool reaped;
+	bool stopped; /* vud_stop() ran: a second call does nothing */
 	/* The frontend user address of guest memory that SET_MEM_TABLE and
 	   SET_VRING_ADDR announce: set uaddr_set and uaddr before vud_start to
 	   announce another than the real mapping's (the backend never
