@@ -46,8 +46,8 @@
 #define MAP_INFO  VIRTIO_GPU_RESP_OK_MAP_INFO
 /* Bounds on waits that end at once when all is well (an exit after
    SIGTERM; a whole test): generous, since only a failure reaches them. */
-#define EXIT_MS	   30000
-#define TEST_SECS  180
+#define EXIT_MS	  30000
+#define TEST_SECS 180
 /* What the daemon says (at error level) once it gave up on a ring. */
 #define BROKE_RING "queue 0: the driver broke the ring"
 
@@ -104,7 +104,10 @@ arm(void **state)
 }
 
 /* Every test: its name as its state, a watchdog, and its daemon reaped. */
-#define T(f) {#f, f, arm, reap, (void *)#f}
+#define T(f)                                                                                       \
+	{                                                                                          \
+#f, f, arm, reap, (void *)#f                                                       \
+	}
 
 /* A request answered by a bare header: assert its type and length. */
 static void

@@ -8,9 +8,9 @@
  */
 #include <errno.h>
 #include <setjmp.h>
-#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
