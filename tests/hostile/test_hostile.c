@@ -104,10 +104,7 @@ arm(void **state)
 }
 
 /* Every test: its name as its state, a watchdog, and its daemon reaped. */
-#define T(f)                                                                                       \
-	{                                                                                          \
-#f, f, arm, reap, (void *)#f                                                       \
-	}
+#define T(f) cmocka_unit_test_prestate_setup_teardown(f, arm, reap, (void *)#f)
 
 /* A request answered by a bare header: assert its type and length. */
 static void
