@@ -438,7 +438,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (gs) {
 		cfg.backend = "gfxstream";
 #ifdef FAKE_GS_PATH
-		cfg.gfxstream_lib = FAKE_GS_PATH;
+		cfg.backends.gfxstream.lib = FAKE_GS_PATH;
 #endif
 		g_fake.set_fence_mode(backend & 1 ? 1 : 2);
 		g_fake.clear_log();

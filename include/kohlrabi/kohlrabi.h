@@ -59,7 +59,29 @@ struct kr_scanout_config {
 	bool enabled;	 /* reported as connected in GET_DISPLAY_INFO */
 };
 
-#define KR_GPU_CONFIG_VERSION 3
+#define KR_GPU_CONFIG_VERSION 4
+
+/* gfxstream renderer flags (STREAM_RENDERER_FLAGS_*): Vulkan on EGL
+   surfaceless, the default; and that plus external and system blobs, whose
+   memory comes as an fd another process (a vhost-user frontend) can map. */
+#define KR_GFXSTREAM_FLAGS_DEFAULT  0x28u
+#define KR_GFXSTREAM_FLAGS_FD_BLOBS 0xe8u
+
+/* Version 4: the knobs of one backend each (kr_gpu_config.backends). */
+struct kr_backend_config {
+	struct {
+		/* The DRM render node to render on; NULL = EGL surfaceless (Mesa
+		   llvmpipe when there is no GPU).  Borrowed. */
+		const char *render_node;
+	} virgl;
+	struct {
+		/* The library to load (borrowed); NULL = search
+		   libgfxstream_backend.so.0, then libgfxstream_backend.so. */
+		const char *lib;
+		/* Renderer flags; 0 = KR_GFXSTREAM_FLAGS_DEFAULT. */
+		uint32_t flags;
+	} gfxstream;
+};
 
 /*
  * Device configuration.  Fill it with kr_gpu_config_init() and change what you
@@ -74,21 +96,21 @@ struct kr_gpu_config {
 	uint64_t max_hostmem;	     /* bytes of host memory for resources; 0 = 256 MiB */
 	uint32_t max_resources;	     /* live resources at once; 0 = KR_DEFAULT_MAX_RESOURCES */
 	enum kr_log_level log_level; /* messages above this level are dropped */
-	/* Version 2.  GPU backends: the DRM render node to render on; NULL =
-	   EGL surfaceless (Mesa llvmpipe when there is no GPU).  Borrowed. */
+	/* Version 2 and 3 only (version 4: backends.virgl.render_node, and
+	   this must be NULL). */
 	const char *render_node;
 	/* Version 3.  Bytes of the host-visible shared memory region (virtio
 	   shmid 1) that RESOURCE_MAP_BLOB maps blobs into; 0 = no region (the
 	   guest's MAP_BLOB then fails).  Mapping needs the map_blob callback. */
 	uint64_t hostmem_window;
-	/* gfxstream backend: the library to load (borrowed); NULL = search
-	   libgfxstream_backend.so.0, then libgfxstream_backend.so. */
+	/* Version 3 only (version 4: backends.gfxstream.lib and .flags, and
+	   these must be NULL and 0). */
 	const char *gfxstream_lib;
-	/* gfxstream renderer flags (STREAM_RENDERER_FLAGS_*); 0 = Vulkan on
-	   EGL surfaceless (VK | SURFACELESS). */
 	uint32_t gfxstream_flags;
 	/* Most 3D contexts alive at once; 0 = KR_DEFAULT_MAX_CONTEXTS. */
 	uint32_t max_contexts;
+	/* Version 4.  Each backend's own knobs. */
+	struct kr_backend_config backends;
 };
 
 /* A readable or writable part of one request, in host virtual addresses. */

@@ -293,7 +293,7 @@ static void
 on_display_info(void *user, const struct virtio_gpu_resp_display_info *info)
 {
 	struct daemon *d = user;
-	uint32_t n = d->opt.num_scanouts;
+	uint32_t n = d->opt.gpu.num_scanouts;
 	bool lied = !info;
 
 	for (uint32_t i = 0; i < n && info; i++) {
@@ -320,7 +320,7 @@ on_edid(void *user, uint32_t scanout, const struct virtio_gpu_resp_edid *e)
 {
 	struct daemon *d = user;
 
-	if (d->opt.edid && e && e->size >= 128 && e->size <= sizeof(e->edid))
+	if (d->opt.gpu.edid && e && e->size >= 128 && e->size <= sizeof(e->edid))
 		kr_gpu_set_edid(d->gpu, scanout, e->edid, e->size);
 	display_answered(d, false);
 }
@@ -331,7 +331,7 @@ on_display_ready(void *user)
 	struct daemon *d = user;
 
 	vugpu_request_display_info(&d->display);
-	for (uint32_t i = 0; i < d->opt.num_scanouts && d->opt.edid; i++)
+	for (uint32_t i = 0; i < d->opt.gpu.num_scanouts && d->opt.gpu.edid; i++)
 		vugpu_request_edid(&d->display, i);
 }
 
@@ -752,22 +752,12 @@ daemon_setup(struct daemon *d)
 
 	if (!d->log_fn)
 		logsink_open(&d->sink, d->opt.log_target);
-	logger_init(&d->log, d->opt.log_level, daemon_log, d);
-	kr_gpu_config_init(&cfg);
-	cfg.backend = d->opt.backend;
-	cfg.num_scanouts = d->opt.num_scanouts;
+	logger_init(&d->log, d->opt.gpu.log_level, daemon_log, d);
+	cfg = d->opt.gpu;
+	/* Every display starts in the first one's mode; only the first is on. */
 	for (uint32_t i = 0; i < cfg.num_scanouts; i++)
-		cfg.scanouts[i] = d->modes[i] =
-			(struct kr_scanout_config){d->opt.width, d->opt.height, i == 0};
-	cfg.edid = d->opt.edid;
-	cfg.max_hostmem = d->opt.max_hostmem;
-	cfg.max_resources = d->opt.max_resources;
-	cfg.log_level = d->opt.log_level;
-	cfg.render_node = d->opt.render_node;
-	cfg.hostmem_window = d->opt.hostmem_window;
-	cfg.gfxstream_lib = d->opt.gfxstream_lib;
-	cfg.gfxstream_flags = d->opt.gfxstream_flags;
-	cfg.max_contexts = d->opt.max_contexts;
+		cfg.scanouts[i] = d->modes[i] = (struct kr_scanout_config){
+			cfg.scanouts[0].width, cfg.scanouts[0].height, i == 0};
 	/* SIGINT and SIGTERM arrive through signal_fd.  Blocked before the device
 	   exists: threads that renderer libraries start inherit the mask, so no
 	   thread of theirs takes the signal's default action (death). */
@@ -778,19 +768,19 @@ daemon_setup(struct daemon *d)
 		sigprocmask(SIG_BLOCK, &mask, NULL);
 	ret = kr_gpu_create(&cfg, &cbs, d, &d->gpu);
 	if (ret < 0) {
-		log_msg(&d->log, KR_LOG_ERROR, "cannot create the %s device: %s", d->opt.backend,
-			strerror(-ret));
+		log_msg(&d->log, KR_LOG_ERROR, "cannot create the %s device: %s",
+			d->opt.gpu.backend, strerror(-ret));
 		return ret;
 	}
 	log_msg(&d->log, KR_LOG_INFO,
 		"kohlrabi %s: backend %s, %u display%s of %ux%u, EDID %s, max-hostmem %llu MiB, "
 		"max-resources %u",
-		KR_VERSION, d->opt.backend, d->opt.num_scanouts,
-		d->opt.num_scanouts == 1 ? "" : "s", d->opt.width, d->opt.height,
-		d->opt.edid ? "on" : "off", (unsigned long long)(d->opt.max_hostmem >> 20),
-		d->opt.max_resources);
-	if (d->opt.render_node && !strcmp(d->opt.backend, "2d"))
-		log_msg(&d->log, KR_LOG_INFO, "the 2d backend does not use %s", d->opt.render_node);
+		KR_VERSION, cfg.backend, cfg.num_scanouts, cfg.num_scanouts == 1 ? "" : "s",
+		cfg.scanouts[0].width, cfg.scanouts[0].height, cfg.edid ? "on" : "off",
+		(unsigned long long)(cfg.max_hostmem >> 20), cfg.max_resources);
+	if (cfg.backends.virgl.render_node && !strcmp(cfg.backend, "2d"))
+		log_msg(&d->log, KR_LOG_INFO, "the 2d backend does not use %s",
+			cfg.backends.virgl.render_node);
 	d->req = calloc(1, sizeof(*d->req));
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!d->req || d->epfd < 0)
@@ -811,7 +801,7 @@ daemon_setup(struct daemon *d)
 	if (d->hold_fd < 0 || watch(d, d->hold_fd, TAG_HOLD, true) < 0)
 		return -errno;
 	vu_dev_init(&d->vu, &vu_gpu_ops, d, &d->log);
-	d->vu.shmem_size = d->opt.hostmem_window;
+	d->vu.shmem_size = d->opt.gpu.hostmem_window;
 	d->vu.shmem_bit = d->opt.shmem_bit;
 	vugpu_init(&d->display, &d->log, &display_ops, d);
 

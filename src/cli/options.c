@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "logsink.h"
+#include "util/log.h"
 
 /* Largest --gpu width and height (the library's scanout limit). */
 #define MODE_MAX 16384u
@@ -186,19 +187,19 @@ options_parse_gpu(struct options *o, const char *spec)
 				ret = -EINVAL;
 				break;
 			}
-			o->backend = b;
+			o->gpu.backend = b;
 		} else if (!strcmp(kv, "width")) {
-			ret = gpu_u32(kv, val, 1, MODE_MAX, &o->width);
+			ret = gpu_u32(kv, val, 1, MODE_MAX, &o->gpu.scanouts[0].width);
 		} else if (!strcmp(kv, "height")) {
-			ret = gpu_u32(kv, val, 1, MODE_MAX, &o->height);
+			ret = gpu_u32(kv, val, 1, MODE_MAX, &o->gpu.scanouts[0].height);
 		} else if (!strcmp(kv, "displays")) {
-			ret = gpu_u32(kv, val, 1, KR_MAX_SCANOUTS, &o->num_scanouts);
+			ret = gpu_u32(kv, val, 1, KR_MAX_SCANOUTS, &o->gpu.num_scanouts);
 		} else if (!strcmp(kv, "edid")) {
-			ret = parse_bool(val, &o->edid);
+			ret = parse_bool(val, &o->gpu.edid);
 			if (ret < 0)
 				say("--gpu: edid wants true or false, got '%.64s'", val);
 		} else if (!strcmp(kv, "max-hostmem")) {
-			ret = options_parse_size(val, &o->max_hostmem);
+			ret = options_parse_size(val, &o->gpu.max_hostmem);
 			if (ret < 0)
 				say("--gpu: max-hostmem wants a size such as 256M, "
 				    "got '%.64s'",
@@ -246,197 +247,284 @@ socket_activation(struct options *o)
 	return 0;
 }
 
-int
-options_parse(struct options *o, int argc, char **argv)
-{
-	enum {
-		OPT_BACKEND = 256,
-		OPT_MAX_HOSTMEM,
-		OPT_MAX_RESOURCES,
-		OPT_LOG_LEVEL,
-		OPT_GPU,
-		OPT_RECONNECT,
-		OPT_REFRESH,
-		OPT_MAX_CONTEXTS,
-		OPT_WINDOW,
-		OPT_SHMEM_BIT,
-		OPT_GFXSTREAM_LIB,
-		OPT_GFXSTREAM_FLAGS,
-		OPT_LOG
-	};
-	static const struct option longopts[] = {
-		{"socket-path", required_argument, NULL, 's'},
-		{"fd", required_argument, NULL, 'f'},
-		{"print-capabilities", no_argument, NULL, 'c'},
-		{"render-node", required_argument, NULL, 'r'},
-		{"virgl", no_argument, NULL, 'v'},
-		{"backend", required_argument, NULL, OPT_BACKEND},
-		{"max-hostmem", required_argument, NULL, OPT_MAX_HOSTMEM},
-		{"max-resources", required_argument, NULL, OPT_MAX_RESOURCES},
-		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-		{"gpu", required_argument, NULL, OPT_GPU},
-		{"reconnect", no_argument, NULL, OPT_RECONNECT},
-		{"refresh-rate", required_argument, NULL, OPT_REFRESH},
-		{"max-contexts", required_argument, NULL, OPT_MAX_CONTEXTS},
-		{"hostmem-window", required_argument, NULL, OPT_WINDOW},
-		{"shmem-protocol-bit", required_argument, NULL, OPT_SHMEM_BIT},
-		{"gfxstream-lib", required_argument, NULL, OPT_GFXSTREAM_LIB},
-		{"gfxstream-flags", required_argument, NULL, OPT_GFXSTREAM_FLAGS},
-		{"log", required_argument, NULL, OPT_LOG},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-	static const char *const levels[] = {"error", "warn", "info", "debug"};
-	uint32_t fd;
-	int c;
+/* ---- the command line: one table entry and one setter per option ---- */
 
-	*o = (struct options){.fd = -1,
-			      .backend = "2d",
-			      .max_hostmem = KR_DEFAULT_MAX_HOSTMEM,
-			      .max_resources = KR_DEFAULT_MAX_RESOURCES,
-			      .log_level = KR_LOG_WARN,
-			      .width = 1280,
-			      .height = 800,
-			      .num_scanouts = 1,
-			      .edid = true,
-			      .refresh_hz = 60,
-			      .hostmem_window = 256ull << 20,
-			      .gfxstream_flags = 0xe8,
-			      .shmem_bit = 20,
-			      .max_contexts = KR_DEFAULT_MAX_CONTEXTS};
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:f:cr:vhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (!*optarg) {
-				say("--socket-path wants a path, got ''");
-				return -EINVAL;
-			}
-			o->socket_path = optarg;
-			break;
-		case 'f':
-			if (parse_u32(optarg, 0, 65535, &fd) < 0) {
-				say("--fd wants a file descriptor number");
-				return -EINVAL;
-			}
-			o->fd = (int)fd;
-			break;
-		case 'c': o->print_capabilities = true; break;
-		case 'r': o->render_node = optarg; break;
-		case 'v': o->backend = "virgl"; break;
-		case OPT_BACKEND:
-			o->backend = backend_name(optarg);
-			if (!o->backend)
-				return -EINVAL;
-			break;
-		case OPT_MAX_HOSTMEM:
-			if (options_parse_size(optarg, &o->max_hostmem) < 0) {
-				say("--max-hostmem: bad size '%s'", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_MAX_RESOURCES:
-			if (parse_u32(optarg, 1, UINT32_MAX, &o->max_resources) < 0) {
-				say("--max-resources: bad number '%s'", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_LOG_LEVEL: {
-			size_t i;
-			for (i = 0; i < 4 && strcmp(optarg, levels[i]); i++)
-				;
-			if (!strcmp(optarg, "warning"))
-				i = KR_LOG_WARN;
-			if (i == 4) {
-				say("--log-level: '%s' (expected error, warn, info, "
-				    "debug)",
-				    optarg);
-				return -EINVAL;
-			}
-			o->log_level = (enum kr_log_level)i;
-			break;
-		}
-		case OPT_LOG:
-			if (logsink_parse(optarg, &o->log_target) < 0) {
-				say("--log: '%.64s' (expected stderr, syslog or auto)", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_GPU:
-			if (options_parse_gpu(o, optarg) < 0)
-				return -EINVAL;
-			break;
-		case OPT_RECONNECT: o->reconnect = true; break;
-		case OPT_REFRESH:
-			if (parse_u32(optarg, 0, 1000, &o->refresh_hz) < 0) {
-				say("--refresh-rate wants 0..1000 (Hz), got '%s'", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_MAX_CONTEXTS:
-			if (parse_u32(optarg, 1, 1u << 20, &o->max_contexts) < 0) {
-				say("--max-contexts wants 1..1048576, got '%s'", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_WINDOW:
-			if (options_parse_size(optarg, &o->hostmem_window) < 0 ||
-			    o->hostmem_window % 4096 || o->hostmem_window > (1ull << 40)) {
-				say("--hostmem-window: '%s' is not a multiple of 4K "
-				    "up "
-				    "to 1T",
-				    optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_SHMEM_BIT: {
-			uint32_t bit;
-			if (!strcmp(optarg, "off")) {
-				o->shmem_bit = -1;
-			} else if (parse_u32(optarg, 0, 63, &bit) == 0 && bit != 3 && bit != 5 &&
-				   bit != 9 && bit != 13) {
-				o->shmem_bit = (int)bit;
-			} else {
-				say("--shmem-protocol-bit wants 0..63 (not a bit "
-				    "kohlrabi already uses: 3, 5, 9, 13) or off, got '%s'",
-				    optarg);
-				return -EINVAL;
-			}
-			break;
-		}
-		case OPT_GFXSTREAM_LIB: o->gfxstream_lib = optarg; break;
-		case OPT_GFXSTREAM_FLAGS: {
-			char *end;
-			errno = 0;
-			unsigned long v = strtoul(optarg, &end, 0);
-			if (errno || end == optarg || *end || !v || v > UINT32_MAX) {
-				say("--gfxstream-flags wants a non-zero 32-bit "
-				    "number, "
-				    "got '%s'",
-				    optarg);
-				return -EINVAL;
-			}
-			o->gfxstream_flags = (uint32_t)v;
-			break;
-		}
-		case 'h': o->help = true; break;
-		case 'V': o->version = true; break;
-		case ':': say("option '%s' needs a value", argv[optind - 1]); return -EINVAL;
-		case '?':
-			if (optopt == '?') { /* -?, as QEMU's vhost-user daemons take it */
-				o->help = true;
-				break;
-			}
-			/* fall through */
-		default: say("unknown option '%s' (see --help)", argv[optind - 1]); return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		say("unexpected argument '%s' (see --help)", argv[optind]);
+static int
+set_socket_path(struct options *o, const char *arg)
+{
+	if (!*arg) {
+		say("--socket-path wants a path, got ''");
 		return -EINVAL;
 	}
+	o->socket_path = arg;
+	return 0;
+}
+
+static int
+set_fd(struct options *o, const char *arg)
+{
+	uint32_t fd;
+
+	if (parse_u32(arg, 0, 65535, &fd) < 0) {
+		say("--fd wants a file descriptor number");
+		return -EINVAL;
+	}
+	o->fd = (int)fd;
+	return 0;
+}
+
+static int
+set_print_capabilities(struct options *o, const char *arg)
+{
+	(void)arg;
+	o->print_capabilities = true;
+	return 0;
+}
+
+static int
+set_render_node(struct options *o, const char *arg)
+{
+	o->gpu.backends.virgl.render_node = arg;
+	return 0;
+}
+
+static int
+set_virgl(struct options *o, const char *arg)
+{
+	(void)arg;
+	o->gpu.backend = "virgl";
+	return 0;
+}
+
+static int
+set_backend(struct options *o, const char *arg)
+{
+	o->gpu.backend = backend_name(arg);
+	return o->gpu.backend ? 0 : -EINVAL;
+}
+
+static int
+set_max_hostmem(struct options *o, const char *arg)
+{
+	if (options_parse_size(arg, &o->gpu.max_hostmem) == 0)
+		return 0;
+	say("--max-hostmem: bad size '%s'", arg);
+	return -EINVAL;
+}
+
+static int
+set_max_resources(struct options *o, const char *arg)
+{
+	if (parse_u32(arg, 1, UINT32_MAX, &o->gpu.max_resources) == 0)
+		return 0;
+	say("--max-resources: bad number '%s'", arg);
+	return -EINVAL;
+}
+
+static int
+set_log_level(struct options *o, const char *arg)
+{
+	for (int i = KR_LOG_ERROR; i <= KR_LOG_DEBUG; i++) {
+		if (!strcmp(arg, log_level_name((enum kr_log_level)i))) {
+			o->gpu.log_level = (enum kr_log_level)i;
+			return 0;
+		}
+	}
+	if (!strcmp(arg, "warning")) {
+		o->gpu.log_level = KR_LOG_WARN;
+		return 0;
+	}
+	say("--log-level: '%s' (expected error, warn, info, debug)", arg);
+	return -EINVAL;
+}
+
+static int
+set_log(struct options *o, const char *arg)
+{
+	if (logsink_parse(arg, &o->log_target) == 0)
+		return 0;
+	say("--log: '%.64s' (expected stderr, syslog or auto)", arg);
+	return -EINVAL;
+}
+
+static int
+set_gpu(struct options *o, const char *arg)
+{
+	return options_parse_gpu(o, arg) < 0 ? -EINVAL : 0;
+}
+
+static int
+set_reconnect(struct options *o, const char *arg)
+{
+	(void)arg;
+	o->reconnect = true;
+	return 0;
+}
+
+static int
+set_refresh_rate(struct options *o, const char *arg)
+{
+	if (parse_u32(arg, 0, 1000, &o->refresh_hz) == 0)
+		return 0;
+	say("--refresh-rate wants 0..1000 (Hz), got '%s'", arg);
+	return -EINVAL;
+}
+
+static int
+set_max_contexts(struct options *o, const char *arg)
+{
+	if (parse_u32(arg, 1, 1u << 20, &o->gpu.max_contexts) == 0)
+		return 0;
+	say("--max-contexts wants 1..1048576, got '%s'", arg);
+	return -EINVAL;
+}
+
+static int
+set_hostmem_window(struct options *o, const char *arg)
+{
+	uint64_t *w = &o->gpu.hostmem_window;
+
+	if (options_parse_size(arg, w) == 0 && *w % 4096 == 0 && *w <= (1ull << 40))
+		return 0;
+	say("--hostmem-window: '%s' is not a multiple of 4K up to 1T", arg);
+	return -EINVAL;
+}
+
+static int
+set_shmem_bit(struct options *o, const char *arg)
+{
+	uint32_t bit;
+
+	if (!strcmp(arg, "off")) {
+		o->shmem_bit = -1;
+		return 0;
+	}
+	if (parse_u32(arg, 0, 63, &bit) == 0 && bit != 3 && bit != 5 && bit != 9 && bit != 13) {
+		o->shmem_bit = (int)bit;
+		return 0;
+	}
+	say("--shmem-protocol-bit wants 0..63 (not a bit kohlrabi already uses: 3, 5, 9, 13) "
+	    "or off, got '%s'",
+	    arg);
+	return -EINVAL;
+}
+
+static int
+set_gfxstream_lib(struct options *o, const char *arg)
+{
+	o->gpu.backends.gfxstream.lib = arg;
+	return 0;
+}
+
+static int
+set_gfxstream_flags(struct options *o, const char *arg)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 0);
+	if (errno || end == arg || *end || !v || v > UINT32_MAX) {
+		say("--gfxstream-flags wants a non-zero 32-bit number, got '%s'", arg);
+		return -EINVAL;
+	}
+	o->gpu.backends.gfxstream.flags = (uint32_t)v;
+	return 0;
+}
+
+static int
+set_help(struct options *o, const char *arg)
+{
+	(void)arg;
+	o->help = true;
+	return 0;
+}
+
+static int
+set_version(struct options *o, const char *arg)
+{
+	(void)arg;
+	o->version = true;
+	return 0;
+}
+
+static const struct opt_def {
+	const char *name;
+	char short_name; /* 0: long only */
+	bool has_arg;
+	int (*set)(struct options *o, const char *arg); /* arg NULL without has_arg */
+} opt_defs[] = {
+	{"socket-path", 's', true, set_socket_path},
+	{"fd", 'f', true, set_fd},
+	{"print-capabilities", 'c', false, set_print_capabilities},
+	{"render-node", 'r', true, set_render_node},
+	{"virgl", 'v', false, set_virgl},
+	{"backend", 0, true, set_backend},
+	{"max-hostmem", 0, true, set_max_hostmem},
+	{"max-resources", 0, true, set_max_resources},
+	{"log-level", 0, true, set_log_level},
+	{"log", 0, true, set_log},
+	{"gpu", 0, true, set_gpu},
+	{"reconnect", 0, false, set_reconnect},
+	{"refresh-rate", 0, true, set_refresh_rate},
+	{"max-contexts", 0, true, set_max_contexts},
+	{"hostmem-window", 0, true, set_hostmem_window},
+	{"shmem-protocol-bit", 0, true, set_shmem_bit},
+	{"gfxstream-lib", 0, true, set_gfxstream_lib},
+	{"gfxstream-flags", 0, true, set_gfxstream_flags},
+	{"help", 'h', false, set_help},
+	{"version", 'V', false, set_version},
+};
+
+#define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
+
+/* getopt_long's tables from opt_defs: long options answer 256 + index. */
+static void
+getopt_tables(struct option *longopts, char *shortopts)
+{
+	char *s = shortopts;
+
+	*s++ = ':';
+	for (size_t i = 0; i < N_OPTS; i++) {
+		longopts[i] = (struct option){opt_defs[i].name,
+					      opt_defs[i].has_arg ? required_argument : no_argument,
+					      NULL, 256 + (int)i};
+		if (opt_defs[i].short_name) {
+			*s++ = opt_defs[i].short_name;
+			if (opt_defs[i].has_arg)
+				*s++ = ':';
+		}
+	}
+	*s = 0;
+	longopts[N_OPTS] = (struct option){NULL, 0, NULL, 0};
+}
+
+/* The entry getopt_long's answer c stands for, or NULL. */
+static const struct opt_def *
+opt_of(int c)
+{
+	if (c >= 256 && (size_t)(c - 256) < N_OPTS)
+		return &opt_defs[c - 256];
+	for (size_t i = 0; i < N_OPTS; i++) {
+		if (opt_defs[i].short_name && opt_defs[i].short_name == c)
+			return &opt_defs[i];
+	}
+	return NULL;
+}
+
+/* The defaults: the library's, then the daemon's own. */
+static void
+options_defaults(struct options *o)
+{
+	*o = (struct options){.fd = -1, .refresh_hz = 60, .shmem_bit = 20};
+	kr_gpu_config_init(&o->gpu);
+	o->gpu.hostmem_window = 256ull << 20;
+	o->gpu.backends.gfxstream.flags = KR_GFXSTREAM_FLAGS_FD_BLOBS;
+}
+
+/* After the options: where the socket comes from. */
+static int
+options_socket(struct options *o)
+{
 	if (o->help || o->version || o->print_capabilities)
 		return 0;
 	if (!o->socket_path && o->fd < 0) {
@@ -450,4 +538,37 @@ options_parse(struct options *o, int argc, char **argv)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int
+options_parse(struct options *o, int argc, char **argv)
+{
+	struct option longopts[N_OPTS + 1];
+	char shortopts[2 * N_OPTS + 2];
+	int c;
+
+	options_defaults(o);
+	getopt_tables(longopts, shortopts);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		const struct opt_def *d = opt_of(c);
+		if (d) {
+			if (d->set(o, d->has_arg ? optarg : NULL) < 0)
+				return -EINVAL;
+		} else if (c == ':') {
+			say("option '%s' needs a value", argv[optind - 1]);
+			return -EINVAL;
+		} else if (c == '?' && optopt == '?') { /* -?, as QEMU's vhost-user daemons */
+			o->help = true;
+		} else {
+			say("unknown option '%s' (see --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		say("unexpected argument '%s' (see --help)", argv[optind]);
+		return -EINVAL;
+	}
+	return options_socket(o);
 }

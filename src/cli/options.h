@@ -11,26 +11,18 @@
 #include "logsink.h"
 
 struct options {
+	/* The device: kr_gpu_config_init()'s defaults, then the daemon's own
+	   (a 256M host-visible window; gfxstream blobs as fds the frontend can
+	   map), then the command line.  String fields borrow argv. */
+	struct kr_gpu_config gpu;
 	const char *socket_path; /* may be NULL */
 	int fd;			 /* -1 unless --fd or socket activation */
 	bool socket_activated;	 /* fd came from systemd (LISTEN_FDS) */
 	bool print_capabilities;
-	const char *render_node; /* may be NULL */
-	const char *backend;
-	uint64_t max_hostmem;
-	uint32_t max_resources;
-	enum kr_log_level log_level;
 	enum log_target log_target; /* --log */
-	uint32_t width, height;	    /* preferred mode until the frontend says otherwise */
-	uint32_t num_scanouts;
-	bool edid;
 	bool reconnect;
-	uint32_t refresh_hz;	   /* display updates per second; 0: after every batch */
-	uint64_t hostmem_window;   /* bytes of the host-visible region (MAP_BLOB) */
-	int shmem_bit;		   /* vhost-user SHMEM protocol-feature bit, -1: off */
-	const char *gfxstream_lib; /* may be NULL */
-	uint32_t gfxstream_flags;  /* 0: the library default we pick */
-	uint32_t max_contexts;
+	uint32_t refresh_hz; /* display updates per second; 0: after every batch */
+	int shmem_bit;	     /* vhost-user SHMEM protocol-feature bit, -1: off */
 	bool help, version;
 };
 

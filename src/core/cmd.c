@@ -116,8 +116,7 @@ scanout_info(struct kr_gpu *gpu, uint32_t i, struct kr_scanout_info *info)
 		};
 		return true;
 	}
-	if (!res || !gpu->renderer->ops->resource_pixels ||
-	    gpu->renderer->ops->resource_pixels(gpu->renderer, res, &pixels, &stride) < 0)
+	if (!res || renderer_resource_pixels(gpu->renderer, res, &pixels, &stride) < 0)
 		return false;
 	*info = (struct kr_scanout_info){
 		.scanout_id = i,
@@ -188,8 +187,8 @@ cursor_notify(struct kr_gpu *gpu, bool with_shape)
 	struct resource *res = lookup(gpu, cur->resource_id);
 	const uint8_t *pixels;
 
-	if (with_shape && res && gpu->renderer->ops->resource_pixels &&
-	    gpu->renderer->ops->resource_pixels(gpu->renderer, res, &pixels, &info.stride) == 0) {
+	if (with_shape && res &&
+	    renderer_resource_pixels(gpu->renderer, res, &pixels, &info.stride) == 0) {
 		info.pixels = pixels;
 		info.format = res->format;
 	}
@@ -210,12 +209,12 @@ gpu_resource_destroy(struct kr_gpu *gpu, struct resource *res)
 	}
 	gpu_blob_unmap(gpu, res);
 	restab_remove(&gpu->resources, res->id);
-	if (res->backing && res->backing->iov && gpu->renderer->ops->detach_backing)
-		gpu->renderer->ops->detach_backing(gpu->renderer, res);
+	if (res->backing && res->backing->iov)
+		renderer_detach_backing(gpu->renderer, res);
 	backing_destroy(res->backing);
 	res->backing = NULL;
 	gpu->hostmem_used -= res->hostmem;
-	gpu->renderer->ops->resource_destroy(gpu->renderer, res);
+	renderer_resource_destroy(gpu->renderer, res);
 }
 
 static uint32_t
@@ -281,11 +280,11 @@ cmd_resource_create_2d(struct kr_gpu *gpu, struct cmd *c)
 			      a.id, a.width, a.height);
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	}
-	if (gpu->renderer->ops->resource_create_2d(gpu->renderer, &a, &res) < 0)
+	if (renderer_resource_create_2d(gpu->renderer, &a, &res) < 0)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	res->hostmem = size;
 	if (restab_insert(&gpu->resources, res) < 0) {
-		gpu->renderer->ops->resource_destroy(gpu->renderer, res);
+		renderer_resource_destroy(gpu->renderer, res);
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	}
 	gpu->hostmem_used += size;
@@ -359,9 +358,7 @@ blob_read(struct kr_gpu *gpu, struct resource *res, struct iov_cursor *cur, uint
 			return -EFAULT;
 		return iov_cursor_read(cur, off, dst, len) ? 0 : -EFAULT;
 	}
-	if (!gpu->renderer->ops->blob_read)
-		return -EOPNOTSUPP;
-	return gpu->renderer->ops->blob_read(gpu->renderer, res, off, dst, len);
+	return renderer_blob_read(gpu->renderer, res, off, dst, len);
 }
 
 /* Copy rectangle d (relative to scanout i, inside it) of the blob into the
@@ -449,7 +446,7 @@ cmd_transfer_to_host_2d(struct kr_gpu *gpu, struct cmd *c)
 	if (__builtin_add_overflow(end, offset, &end) || end > res->backing->size)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	notify_changing(gpu, res);
-	if (gpu->renderer->ops->transfer_to_host_2d(gpu->renderer, res, &r, offset) < 0)
+	if (renderer_transfer_to_host_2d(gpu->renderer, res, &r, offset) < 0)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
@@ -526,8 +523,7 @@ cmd_attach_backing(struct kr_gpu *gpu, struct cmd *c)
 	if (type != VIRTIO_GPU_RESP_OK_NODATA)
 		return type;
 	res->backing = b;
-	if (gpu->renderer->ops->attach_backing &&
-	    gpu->renderer->ops->attach_backing(gpu->renderer, res) < 0) {
+	if (renderer_attach_backing(gpu->renderer, res) < 0) {
 		res->backing = NULL;
 		backing_destroy(b);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
@@ -548,8 +544,8 @@ cmd_detach_backing(struct kr_gpu *gpu, struct cmd *c)
 	if (!res->backing || res->is_blob)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	uint64_t meta = backing_meta(res->backing);
-	if (res->backing->iov && gpu->renderer->ops->detach_backing)
-		gpu->renderer->ops->detach_backing(gpu->renderer, res);
+	if (res->backing->iov)
+		renderer_detach_backing(gpu->renderer, res);
 	gpu->hostmem_used -= meta;
 	res->hostmem -= meta;
 	backing_destroy(res->backing);
@@ -560,14 +556,13 @@ cmd_detach_backing(struct kr_gpu *gpu, struct cmd *c)
 static uint32_t
 cmd_get_capset_info(struct kr_gpu *gpu, struct cmd *c)
 {
-	const struct renderer_ops *ops = gpu->renderer->ops;
 	uint32_t index = le32toh(c->req.capset_info.capset_index);
 	struct renderer_capset info;
 
 	c->resp_len = sizeof(c->resp.capset_info);
 	/* An index out of range answers OK with every field zero (as QEMU). */
-	if (!ops->num_capsets || index >= ops->num_capsets(gpu->renderer) ||
-	    ops->capset_info(gpu->renderer, index, &info) < 0)
+	if (index >= renderer_num_capsets(gpu->renderer) ||
+	    renderer_capset_info(gpu->renderer, index, &info) < 0)
 		return VIRTIO_GPU_RESP_OK_CAPSET_INFO;
 	c->resp.capset_info.capset_id = htole32(info.id);
 	c->resp.capset_info.capset_max_version = htole32(info.max_version);
@@ -579,11 +574,10 @@ cmd_get_capset_info(struct kr_gpu *gpu, struct cmd *c)
 static bool
 capset_find(struct kr_gpu *gpu, uint32_t id, struct renderer_capset *info)
 {
-	const struct renderer_ops *ops = gpu->renderer->ops;
-	uint32_t n = ops->num_capsets ? ops->num_capsets(gpu->renderer) : 0;
+	uint32_t n = renderer_num_capsets(gpu->renderer);
 
 	for (uint32_t i = 0; i < n; i++) {
-		if (ops->capset_info(gpu->renderer, i, info) == 0 && info->id == id)
+		if (renderer_capset_info(gpu->renderer, i, info) == 0 && info->id == id)
 			return true;
 	}
 	return false;
@@ -592,7 +586,6 @@ capset_find(struct kr_gpu *gpu, uint32_t id, struct renderer_capset *info)
 static uint32_t
 cmd_get_capset(struct kr_gpu *gpu, struct cmd *c)
 {
-	const struct renderer_ops *ops = gpu->renderer->ops;
 	uint32_t id = le32toh(c->req.capset.capset_id);
 	uint32_t version = le32toh(c->req.capset.capset_version);
 	struct renderer_capset info;
@@ -605,8 +598,9 @@ cmd_get_capset(struct kr_gpu *gpu, struct cmd *c)
 	c->resp_dyn = calloc(1, c->resp_len);
 	if (!c->resp_dyn)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	if (ops->capset_get(gpu->renderer, id, version,
-			    c->resp_dyn + sizeof(struct virtio_gpu_ctrl_hdr), info.max_size) < 0)
+	if (renderer_capset_get(gpu->renderer, id, version,
+				c->resp_dyn + sizeof(struct virtio_gpu_ctrl_hdr),
+				info.max_size) < 0)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	return VIRTIO_GPU_RESP_OK_CAPSET;
 }
@@ -683,7 +677,7 @@ cmd_ctx_create(struct kr_gpu *gpu, struct cmd *c)
 	if (!grown)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	gpu->contexts = grown;
-	if (gpu->renderer->ops->ctx_create(gpu->renderer, id, capset, name, nlen) < 0)
+	if (renderer_ctx_create(gpu->renderer, id, capset, name, nlen) < 0)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	gpu->contexts[gpu->n_contexts++] = id;
 	return VIRTIO_GPU_RESP_OK_NODATA;
@@ -698,7 +692,7 @@ cmd_ctx_destroy(struct kr_gpu *gpu, struct cmd *c)
 		if (gpu->contexts[i] != id)
 			continue;
 		gpu->contexts[i] = gpu->contexts[--gpu->n_contexts];
-		gpu->renderer->ops->ctx_destroy(gpu->renderer, id);
+		renderer_ctx_destroy(gpu->renderer, id);
 		return VIRTIO_GPU_RESP_OK_NODATA;
 	}
 	return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
@@ -715,9 +709,9 @@ ctx_resource(struct kr_gpu *gpu, struct cmd *c, bool attach)
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (attach)
-		gpu->renderer->ops->ctx_attach(gpu->renderer, ctx, res);
+		renderer_ctx_attach(gpu->renderer, ctx, res);
 	else
-		gpu->renderer->ops->ctx_detach(gpu->renderer, ctx, res);
+		renderer_ctx_detach(gpu->renderer, ctx, res);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -771,7 +765,7 @@ cmd_resource_create_3d(struct kr_gpu *gpu, struct cmd *c)
 	    size > gpu->cfg.max_hostmem - gpu->hostmem_used ||
 	    gpu->resources.count >= gpu->cfg.max_resources)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	if (gpu->renderer->ops->resource_create_3d(gpu->renderer, &a, &res) < 0)
+	if (renderer_resource_create_3d(gpu->renderer, &a, &res) < 0)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	res->is_3d = true;
 	res->target = a.target;
@@ -780,7 +774,7 @@ cmd_resource_create_3d(struct kr_gpu *gpu, struct cmd *c)
 	res->last_level = a.last_level;
 	res->hostmem = size;
 	if (restab_insert(&gpu->resources, res) < 0) {
-		gpu->renderer->ops->resource_destroy(gpu->renderer, res);
+		renderer_resource_destroy(gpu->renderer, res);
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	}
 	gpu->hostmem_used += size;
@@ -853,7 +847,7 @@ transfer_3d(struct kr_gpu *gpu, struct cmd *c, bool to_host)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	if (to_host)
 		notify_changing(gpu, res);
-	if (gpu->renderer->ops->transfer_3d(gpu->renderer, res, &t) < 0)
+	if (renderer_transfer_3d(gpu->renderer, res, &t) < 0)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
@@ -888,7 +882,7 @@ cmd_submit_3d(struct kr_gpu *gpu, struct cmd *c)
 	if (!buf)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	iov_to_buf(c->chain->in, c->chain->n_in, sizeof(c->req.submit), buf, size);
-	if (gpu->renderer->ops->submit_3d(gpu->renderer, ctx, buf, size) < 0)
+	if (renderer_submit_3d(gpu->renderer, ctx, buf, size) < 0)
 		type = VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	free(buf);
 	return type;
@@ -911,7 +905,6 @@ static uint32_t
 cmd_resource_create_blob(struct kr_gpu *gpu, struct cmd *c)
 {
 	const struct virtio_gpu_resource_create_blob *q = &c->req.create_blob;
-	const struct renderer_ops *ops = gpu->renderer->ops;
 	struct renderer_blob a = {
 		.id = le32toh(q->resource_id),
 		.ctx_id = le32toh(q->hdr.ctx_id),
@@ -930,7 +923,7 @@ cmd_resource_create_blob(struct kr_gpu *gpu, struct cmd *c)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (a.blob_mem < VIRTIO_GPU_BLOB_MEM_GUEST ||
 	    a.blob_mem > VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST || (a.blob_flags & ~BLOB_FLAGS_KNOWN) ||
-	    a.size == 0 || !ops->resource_create_blob)
+	    a.size == 0)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	bool in_guest = a.blob_mem != VIRTIO_GPU_BLOB_MEM_HOST3D;
 	bool in_host = a.blob_mem != VIRTIO_GPU_BLOB_MEM_GUEST;
@@ -962,7 +955,7 @@ cmd_resource_create_blob(struct kr_gpu *gpu, struct cmd *c)
 		}
 	}
 	a.backing = b;
-	int ret = ops->resource_create_blob(gpu->renderer, &a, &res);
+	int ret = renderer_resource_create_blob(gpu->renderer, &a, &res);
 	if (ret < 0) {
 		backing_destroy(b);
 		return create_blob_error(ret);
@@ -975,7 +968,7 @@ cmd_resource_create_blob(struct kr_gpu *gpu, struct cmd *c)
 	res->hostmem = charge;
 	if (restab_insert(&gpu->resources, res) < 0) {
 		res->backing = NULL;
-		ops->resource_destroy(gpu->renderer, res);
+		renderer_resource_destroy(gpu->renderer, res);
 		backing_destroy(b);
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	}
@@ -1053,8 +1046,7 @@ gpu_blob_unmap(struct kr_gpu *gpu, struct resource *res)
 	    gpu->cb.unmap_blob(gpu->user, res->map_offset, res->map_size) < 0)
 		log_msg(&gpu->log, KR_LOG_WARN, "blob %u: the host-visible window kept it",
 			res->id);
-	if (gpu->renderer->ops->resource_unmap)
-		gpu->renderer->ops->resource_unmap(gpu->renderer, res);
+	renderer_resource_unmap(gpu->renderer, res);
 	res->mapped = false;
 	res->map_offset = res->map_size = 0;
 }
@@ -1076,7 +1068,6 @@ window_free(const struct kr_gpu *gpu, uint64_t off, uint64_t size)
 static uint32_t
 cmd_map_blob(struct kr_gpu *gpu, struct cmd *c)
 {
-	const struct renderer_ops *ops = gpu->renderer->ops;
 	struct resource *res = lookup(gpu, le32toh(c->req.map_blob.resource_id));
 	uint64_t off = le64toh(c->req.map_blob.offset), window = gpu->cfg.hostmem_window;
 	struct renderer_map m = {.fd = -1};
@@ -1091,11 +1082,11 @@ cmd_map_blob(struct kr_gpu *gpu, struct cmd *c)
 	if (off % PAGE_SIZE_4K || size > window || off > window - size ||
 	    !window_free(gpu, off, size))
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	if (gpu->cb.version < 3 || !gpu->cb.map_blob || !ops->resource_map) {
+	if (gpu->cb.version < 3 || !gpu->cb.map_blob) {
 		log_bug_host(&gpu->log, "blob %u: no host-visible window to map it into", res->id);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	}
-	if (ops->resource_map(gpu->renderer, res, &m) < 0)
+	if (renderer_resource_map(gpu->renderer, res, &m) < 0)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	struct kr_blob_map bm = {
 		.offset = off,
@@ -1108,8 +1099,7 @@ cmd_map_blob(struct kr_gpu *gpu, struct cmd *c)
 	};
 	if (m.size < res->blob_size || gpu->cb.map_blob(gpu->user, &bm) < 0) {
 		log_bug_host(&gpu->log, "blob %u: mapping into the window failed", res->id);
-		if (ops->resource_unmap)
-			ops->resource_unmap(gpu->renderer, res);
+		renderer_resource_unmap(gpu->renderer, res);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	}
 	res->mapped = true;
@@ -1254,7 +1244,6 @@ static bool
 defer(struct kr_gpu *gpu, const struct kr_chain *chain, size_t len,
       const struct virtio_gpu_ctrl_hdr *h, bool on_ring)
 {
-	const struct renderer_ops *ops = gpu->renderer->ops;
 	struct pending *p = calloc(1, sizeof(*p)), *last;
 
 	if (!p) {
@@ -1271,7 +1260,7 @@ defer(struct kr_gpu *gpu, const struct kr_chain *chain, size_t len,
 		.on_ring = on_ring,
 		.resp_len = len,
 	};
-	if (ops->create_fence(gpu->renderer, p->seq, p->ctx_id, p->ring_idx, on_ring) < 0) {
+	if (renderer_create_fence(gpu->renderer, p->seq, p->ctx_id, p->ring_idx, on_ring) < 0) {
 		last = timeline_last(gpu, p);
 		if (!last) {
 			free(p);
@@ -1329,7 +1318,7 @@ cmd_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
 	/* Written now, even when completion waits: the chain is not ours after
 	   this call returns. */
 	size_t n = iov_from_buf(chain->out, chain->n_out, 0, resp, c->resp_len);
-	if (fenced && !c->ring_bad && gpu->renderer->ops->create_fence &&
+	if (fenced && !c->ring_bad && renderer_fences_async(gpu->renderer) &&
 	    defer(gpu, chain, n, &h, on_ring)) {
 		ret = -EINPROGRESS;
 		*resp_len = 0;

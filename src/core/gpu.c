@@ -103,6 +103,75 @@ seed_uuids(struct kr_gpu *gpu)
 	memcpy(gpu->uuid_seed + 8, &b, 8);
 }
 
+/* What the caller's version of the config has, into gpu->cfg, with the
+   defaults filled in and the backends' strings copied (owned). */
+static int
+config_copy(struct kr_gpu *gpu, const struct kr_gpu_config *cfg)
+{
+	struct kr_backend_config b = {0};
+	size_t len = cfg->version >= 4	 ? sizeof(*cfg)
+		     : cfg->version == 3 ? offsetof(struct kr_gpu_config, backends)
+		     : cfg->version == 2 ? offsetof(struct kr_gpu_config, hostmem_window)
+					 : offsetof(struct kr_gpu_config, render_node);
+
+	memcpy(&gpu->cfg, cfg, len);
+	if (cfg->version >= 4) {
+		/* The flat knobs of versions 2 and 3 are not read: refuse them. */
+		if (cfg->render_node || cfg->gfxstream_lib || cfg->gfxstream_flags)
+			return -EINVAL;
+		b = cfg->backends;
+	} else {
+		b.virgl.render_node = cfg->version >= 2 ? cfg->render_node : NULL;
+		b.gfxstream.lib = cfg->version == 3 ? cfg->gfxstream_lib : NULL;
+		b.gfxstream.flags = cfg->version == 3 ? cfg->gfxstream_flags : 0;
+	}
+	gpu->cfg.backend = NULL;
+	gpu->cfg.render_node = NULL;
+	gpu->cfg.gfxstream_lib = NULL;
+	gpu->cfg.gfxstream_flags = 0;
+	if ((b.virgl.render_node && !(gpu->render_node = strdup(b.virgl.render_node))) ||
+	    (b.gfxstream.lib && !(gpu->gfxstream_lib = strdup(b.gfxstream.lib))))
+		return -ENOMEM;
+	b.virgl.render_node = gpu->render_node;
+	b.gfxstream.lib = gpu->gfxstream_lib;
+	if (!b.gfxstream.flags)
+		b.gfxstream.flags = KR_GFXSTREAM_FLAGS_DEFAULT;
+	gpu->cfg.backends = b;
+	if (!gpu->cfg.max_hostmem)
+		gpu->cfg.max_hostmem = KR_DEFAULT_MAX_HOSTMEM;
+	if (!gpu->cfg.max_resources)
+		gpu->cfg.max_resources = KR_DEFAULT_MAX_RESOURCES;
+	if (!gpu->cfg.max_contexts)
+		gpu->cfg.max_contexts = KR_DEFAULT_MAX_CONTEXTS;
+	return 0;
+}
+
+static bool
+config_valid(const struct kr_gpu_config *cfg, const struct kr_gpu_callbacks *cbs)
+{
+	if (!cfg || cfg->version < 1 || cfg->num_scanouts < 1 ||
+	    cfg->num_scanouts > KR_MAX_SCANOUTS || cfg->log_level > KR_LOG_DEBUG ||
+	    (cbs && cbs->version < 1))
+		return false;
+	for (uint32_t i = 0; i < cfg->num_scanouts; i++) {
+		if (!mode_valid(&cfg->scanouts[i]))
+			return false;
+	}
+	return true;
+}
+
+static void
+host_fence_retired(void *core, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx, bool on_ring)
+{
+	gpu_fence_retired(core, seq, ctx_id, ring_idx, on_ring);
+}
+
+static void
+host_fence_retire_all(void *core)
+{
+	gpu_fence_retire_all(core);
+}
+
 int
 gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbacks *cbs, void *user,
 		    const struct renderer_ops *ops, struct kr_gpu **out)
@@ -110,46 +179,12 @@ gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbac
 	struct kr_gpu *gpu;
 	int ret;
 
-	if (!cfg || cfg->version < 1 || cfg->num_scanouts < 1 ||
-	    cfg->num_scanouts > KR_MAX_SCANOUTS || cfg->log_level > KR_LOG_DEBUG ||
-	    (cbs && cbs->version < 1))
+	if (!config_valid(cfg, cbs))
 		return -EINVAL;
-	for (uint32_t i = 0; i < cfg->num_scanouts; i++) {
-		if (!mode_valid(&cfg->scanouts[i]))
-			return -EINVAL;
-	}
 	gpu = calloc(1, sizeof(*gpu));
 	if (!gpu)
 		return -ENOMEM;
-	/* Copy only what the caller's version of the struct has. */
-	memcpy(&gpu->cfg, cfg,
-	       cfg->version >= 3   ? sizeof(*cfg)
-	       : cfg->version == 2 ? offsetof(struct kr_gpu_config, hostmem_window)
-				   : offsetof(struct kr_gpu_config, render_node));
-	gpu->cfg.backend = NULL;
-	gpu->cfg.render_node = NULL;
-	gpu->cfg.gfxstream_lib = NULL;
-	if (cfg->version >= 3 && cfg->gfxstream_lib) {
-		gpu->gfxstream_lib = strdup(cfg->gfxstream_lib);
-		if (!gpu->gfxstream_lib) {
-			free(gpu);
-			return -ENOMEM;
-		}
-	}
-	if (cfg->version >= 2 && cfg->render_node) {
-		gpu->render_node = strdup(cfg->render_node);
-		if (!gpu->render_node) {
-			free(gpu->gfxstream_lib);
-			free(gpu);
-			return -ENOMEM;
-		}
-	}
-	if (!gpu->cfg.max_hostmem)
-		gpu->cfg.max_hostmem = KR_DEFAULT_MAX_HOSTMEM;
-	if (!gpu->cfg.max_resources)
-		gpu->cfg.max_resources = KR_DEFAULT_MAX_RESOURCES;
-	if (!gpu->cfg.max_contexts)
-		gpu->cfg.max_contexts = KR_DEFAULT_MAX_CONTEXTS;
+	ret = config_copy(gpu, cfg);
 	/* Copy only what the embedder's version of the struct has. */
 	if (cbs)
 		memcpy(&gpu->cb, cbs,
@@ -159,6 +194,12 @@ gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbac
 	gpu->user = user;
 	gpu->pending_tail = &gpu->pending_head;
 	logger_init(&gpu->log, cfg->log_level, gpu->cb.log, user);
+	if (ret == -EINVAL)
+		log_msg(&gpu->log, KR_LOG_ERROR,
+			"kr_gpu_config version 4 keeps backend knobs in .backends; "
+			"render_node, gfxstream_lib and gfxstream_flags must be unset");
+	if (ret < 0)
+		goto err;
 	for (uint32_t i = 0; i < cfg->num_scanouts; i++)
 		gpu->scanouts[i].mode = cfg->scanouts[i];
 	seed_uuids(gpu);
@@ -169,7 +210,12 @@ gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbac
 	ret = restab_init(&gpu->resources);
 	if (ret < 0)
 		goto err;
-	ret = ops->create(gpu, &gpu->renderer);
+	struct renderer_init init = {
+		.log = &gpu->log,
+		.host = {gpu, host_fence_retired, host_fence_retire_all},
+		.cfg = &gpu->cfg.backends,
+	};
+	ret = renderer_create(ops, &init, &gpu->renderer);
 	if (ret < 0) {
 		log_msg(&gpu->log, KR_LOG_ERROR, "backend %s: cannot start: %s", ops->name,
 			strerror(-ret));
@@ -219,10 +265,8 @@ drop_state(struct kr_gpu *gpu)
 	}
 	gpu->pending_head = NULL;
 	gpu->pending_tail = &gpu->pending_head;
-	for (uint32_t i = 0; i < gpu->n_contexts; i++) {
-		if (gpu->renderer->ops->ctx_destroy)
-			gpu->renderer->ops->ctx_destroy(gpu->renderer, gpu->contexts[i]);
-	}
+	for (uint32_t i = 0; i < gpu->n_contexts; i++)
+		renderer_ctx_destroy(gpu->renderer, gpu->contexts[i]);
 	gpu->n_contexts = 0;
 	while (gpu->resources.buckets && (res = restab_first(&gpu->resources)))
 		gpu_resource_destroy(gpu, res);
@@ -247,7 +291,7 @@ kr_gpu_destroy(struct kr_gpu *gpu)
 	if (gpu->renderer)
 		drop_state(gpu);
 	if (gpu->renderer)
-		gpu->renderer->ops->destroy(gpu->renderer);
+		renderer_destroy(gpu->renderer);
 	restab_finish(&gpu->resources);
 	guestmem_finish(&gpu->mem);
 	for (uint32_t i = 0; i < KR_MAX_SCANOUTS; i++)
@@ -274,19 +318,18 @@ kr_gpu_set_memory(struct kr_gpu *gpu, const struct kr_mem_region *regions, size_
 
 	if (ret < 0)
 		return ret;
-	const struct renderer_ops *ops = gpu->renderer->ops;
 	restab_for_each(&gpu->resources, res)
 	{
 		if (!res->backing)
 			continue;
 		/* Backends holding the host iovecs must let go of the old ones. */
-		if (ops->detach_backing && res->backing->iov)
-			ops->detach_backing(gpu->renderer, res);
+		if (res->backing->iov)
+			renderer_detach_backing(gpu->renderer, res);
 		if (backing_remap(res->backing, &gpu->mem) < 0)
 			log_msg(&gpu->log, KR_LOG_WARN,
 				"resource %u: backing no longer in guest memory", res->id);
-		else if (ops->attach_backing)
-			ops->attach_backing(gpu->renderer, res);
+		else
+			renderer_attach_backing(gpu->renderer, res);
 	}
 	return 0;
 }
@@ -324,18 +367,15 @@ kr_gpu_cursor(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len
 KR_EXPORT void
 kr_gpu_poll(struct kr_gpu *gpu)
 {
-	if (gpu->renderer->ops->poll)
-		gpu->renderer->ops->poll(gpu->renderer);
+	renderer_poll(gpu->renderer);
 }
 
 /* struct virtio_gpu_config as the driver sees it. */
 static void
 config_bytes(const struct kr_gpu *gpu, struct virtio_gpu_config *c)
 {
-	uint32_t ncaps = 0;
+	uint32_t ncaps = renderer_num_capsets(gpu->renderer);
 
-	if (gpu->renderer->ops->num_capsets)
-		ncaps = gpu->renderer->ops->num_capsets(gpu->renderer);
 	c->events_read = htole32(gpu->events_read);
 	c->events_clear = 0;
 	c->num_scanouts = htole32(gpu->cfg.num_scanouts);

@@ -10,7 +10,7 @@
 #include "guestmem.h"
 #include "kohlrabi/kohlrabi.h"
 #include "renderer/renderer.h"
-#include "resource.h"
+#include "restab.h"
 #include "util/log.h"
 
 struct scanout {

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-#include "resource.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "restab.h"
 
 static int
 backing_translate(const struct guest_mem *m, const struct mem_entry *e, uint32_t n,

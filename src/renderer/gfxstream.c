@@ -28,7 +28,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "core/gpu.h"
 #include "renderer.h"
 
 /* ---- the stream_renderer 0.1.2 ABI ---- */
@@ -44,6 +43,8 @@ struct sr_param {
 
 #define SR_FLAG_SURFACELESS (1u << 3)
 #define SR_FLAG_VK	    (1u << 5)
+static_assert(KR_GFXSTREAM_FLAGS_DEFAULT == (SR_FLAG_VK | SR_FLAG_SURFACELESS),
+	      "kohlrabi.h's default gfxstream flags are Vulkan + surfaceless");
 
 struct sr_fence {
 	uint32_t flags;
@@ -272,34 +273,35 @@ gs_poll(struct renderer *r)
 	g->lost = false;
 	pthread_mutex_unlock(&g->lock);
 	for (size_t i = 0; i < n; i++)
-		gpu_fence_retired(r->gpu, list[i].seq, list[i].ctx_id, list[i].ring_idx,
-				  list[i].on_ring);
+		renderer_fence_retired(r, list[i].seq, list[i].ctx_id, list[i].ring_idx,
+				       list[i].on_ring);
 	free(list);
 	if (lost) {
 		/* Out of memory in the callback: better early than never. */
-		log_bug_host(&r->gpu->log, "gfxstream: fences lost; completing all pending");
-		gpu_fence_retire_all(r->gpu);
+		log_bug_host(r->log, "gfxstream: fences lost; completing all pending");
+		renderer_fence_retire_all(r);
 	}
 }
 
 static void *
-open_library(struct kr_gpu *gpu)
+open_library(const struct renderer_init *init)
 {
 	static const char *const defaults[] = {"libgfxstream_backend.so.0",
 					       "libgfxstream_backend.so"};
 	void *h = NULL;
 
-	if (gpu->gfxstream_lib) {
-		h = dlopen(gpu->gfxstream_lib, RTLD_NOW | RTLD_LOCAL);
+	const char *lib = init->cfg->gfxstream.lib;
+
+	if (lib) {
+		h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
 		if (!h)
-			log_bug_host(&gpu->log, "gfxstream: cannot load %s: %s", gpu->gfxstream_lib,
-				     dlerror());
+			log_bug_host(init->log, "gfxstream: cannot load %s: %s", lib, dlerror());
 		return h;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(defaults) && !h; i++)
 		h = dlopen(defaults[i], RTLD_NOW | RTLD_LOCAL);
 	if (!h)
-		log_bug_host(&gpu->log,
+		log_bug_host(init->log,
 			     "gfxstream: cannot load libgfxstream_backend.so.0: %s; install "
 			     "gfxstream's host renderer library, or name it with "
 			     "--gfxstream-lib=PATH",
@@ -308,13 +310,12 @@ open_library(struct kr_gpu *gpu)
 }
 
 static int
-load_symbols(struct kr_gpu *gpu, void *h, struct sr_api *api)
+load_symbols(struct logger *log, void *h, struct sr_api *api)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(symbols); i++) {
 		void *sym = dlsym(h, symbols[i].name);
 		if (!sym && !symbols[i].optional) {
-			log_bug_host(&gpu->log,
-				     "gfxstream: the library has no %s (not the 0.1.2 ABI)",
+			log_bug_host(log, "gfxstream: the library has no %s (not the 0.1.2 ABI)",
 				     symbols[i].name);
 			return -ENOEXEC;
 		}
@@ -337,7 +338,7 @@ probe_capsets(struct gs *g)
 }
 
 static int
-gs_create(struct kr_gpu *gpu, struct renderer **out)
+gs_create(const struct renderer_init *init, struct renderer **out)
 {
 	struct gs *g = NULL;
 	void *h;
@@ -345,7 +346,7 @@ gs_create(struct kr_gpu *gpu, struct renderer **out)
 
 	if (atomic_exchange(&in_use, true))
 		return -EBUSY;
-	h = open_library(gpu);
+	h = open_library(init);
 	if (!h) {
 		ret = -ENOENT;
 		goto err;
@@ -355,16 +356,13 @@ gs_create(struct kr_gpu *gpu, struct renderer **out)
 		ret = -ENOMEM;
 		goto err;
 	}
-	g->base.ops = &gfxstream_ops;
-	g->base.gpu = gpu;
 	pthread_mutex_init(&g->lock, NULL);
-	ret = load_symbols(gpu, h, &g->api);
+	ret = load_symbols(init->log, h, &g->api);
 	if (ret < 0) {
 		dlclose(h); /* nothing of it ran */
 		goto err;
 	}
-	uint32_t flags = gpu->cfg.gfxstream_flags ? gpu->cfg.gfxstream_flags
-						  : SR_FLAG_VK | SR_FLAG_SURFACELESS;
+	uint32_t flags = init->cfg->gfxstream.flags; /* the core filled in the default */
 	sr_fence_cb cb = fence_cb;
 	struct sr_param params[3] = {
 		{SR_PARAM_USER_DATA, (uint64_t)(uintptr_t)g},
@@ -373,7 +371,7 @@ gs_create(struct kr_gpu *gpu, struct renderer **out)
 	};
 	memcpy(&params[2].value, &cb, sizeof(cb));
 	if (g->api.init(params, ARRAY_SIZE(params)) != 0) {
-		log_bug_host(&gpu->log, "gfxstream: stream_renderer_init failed (flags 0x%x)",
+		log_bug_host(init->log, "gfxstream: stream_renderer_init failed (flags 0x%x)",
 			     flags);
 		ret = -ENODEV;
 		goto err;
@@ -642,8 +640,8 @@ gs_resource_create_blob(struct renderer *r, const struct renderer_blob *a, struc
 	*out = &gr->base;
 	return 0;
 fail:
-	log_bug_guest(&r->gpu->log, "gfxstream: blob %u (blob_id %llu, %llu bytes) not created",
-		      a->id, (unsigned long long)a->blob_id, (unsigned long long)a->size);
+	log_bug_guest(r->log, "gfxstream: blob %u (blob_id %llu, %llu bytes) not created", a->id,
+		      (unsigned long long)a->blob_id, (unsigned long long)a->size);
 	free(gr);
 	return -EINVAL;
 }

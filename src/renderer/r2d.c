@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/gpu.h"
 #include "renderer.h"
 #include "util/iov.h"
 #include "util/pixfmt.h"
@@ -31,14 +30,13 @@ to_r2d_res(struct resource *res)
 }
 
 static int
-r2d_create(struct kr_gpu *gpu, struct renderer **out)
+r2d_create(const struct renderer_init *init, struct renderer **out)
 {
 	struct r2d *r = calloc(1, sizeof(*r));
 
+	(void)init;
 	if (!r)
 		return -ENOMEM;
-	r->base.ops = &r2d_ops;
-	r->base.gpu = gpu;
 	*out = &r->base;
 	return 0;
 }

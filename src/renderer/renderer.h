@@ -3,20 +3,45 @@
  * The renderer interface: one const struct renderer_ops per backend file,
  * found by name in the registry (renderer.c).  The core validates every
  * guest value before calling a method; methods see only sane arguments.
- * A NULL optional method means the backend does not do that
- * (the core answers the guest as for -EOPNOTSUPP).
+ *
+ * The core calls methods only through the renderer_*() wrappers below: a
+ * missing optional method answers -EOPNOTSUPP (or does nothing), and
+ * renderer_create() refuses ops whose declared features lack a method of
+ * their group.  A backend sees the core only through struct renderer: its
+ * logger and the fence-retirement entry points; everything else it needs
+ * comes in struct renderer_init at creation.
  */
 #ifndef KR_RENDERER_H
 #define KR_RENDERER_H
 
+#include <linux/virtio_gpu.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
 #include "core/resource.h"
 #include "kohlrabi/kohlrabi.h"
+#include "util/log.h"
 
 struct renderer;
+
+/* The core's side, handed to the backend: fence retirement only. */
+struct renderer_host {
+	void *core; /* borrowed: handed back to the functions */
+	/* A fence retired, by the sequence create_fence was given. */
+	void (*fence_retired)(void *core, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx,
+			      bool on_ring);
+	/* The backend lost track of its fences: complete every pending one. */
+	void (*fence_retire_all)(void *core);
+};
+
+/* What a backend is created with.  Pointers are borrowed and live as long
+   as the renderer. */
+struct renderer_init {
+	struct logger *log;
+	struct renderer_host host;
+	const struct kr_backend_config *cfg; /* the backend's knobs, defaults filled in */
+};
 
 struct renderer_res_2d {
 	uint32_t id;
@@ -64,8 +89,9 @@ struct renderer_ops {
 	const char *name;
 	uint64_t features; /* VIRTIO_GPU_F_* bits the backend adds (1ull << bit) */
 
-	/* Required. */
-	int (*create)(struct kr_gpu *gpu, struct renderer **out);
+	/* Required.  create allocates the backend's struct (embedding struct
+	   renderer); renderer_create() fills in ops, log and host. */
+	int (*create)(const struct renderer_init *init, struct renderer **out);
 	void (*destroy)(struct renderer *r);
 
 	/* Allocate a resource (renderer struct embedding struct resource) with
@@ -130,8 +156,67 @@ struct renderer_ops {
 
 struct renderer {
 	const struct renderer_ops *ops;
-	struct kr_gpu *gpu; /* borrowed: the device that owns this renderer */
+	struct logger *log; /* borrowed: the device's */
+	struct renderer_host host;
 };
+
+/* Backends report retired fences here. */
+static inline void
+renderer_fence_retired(struct renderer *r, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx,
+		       bool on_ring)
+{
+	r->host.fence_retired(r->host.core, seq, ctx_id, ring_idx, on_ring);
+}
+
+static inline void
+renderer_fence_retire_all(struct renderer *r)
+{
+	r->host.fence_retire_all(r->host.core);
+}
+
+/* Check ops (required methods; each declared feature's group complete;
+   methods that come in pairs) and create the renderer.  -EINVAL (logged)
+   for incomplete ops, else what the backend's create returns. */
+int renderer_create(const struct renderer_ops *ops, const struct renderer_init *init,
+		    struct renderer **out);
+void renderer_destroy(struct renderer *r);
+uint64_t renderer_features(const struct renderer *r);
+/* Fences retire later through renderer_fence_retired (create_fence set). */
+bool renderer_fences_async(const struct renderer *r);
+
+/* The methods, in the order of struct renderer_ops. */
+int renderer_resource_create_2d(struct renderer *r, const struct renderer_res_2d *a,
+				struct resource **out);
+void renderer_resource_destroy(struct renderer *r, struct resource *res);
+int renderer_transfer_to_host_2d(struct renderer *r, struct resource *res,
+				 const struct kr_rect *rect, uint64_t offset);
+int renderer_resource_pixels(struct renderer *r, struct resource *res, const uint8_t **pixels,
+			     uint32_t *stride);
+int renderer_resource_create_3d(struct renderer *r, const struct renderer_res_3d *a,
+				struct resource **out);
+int renderer_attach_backing(struct renderer *r, struct resource *res);
+void renderer_detach_backing(struct renderer *r, struct resource *res);
+int renderer_transfer_3d(struct renderer *r, struct resource *res,
+			 const struct renderer_transfer *t);
+int renderer_ctx_create(struct renderer *r, uint32_t ctx_id, uint32_t capset_id, const char *name,
+			uint32_t nlen);
+void renderer_ctx_destroy(struct renderer *r, uint32_t ctx_id);
+void renderer_ctx_attach(struct renderer *r, uint32_t ctx_id, struct resource *res);
+void renderer_ctx_detach(struct renderer *r, uint32_t ctx_id, struct resource *res);
+int renderer_submit_3d(struct renderer *r, uint32_t ctx_id, void *buf, uint32_t size);
+uint32_t renderer_num_capsets(struct renderer *r);
+int renderer_capset_info(struct renderer *r, uint32_t index, struct renderer_capset *out);
+int renderer_capset_get(struct renderer *r, uint32_t id, uint32_t version, void *buf,
+			uint32_t size);
+int renderer_resource_create_blob(struct renderer *r, const struct renderer_blob *a,
+				  struct resource **out);
+int renderer_resource_map(struct renderer *r, struct resource *res, struct renderer_map *out);
+void renderer_resource_unmap(struct renderer *r, struct resource *res);
+int renderer_blob_read(struct renderer *r, struct resource *res, uint64_t off, void *dst,
+		       size_t len);
+int renderer_create_fence(struct renderer *r, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx,
+			  bool on_ring);
+void renderer_poll(struct renderer *r);
 
 /* The backend called name ("3d" is an alias of "virgl"), or NULL. */
 const struct renderer_ops *renderer_lookup(const char *name);

@@ -17,7 +17,6 @@
 #include <unistd.h>
 #include <virgl/virglrenderer.h>
 
-#include "core/gpu.h"
 #include "renderer.h"
 
 /* virglrenderer.h only declares it; its ABI is virtio_gpu_box's layout. */
@@ -39,7 +38,7 @@ struct virgl_fence {
 struct virgl {
 	struct renderer base;
 	int cookie;		 /* virglrenderer wants a non-NULL cookie */
-	const char *render_node; /* borrowed (the gpu's); NULL: surfaceless */
+	const char *render_node; /* borrowed (the device's config); NULL: surfaceless */
 	uint32_t seq;
 	struct virgl_fence fences[VIRGL_MAX_FENCES]; /* ring of fences in flight */
 	unsigned head, count;
@@ -79,7 +78,7 @@ write_fence(void *cookie, uint32_t seq)
 			break;
 		v->head = (v->head + 1) % VIRGL_MAX_FENCES;
 		v->count--;
-		gpu_fence_retired(v->base.gpu, f.core_seq, f.ctx_id, f.ring_idx, f.on_ring);
+		renderer_fence_retired(&v->base, f.core_seq, f.ctx_id, f.ring_idx, f.on_ring);
 	}
 }
 
@@ -100,7 +99,7 @@ get_drm_fd(void *cookie)
 }
 
 static int
-virgl_create(struct kr_gpu *gpu, struct renderer **out)
+virgl_create(const struct renderer_init *init, struct renderer **out)
 {
 	static struct virgl_renderer_callbacks cbs_surfaceless = {.version = 2,
 								  .write_fence = write_fence};
@@ -114,14 +113,12 @@ virgl_create(struct kr_gpu *gpu, struct renderer **out)
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	v->base.ops = &virgl_ops;
-	v->base.gpu = gpu;
-	v->render_node = gpu->render_node;
+	v->render_node = init->cfg->virgl.render_node;
 	if (v->render_node) {
 		/* Check the node ourselves: a clear message beats EGL's. */
 		int fd = open(v->render_node, O_RDWR | O_CLOEXEC);
 		if (fd < 0) {
-			log_msg(&gpu->log, KR_LOG_WARN,
+			log_msg(init->log, KR_LOG_WARN,
 				"render node %s: %s; virgl runs surfaceless (Mesa's software "
 				"rendering) instead",
 				v->render_node, strerror(errno));
@@ -132,7 +129,7 @@ virgl_create(struct kr_gpu *gpu, struct renderer **out)
 	}
 	virgl_set_debug_callback(debug_log);
 	if (v->render_node && virgl_renderer_init(&v->cookie, flags, &cbs_node) != 0) {
-		log_msg(&gpu->log, KR_LOG_WARN,
+		log_msg(init->log, KR_LOG_WARN,
 			"virglrenderer: EGL initialisation on %s failed; virgl runs surfaceless "
 			"(Mesa's software rendering) instead",
 			v->render_node);
@@ -141,7 +138,7 @@ virgl_create(struct kr_gpu *gpu, struct renderer **out)
 	if (!v->render_node &&
 	    virgl_renderer_init(&v->cookie, flags | VIRGL_RENDERER_USE_SURFACELESS,
 				&cbs_surfaceless) != 0) {
-		log_bug_host(&gpu->log, "virglrenderer: EGL initialisation failed (surfaceless); "
+		log_bug_host(init->log, "virglrenderer: EGL initialisation failed (surfaceless); "
 					"install Mesa's EGL drivers (libegl-mesa0)");
 		free(v);
 		return -ENODEV;

@@ -89,14 +89,14 @@ test_gpu_backend_any_position(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, "backend=gfxstream,width=640"), 0);
-	assert_string_equal(o.backend, "gfxstream");
-	assert_int_equal(o.width, 640);
+	assert_string_equal(o.gpu.backend, "gfxstream");
+	assert_int_equal(o.gpu.scanouts[0].width, 640);
 	assert_int_equal(parse(&o, "width=640,backend=3d,height=480"), 0);
-	assert_string_equal(o.backend, "3d");
-	assert_int_equal(o.height, 480);
+	assert_string_equal(o.gpu.backend, "3d");
+	assert_int_equal(o.gpu.scanouts[0].height, 480);
 	assert_int_equal(parse(&o, "edid=false,backend=2d"), 0);
-	assert_string_equal(o.backend, "2d");
-	assert_false(o.edid);
+	assert_string_equal(o.gpu.backend, "2d");
+	assert_false(o.gpu.edid);
 	assert_int_equal(parse(&o, "width=16385"), -EINVAL);
 	assert_int_equal(parse(&o, "backend=2d,displays=17"), -EINVAL);
 }

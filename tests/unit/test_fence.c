@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,13 +84,58 @@ fake_transfer_3d(struct renderer *r, struct resource *res, const struct renderer
 }
 
 static int
-fake_create(struct kr_gpu *gpu, struct renderer **out)
+fake_submit(struct renderer *r, uint32_t ctx_id, void *buf, uint32_t size)
 {
-	int ret = r2d_ops.create(gpu, out);
+	(void)r;
+	(void)ctx_id;
+	(void)buf;
+	(void)size;
+	return 0;
+}
 
-	if (ret == 0)
-		(*out)->ops = &fake_ops;
-	return ret;
+static uint32_t
+fake_num_capsets(struct renderer *r)
+{
+	(void)r;
+	return 0;
+}
+
+static int
+fake_capset_info(struct renderer *r, uint32_t index, struct renderer_capset *out)
+{
+	(void)r;
+	(void)index;
+	(void)out;
+	return -EINVAL;
+}
+
+static int
+fake_capset_get(struct renderer *r, uint32_t id, uint32_t version, void *buf, uint32_t size)
+{
+	(void)r;
+	(void)id;
+	(void)version;
+	(void)buf;
+	(void)size;
+	return -EINVAL;
+}
+
+/* The fake: the 2d backend plus contexts, 3D resources and late fences. */
+static void
+fake_ops_init(void)
+{
+	fake_ops = r2d_ops;
+	fake_ops.name = "fake-async";
+	fake_ops.create_fence = fake_fence;
+	fake_ops.features = (1ull << VIRTIO_GPU_F_CONTEXT_INIT) | (1ull << VIRTIO_GPU_F_VIRGL);
+	fake_ops.ctx_create = fake_ctx_create;
+	fake_ops.ctx_destroy = fake_ctx_destroy;
+	fake_ops.resource_create_3d = fake_create_3d;
+	fake_ops.transfer_3d = fake_transfer_3d;
+	fake_ops.submit_3d = fake_submit;
+	fake_ops.num_capsets = fake_num_capsets;
+	fake_ops.capset_info = fake_capset_info;
+	fake_ops.capset_get = fake_capset_get;
 }
 
 static struct harness *
@@ -98,15 +144,7 @@ fake_new(void)
 	struct kr_gpu_config cfg;
 	struct harness *h = calloc(1, sizeof(*h));
 
-	fake_ops = r2d_ops;
-	fake_ops.name = "fake-async";
-	fake_ops.create = fake_create;
-	fake_ops.create_fence = fake_fence;
-	fake_ops.features = (1ull << VIRTIO_GPU_F_CONTEXT_INIT) | (1ull << VIRTIO_GPU_F_VIRGL);
-	fake_ops.ctx_create = fake_ctx_create;
-	fake_ops.ctx_destroy = fake_ctx_destroy;
-	fake_ops.resource_create_3d = fake_create_3d;
-	fake_ops.transfer_3d = fake_transfer_3d;
+	fake_ops_init();
 	transfers_3d = 0;
 	fences_created = 0;
 	fence_error = 0;
@@ -445,6 +483,83 @@ test_sync_backend(void **state)
 	h_free(h);
 }
 
+static char all_logs[1024];
+
+static void
+log_all(void *user, enum kr_log_level level, const char *msg)
+{
+	(void)user;
+	(void)level;
+	strncat(all_logs, msg, sizeof(all_logs) - strlen(all_logs) - 2);
+	strcat(all_logs, "\n");
+}
+
+/* Ops that declare a feature without every method of its group, or half
+   of a pair, are refused at creation, naming the missing method. */
+static void
+test_incomplete_ops_refused(void **state)
+{
+	static const struct {
+		size_t offset;
+		const char *named;
+	} cases[] = {
+		{offsetof(struct renderer_ops, submit_3d), "submit_3d"},
+		{offsetof(struct renderer_ops, capset_get), "capset_get"},
+		{offsetof(struct renderer_ops, ctx_destroy), "ctx_destroy"},
+		{offsetof(struct renderer_ops, resource_create_blob), "resource_create_blob"},
+		{offsetof(struct renderer_ops, resource_pixels), "resource_pixels"},
+		{offsetof(struct renderer_ops, resource_unmap), "resource_unmap"},
+	};
+	struct kr_gpu_config cfg;
+	struct kr_gpu_callbacks cbs = {.version = 1, .log = log_all};
+	struct kr_gpu *gpu = NULL;
+
+	(void)state;
+	kr_gpu_config_init(&cfg);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fake_ops_init();
+		fake_ops.features |= 1ull << VIRTIO_GPU_F_RESOURCE_BLOB;
+		if (cases[i].offset == offsetof(struct renderer_ops, resource_unmap))
+			fake_ops.resource_map = gfxstream_ops.resource_map; /* a pair, half given */
+		void *none = NULL;
+		memcpy((char *)&fake_ops + cases[i].offset, &none, sizeof(none));
+		all_logs[0] = 0;
+		assert_int_equal(gpu_create_with_ops(&cfg, &cbs, NULL, &fake_ops, &gpu), -EINVAL);
+		assert_null(gpu);
+		char want[96];
+		snprintf(want, sizeof(want), "has no %s method", cases[i].named);
+		assert_non_null(strstr(all_logs, want));
+	}
+	/* Complete, it starts. */
+	fake_ops_init();
+	assert_int_equal(gpu_create_with_ops(&cfg, &cbs, NULL, &fake_ops, &gpu), 0);
+	kr_gpu_destroy(gpu);
+}
+
+/* A missing optional method answers "unsupported" through its wrapper. */
+static void
+test_missing_method_unsupported(void **state)
+{
+	struct harness *h = h_new(NULL); /* the 2d backend: no 3D, capsets, maps */
+	struct renderer *r = h->gpu->renderer;
+	struct renderer_map m;
+	uint8_t b[4];
+
+	(void)state;
+	assert_int_equal(renderer_submit_3d(r, 1, b, 4), -EOPNOTSUPP);
+	assert_int_equal(renderer_ctx_create(r, 1, 0, "", 1), -EOPNOTSUPP);
+	assert_int_equal(renderer_capset_get(r, 1, 0, b, 4), -EOPNOTSUPP);
+	assert_int_equal(renderer_num_capsets(r), 0);
+	assert_int_equal(renderer_resource_map(r, NULL, &m), -EOPNOTSUPP);
+	assert_int_equal(renderer_blob_read(r, NULL, 0, b, 4), -EOPNOTSUPP);
+	assert_int_equal(renderer_create_fence(r, 1, 0, 0, false), -EOPNOTSUPP);
+	assert_false(renderer_fences_async(r));
+	renderer_ctx_destroy(r, 1); /* nothing to do, and no crash */
+	renderer_resource_unmap(r, NULL);
+	assert_int_equal(renderer_attach_backing(r, NULL), 0);
+	h_free(h);
+}
+
 int
 main(void)
 {
@@ -456,6 +571,8 @@ main(void)
 		cmocka_unit_test(test_3d_charge_counts_samples),
 		cmocka_unit_test(test_3d_transfer_layout),
 		cmocka_unit_test(test_sync_backend),
+		cmocka_unit_test(test_incomplete_ops_refused),
+		cmocka_unit_test(test_missing_method_unsupported),
 	};
 	return cmocka_run_group_tests_name("fence", tests, NULL, NULL);
 }

@@ -79,7 +79,7 @@ gs_new(int mode, uint64_t window)
 
 	kr_gpu_config_init(&cfg);
 	cfg.backend = "gfxstream";
-	cfg.gfxstream_lib = FAKE_GS_PATH;
+	cfg.backends.gfxstream.lib = FAKE_GS_PATH;
 	cfg.hostmem_window = window;
 	fake.set_mode(mode);
 	fake.clear_log();
@@ -155,15 +155,50 @@ test_missing_library(void **state)
 	(void)state;
 	kr_gpu_config_init(&cfg);
 	cfg.backend = "gfxstream";
-	cfg.gfxstream_lib = "/nonexistent/libgfxstream_backend.so.0";
+	cfg.backends.gfxstream.lib = "/nonexistent/libgfxstream_backend.so.0";
 	cfg.log_level = KR_LOG_ERROR;
 	struct harness rec = {0};
 	assert_int_equal(kr_gpu_create(&cfg, &h_callbacks, &rec, &gpu), -ENOENT);
 	assert_null(gpu);
 	assert_non_null(strstr(rec.last_log, "cannot start"));
 	/* A library without the ABI: libc has no stream_renderer_init. */
-	cfg.gfxstream_lib = "libc.so.6";
+	cfg.backends.gfxstream.lib = "libc.so.6";
 	assert_int_equal(kr_gpu_create(&cfg, &h_callbacks, &rec, &gpu), -ENOEXEC);
+}
+
+/* The config's versions: a version 3 struct still names the library and
+   flags in its flat fields; version 4 takes them from .backends and
+   refuses the flat ones (they would be ignored). */
+static void
+test_config_versions(void **state)
+{
+	struct kr_gpu_config cfg;
+	struct kr_gpu *gpu = NULL;
+	struct harness rec = {0};
+
+	(void)state;
+	kr_gpu_config_init(&cfg);
+	cfg.version = 3;
+	cfg.backend = "gfxstream";
+	cfg.gfxstream_lib = FAKE_GS_PATH;
+	cfg.gfxstream_flags = 0xe8;
+	fake.clear_log();
+	assert_int_equal(kr_gpu_create(&cfg, &h_callbacks, &rec, &gpu), 0);
+	assert_true(logged("flags=0xe8"));
+	kr_gpu_destroy(gpu);
+	gpu = NULL;
+	cfg.version = 4; /* flat fields set: refused, saying where they went */
+	assert_int_equal(kr_gpu_create(&cfg, &h_callbacks, &rec, &gpu), -EINVAL);
+	assert_null(gpu);
+	assert_non_null(strstr(rec.last_log, ".backends"));
+	cfg.gfxstream_lib = NULL;
+	cfg.gfxstream_flags = 0;
+	cfg.backends.gfxstream.lib = FAKE_GS_PATH;
+	cfg.backends.gfxstream.flags = KR_GFXSTREAM_FLAGS_FD_BLOBS;
+	fake.clear_log();
+	assert_int_equal(kr_gpu_create(&cfg, &h_callbacks, &rec, &gpu), 0);
+	assert_true(logged("flags=0xe8"));
+	kr_gpu_destroy(gpu);
 }
 
 static void
@@ -212,7 +247,7 @@ test_init_and_capsets(void **state)
 	struct kr_gpu *second = NULL;
 	kr_gpu_config_init(&cfg);
 	cfg.backend = "gfxstream";
-	cfg.gfxstream_lib = FAKE_GS_PATH;
+	cfg.backends.gfxstream.lib = FAKE_GS_PATH;
 	assert_int_equal(kr_gpu_create(&cfg, NULL, NULL, &second), -EBUSY);
 	gs_free(h);
 }
@@ -579,6 +614,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_missing_library),
 		cmocka_unit_test(test_init_and_capsets),
+		cmocka_unit_test(test_config_versions),
 		cmocka_unit_test(test_contexts_and_submit),
 		cmocka_unit_test(test_blob_map),
 		cmocka_unit_test(test_blob_without_window),

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "guestmem.h"
-#include "resource.h"
+#include "restab.h"
 #include "util/iov.h"
 #include "util/log.h"
 

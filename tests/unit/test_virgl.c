@@ -95,7 +95,7 @@ test_device_and_capsets(void **state)
 	/* A render node that is not there: a warning, then surfaceless. */
 	struct kr_gpu_callbacks cbs = {.version = KR_GPU_CALLBACKS_VERSION, .log = count_warnings};
 	unsigned warnings = 0;
-	cfg.render_node = "/nonexistent/renderD128";
+	cfg.backends.virgl.render_node = "/nonexistent/renderD128";
 	assert_int_equal(kr_gpu_create(&cfg, &cbs, &warnings, &second), 0);
 	assert_non_null(second);
 	assert_int_equal(warnings, 1);

@@ -475,8 +475,17 @@ vud_connect(struct vud *v, const char *path)
 	if (v->sock < 0)
 		return -errno;
 	for (int i = 0; i < 3000; i++) { /* 30 s: a backend under valgrind starts slowly */
+		int status;
 		if (connect(v->sock, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			return 0;
+		/* A backend of ours that exited will never listen. */
+		if (v->child > 0 && waitpid(v->child, &status, WNOHANG) == v->child) {
+			v->reaped = true;
+			v->exit_status =
+				WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			v->child = 0;
+			return -ECONNREFUSED;
+		}
 		usleep(10000);
 	}
 	return -ETIMEDOUT;
