@@ -856,7 +856,7 @@ daemon_step(struct daemon *d, int timeout_ms)
 void
 daemon_teardown(struct daemon *d)
 {
-	if (d->vu.ops)
+	if (d->vu.cb)
 		vu_dev_detach(&d->vu);
 	vugpu_finish(&d->display);
 	kr_gpu_destroy(d->gpu);

@@ -20,7 +20,7 @@ vugpu_init(struct vugpu *v, struct logger *log, const struct vugpu_ops *ops, voi
 	memset(v, 0, sizeof(*v));
 	v->fd = -1;
 	v->log = log;
-	v->ops = ops;
+	v->cb = ops;
 	v->user = user;
 }
 
@@ -168,8 +168,8 @@ handle_reply(struct vugpu *v, const struct vu_hdr *h, const uint8_t *p)
 		if (send_msg(v, VUGPU_SET_PROTOCOL_FEATURES, &v->features, sizeof(v->features)) < 0)
 			break;
 		v->negotiated = true;
-		if (v->ops && v->ops->ready)
-			v->ops->ready(v->user);
+		if (v->cb && v->cb->ready)
+			v->cb->ready(v->user);
 		break;
 	}
 	case VUGPU_GET_DISPLAY_INFO: {
@@ -180,8 +180,8 @@ handle_reply(struct vugpu *v, const struct vu_hdr *h, const uint8_t *p)
 		if (ok)
 			memcpy(&info, p, sizeof(info));
 		v->display_info_replies++;
-		if (v->ops && v->ops->display_info)
-			v->ops->display_info(v->user, ok ? &info : NULL);
+		if (v->cb && v->cb->display_info)
+			v->cb->display_info(v->user, ok ? &info : NULL);
 		break;
 	}
 	case VUGPU_GET_EDID:
@@ -193,8 +193,8 @@ handle_reply(struct vugpu *v, const struct vu_hdr *h, const uint8_t *p)
 			v->edid_count--;
 			if (ok)
 				memcpy(&e, p, sizeof(e));
-			if (v->ops && v->ops->edid)
-				v->ops->edid(v->user, id, ok ? &e : NULL);
+			if (v->cb && v->cb->edid)
+				v->cb->edid(v->user, id, ok ? &e : NULL);
 		}
 		break;
 	default: /* unblock notes and anything else: nothing to do */ break;

@@ -59,9 +59,9 @@ struct vugpu {
 	uint32_t edid_queue[VUGPU_MAX_PENDING]; /* scanouts of EDID queries in flight */
 	unsigned edid_head, edid_count;
 	unsigned display_info_replies;
-	const struct vugpu_ops *ops; /* may be NULL */
-	void *user;		     /* borrowed: handed to ops */
-	uint8_t in[4096 + 12];	     /* a message arriving in pieces */
+	const struct vugpu_ops *cb; /* borrowed, may be NULL: the listener */
+	void *user;		    /* borrowed: handed to cb */
+	uint8_t in[4096 + 12];	    /* a message arriving in pieces */
 	size_t in_len;
 	uint8_t *out; /* owned: bytes queued for the socket */
 	size_t out_len, out_off, out_cap;

@@ -77,7 +77,7 @@ vu_dev_offered(const struct vu_dev *d)
 {
 	return (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
 	       (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VU_F_PROTOCOL_FEATURES) |
-	       (d->ops->features(d->user) & DEVICE_FEATURE_MASK);
+	       (d->cb->features(d->user) & DEVICE_FEATURE_MASK);
 }
 
 /* The SHMEM protocol-feature bit as a mask, 0 when there is no region. */
@@ -110,7 +110,7 @@ vu_dev_init(struct vu_dev *d, const struct vu_ops *ops, void *user, struct logge
 	d->fd = -1;
 	d->backend_fd = -1;
 	d->shmem_bit = -1;
-	d->ops = ops;
+	d->cb = ops;
 	d->user = user;
 	d->log = log;
 	for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
@@ -125,7 +125,7 @@ stop_queue(struct vu_dev *d, unsigned q)
 	uint32_t gen = vr->gen + 1; /* what was popped before is not waited for */
 
 	if (vr->started)
-		d->ops->queue_state(d->user, q, false);
+		d->cb->queue_state(d->user, q, false);
 	if (vr->last_avail || vr->used_idx)
 		d->vq_used_since_reset = true;
 	vring_flush(vr);
@@ -140,7 +140,7 @@ reset_all(struct vu_dev *d)
 {
 	for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
 		stop_queue(d, q);
-	d->ops->reset(d->user);
+	d->cb->reset(d->user);
 	d->vq_used_since_reset = false;
 }
 
@@ -178,7 +178,7 @@ vu_dev_detach(struct vu_dev *d)
 	reset_all(d);
 	struct vu_mem old = d->mem;
 	memset(&d->mem, 0, sizeof(d->mem));
-	d->ops->mem_changed(d->user, &d->mem); /* forgotten first, then unmapped */
+	d->cb->mem_changed(d->user, &d->mem); /* forgotten first, then unmapped */
 	vu_mem_clear(&old);
 	if (d->fd >= 0)
 		close(d->fd);
@@ -340,8 +340,8 @@ start_if_ready(struct vu_dev *d, unsigned q)
 
 	if (!vr->started || !vr->enabled || vr->broken)
 		return;
-	d->ops->queue_state(d->user, q, true);
-	d->ops->queue_kick(d->user, q);
+	d->cb->queue_state(d->user, q, true);
+	d->cb->queue_kick(d->user, q);
 }
 
 /* A new size for a ring that may already have addresses: they must hold
@@ -384,7 +384,7 @@ handle_mem_table(struct vu_dev *d, struct vu_msg *m)
 	}
 	/* The device and its renderers let go of the old table (detaching
 	   backings they hold) while it is still mapped; then it goes. */
-	ret = d->ops->mem_changed(d->user, &d->mem);
+	ret = d->cb->mem_changed(d->user, &d->mem);
 	vu_mem_clear(&old);
 	return ret;
 }
@@ -437,158 +437,281 @@ handle_fd_msg(struct vu_dev *d, struct vu_msg *m)
 
 /* Returns 1 when the reply was sent by the handler, 0 for success without
    one, negative errno for failure. */
+/* ---- the requests: one handler each, shapes in the table ---- */
+
+static int
+on_get_features(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	return reply_u64(d, m->hdr.request, vu_dev_offered(d)) ?: 1;
+}
+
+static int
+on_set_features(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	/* QEMU 10 acks transport bits it never saw offered (RING_RESET): we
+	   ignore what we did not offer rather than drop the frontend. */
+	if (m->p.u64 & ~vu_dev_offered(d))
+		log_msg(d->log, KR_LOG_INFO, "vhost-user: ignoring features 0x%llx",
+			(unsigned long long)(m->p.u64 & ~vu_dev_offered(d)));
+	d->features = m->p.u64 & vu_dev_offered(d);
+	d->features_set = true;
+	for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
+		d->vq[q].event_idx = d->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+		d->vq[q].indirect = d->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
+	}
+	return d->cb->set_features(d->user, d->features & DEVICE_FEATURE_MASK);
+}
+
+static int
+on_set_owner(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)m;
+	(void)vr;
+	d->owner = true;
+	return 0;
+}
+
+static int
+on_reset(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)m;
+	(void)vr;
+	reset_all(d);
+	return 0;
+}
+
+static int
+on_get_protocol_features(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	return reply_u64(d, m->hdr.request, protocol_offered(d)) ?: 1;
+}
+
+static int
+on_set_protocol_features(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	if (m->p.u64 & ~protocol_offered(d))
+		return -EPROTO;
+	d->protocol_features = m->p.u64;
+	return 0;
+}
+
+static int
+on_get_queue_num(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	return reply_u64(d, m->hdr.request, VU_MAX_QUEUES) ?: 1;
+}
+
+static int
+on_mem_table(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	return handle_mem_table(d, m);
+}
+
+static int
+on_vring_num(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	uint64_t v = m->p.state.num;
+
+	if (v == 0 || v > VRING_MAX_NUM || (v & (v - 1)) || vr->started)
+		return -EPROTO;
+	return set_num(d, vr, (uint32_t)v);
+}
+
+static int
+on_vring_addr(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	if (vr->started)
+		return -EPROTO;
+	vr->desc_ua = m->p.addr.desc;
+	vr->avail_ua = m->p.addr.avail;
+	vr->used_ua = m->p.addr.used;
+	vr->addr_set = true;
+	if (vring_map(vr, &d->mem) < 0) {
+		vr->addr_set = false;
+		log_msg(d->log, KR_LOG_ERROR, "vhost-user: ring %u addresses not usable",
+			m->p.addr.index);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int
+on_vring_base(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	if (m->p.state.num > 0xffff || vr->started)
+		return -EPROTO;
+	/* A control queue that restarts from 0 after use: the driver reset
+	   the device (reboot, module reload). */
+	if (m->p.state.index == 0 && m->p.state.num == 0 && d->vq_used_since_reset) {
+		d->cb->reset(d->user);
+		d->vq_used_since_reset = false;
+	}
+	vr->last_avail = vr->used_idx = (uint16_t)m->p.state.num;
+	vr->signalled_valid = false;
+	return 0;
+}
+
+static int
+on_get_vring_base(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	struct vu_vring_state st = {m->p.state.index, vr->last_avail};
+
+	stop_queue(d, m->p.state.index);
+	return send_reply(d, m->hdr.request, &st, sizeof(st)) ?: 1;
+}
+
+static int
+on_vring_fd(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	return handle_fd_msg(d, m);
+}
+
+static int
+on_vring_enable(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	if (m->p.state.num > 1)
+		return -EPROTO;
+	vr->enabled = m->p.state.num;
+	if (vr->enabled)
+		start_if_ready(d, m->p.state.index);
+	else if (vr->started)
+		d->cb->queue_state(d->user, m->p.state.index, false);
+	return 0;
+}
+
+/* GET_CONFIG and SET_CONFIG: a header and size bytes, no fds. */
+static bool
+config_shape_ok(const struct vu_msg *m)
+{
+	const struct vu_config *c = &m->p.config;
+
+	return !m->n_fds && m->hdr.size >= VU_CONFIG_HDR && c->size <= sizeof(c->payload) &&
+	       m->hdr.size == VU_CONFIG_HDR + c->size;
+}
+
+static int
+on_get_config(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	struct vu_config *c = &m->p.config;
+
+	(void)vr;
+	if (!config_shape_ok(m))
+		return -EPROTO;
+	memset(c->payload, 0, c->size);
+	if (d->cb->get_config(d->user, c->offset, c->payload, c->size) < 0)
+		return send_reply(d, m->hdr.request, c, 0) ?: 1; /* size 0: failure */
+	return send_reply(d, m->hdr.request, c, VU_CONFIG_HDR + c->size) ?: 1;
+}
+
+static int
+on_set_config(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	struct vu_config *c = &m->p.config;
+
+	(void)vr;
+	if (!config_shape_ok(m))
+		return -EPROTO;
+	return d->cb->set_config(d->user, c->offset, c->payload, c->size);
+}
+
+static int
+on_backend_req_fd(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	if (!(d->protocol_features & (1ull << VU_PROTOCOL_F_BACKEND_REQ)))
+		return -EPROTO;
+	if (d->backend_fd >= 0)
+		close(d->backend_fd);
+	d->backend_fd = m->fds[0];
+	m->n_fds = 0;
+	set_timeouts(d->backend_fd);
+	return 0;
+}
+
+static int
+on_get_shmem_config(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	struct vu_shmem_config c = {0};
+
+	(void)vr;
+	if (!shmem_negotiated(d))
+		return -EPROTO;
+	c.nregions = KR_SHMID_HOST_VISIBLE + 1;
+	c.memory_sizes[KR_SHMID_HOST_VISIBLE] = d->shmem_size;
+	return send_reply(d, m->hdr.request, &c, sizeof(c)) ?: 1;
+}
+
+static int
+on_gpu_set_socket(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	d->cb->gpu_socket(d->user, m->fds[0]);
+	m->n_fds = 0;
+	return 0;
+}
+
+/* Payload sizes a request may have; ANY: its handler checks the shape. */
+#define ANY  -1
+#define NONE -2
+
+static const struct req_def {
+	uint32_t request;
+	int size, alt_size; /* bytes accepted (alt_size NONE: only size) */
+	unsigned fds;	    /* exactly this many, unless size is ANY */
+	bool ring;	    /* the payload's first u32 must name a ring */
+	int (*handle)(struct vu_dev *d, struct vu_msg *m, struct vring *vr);
+} req_defs[] = {
+	{VU_GET_FEATURES, 0, 8, 0, false, on_get_features},
+	{VU_SET_FEATURES, 8, NONE, 0, false, on_set_features},
+	{VU_SET_OWNER, 0, NONE, 0, false, on_set_owner},
+	{VU_RESET_OWNER, 0, NONE, 0, false, on_reset},
+	{VU_RESET_DEVICE, 0, NONE, 0, false, on_reset},
+	{VU_GET_PROTOCOL_FEATURES, 0, 8, 0, false, on_get_protocol_features},
+	{VU_SET_PROTOCOL_FEATURES, 8, NONE, 0, false, on_set_protocol_features},
+	{VU_GET_QUEUE_NUM, 0, 8, 0, false, on_get_queue_num},
+	{VU_SET_MEM_TABLE, ANY, NONE, 0, false, on_mem_table},
+	{VU_SET_VRING_NUM, 8, NONE, 0, true, on_vring_num},
+	{VU_SET_VRING_ADDR, sizeof(struct vu_vring_addr), NONE, 0, true, on_vring_addr},
+	{VU_SET_VRING_BASE, 8, NONE, 0, true, on_vring_base},
+	{VU_GET_VRING_BASE, 8, NONE, 0, true, on_get_vring_base},
+	{VU_SET_VRING_KICK, ANY, NONE, 0, false, on_vring_fd},
+	{VU_SET_VRING_CALL, ANY, NONE, 0, false, on_vring_fd},
+	{VU_SET_VRING_ERR, ANY, NONE, 0, false, on_vring_fd},
+	{VU_SET_VRING_ENABLE, 8, NONE, 0, true, on_vring_enable},
+	{VU_GET_CONFIG, ANY, NONE, 0, false, on_get_config},
+	{VU_SET_CONFIG, ANY, NONE, 0, false, on_set_config},
+	{VU_SET_BACKEND_REQ_FD, 0, NONE, 1, false, on_backend_req_fd},
+	{VU_GET_SHMEM_CONFIG, 0, sizeof(struct vu_shmem_config), 0, false, on_get_shmem_config},
+	{VU_GPU_SET_SOCKET, 0, NONE, 1, false, on_gpu_set_socket},
+};
+
+/* 0, 1 (a reply was sent), or -EPROTO and friends (drop the frontend). */
 static int
 handle(struct vu_dev *d, struct vu_msg *m)
 {
-	struct vring *vr;
-	uint64_t v;
+	const struct req_def *r = NULL;
+	struct vring *vr = NULL;
 
-	switch (m->hdr.request) {
-	case VU_GET_FEATURES:
-		if (!shape_ok(m, 0, 0) && !shape_ok(m, 8, 0))
-			return -EPROTO;
-		return reply_u64(d, m->hdr.request, vu_dev_offered(d)) ?: 1;
-	case VU_SET_FEATURES:
-		if (!shape_ok(m, 8, 0))
-			return -EPROTO;
-		/* QEMU 10 acks transport bits it never saw offered (RING_RESET): we
-		   ignore what we did not offer rather than drop the frontend. */
-		if (m->p.u64 & ~vu_dev_offered(d))
-			log_msg(d->log, KR_LOG_INFO, "vhost-user: ignoring features 0x%llx",
-				(unsigned long long)(m->p.u64 & ~vu_dev_offered(d)));
-		d->features = m->p.u64 & vu_dev_offered(d);
-		d->features_set = true;
-		for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
-			d->vq[q].event_idx = d->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
-			d->vq[q].indirect = d->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
-		}
-		return d->ops->set_features(d->user, d->features & DEVICE_FEATURE_MASK);
-	case VU_SET_OWNER:
-		if (!shape_ok(m, 0, 0))
-			return -EPROTO;
-		d->owner = true;
-		return 0;
-	case VU_RESET_OWNER:
-	case VU_RESET_DEVICE:
-		if (!shape_ok(m, 0, 0))
-			return -EPROTO;
-		reset_all(d);
-		return 0;
-	case VU_GET_PROTOCOL_FEATURES:
-		if (!shape_ok(m, 0, 0) && !shape_ok(m, 8, 0))
-			return -EPROTO;
-		return reply_u64(d, m->hdr.request, protocol_offered(d)) ?: 1;
-	case VU_SET_PROTOCOL_FEATURES:
-		if (!shape_ok(m, 8, 0) || (m->p.u64 & ~protocol_offered(d)))
-			return -EPROTO;
-		d->protocol_features = m->p.u64;
-		return 0;
-	case VU_GET_QUEUE_NUM:
-		if (!shape_ok(m, 0, 0) && !shape_ok(m, 8, 0))
-			return -EPROTO;
-		return reply_u64(d, m->hdr.request, VU_MAX_QUEUES) ?: 1;
-	case VU_SET_MEM_TABLE: return handle_mem_table(d, m);
-	case VU_SET_VRING_NUM:
-		if (!shape_ok(m, 8, 0) || !(vr = ring_of(d, m->p.state.index)))
-			return -EPROTO;
-		v = m->p.state.num;
-		if (v == 0 || v > VRING_MAX_NUM || (v & (v - 1)) || vr->started)
-			return -EPROTO;
-		return set_num(d, vr, (uint32_t)v);
-	case VU_SET_VRING_ADDR:
-		if (!shape_ok(m, sizeof(struct vu_vring_addr), 0) ||
-		    !(vr = ring_of(d, m->p.addr.index)) || vr->started)
-			return -EPROTO;
-		vr->desc_ua = m->p.addr.desc;
-		vr->avail_ua = m->p.addr.avail;
-		vr->used_ua = m->p.addr.used;
-		vr->addr_set = true;
-		if (vring_map(vr, &d->mem) < 0) {
-			vr->addr_set = false;
-			log_msg(d->log, KR_LOG_ERROR, "vhost-user: ring %u addresses not usable",
-				m->p.addr.index);
-			return -EPROTO;
-		}
-		return 0;
-	case VU_SET_VRING_BASE:
-		if (!shape_ok(m, 8, 0) || !(vr = ring_of(d, m->p.state.index)) ||
-		    m->p.state.num > 0xffff || vr->started)
-			return -EPROTO;
-		/* A control queue that restarts from 0 after use: the driver
-		   reset the device (reboot, module reload). */
-		if (m->p.state.index == 0 && m->p.state.num == 0 && d->vq_used_since_reset) {
-			d->ops->reset(d->user);
-			d->vq_used_since_reset = false;
-		}
-		vr->last_avail = vr->used_idx = (uint16_t)m->p.state.num;
-		vr->signalled_valid = false;
-		return 0;
-	case VU_GET_VRING_BASE: {
-		if (!shape_ok(m, 8, 0) || !(vr = ring_of(d, m->p.state.index)))
-			return -EPROTO;
-		struct vu_vring_state st = {m->p.state.index, vr->last_avail};
-		stop_queue(d, m->p.state.index);
-		return send_reply(d, m->hdr.request, &st, sizeof(st)) ?: 1;
-	}
-	case VU_SET_VRING_KICK:
-	case VU_SET_VRING_CALL:
-	case VU_SET_VRING_ERR: return handle_fd_msg(d, m);
-	case VU_SET_VRING_ENABLE:
-		if (!shape_ok(m, 8, 0) || !(vr = ring_of(d, m->p.state.index)) ||
-		    m->p.state.num > 1)
-			return -EPROTO;
-		vr->enabled = m->p.state.num;
-		if (vr->enabled)
-			start_if_ready(d, m->p.state.index);
-		else if (vr->started)
-			d->ops->queue_state(d->user, m->p.state.index, false);
-		return 0;
-	case VU_GET_CONFIG: {
-		struct vu_config *c = &m->p.config;
-		if (m->n_fds || m->hdr.size < VU_CONFIG_HDR || c->size > sizeof(c->payload) ||
-		    m->hdr.size != VU_CONFIG_HDR + c->size)
-			return -EPROTO;
-		memset(c->payload, 0, c->size);
-		if (d->ops->get_config(d->user, c->offset, c->payload, c->size) < 0)
-			return send_reply(d, m->hdr.request, c, 0) ?: 1; /* size 0: failure */
-		return send_reply(d, m->hdr.request, c, VU_CONFIG_HDR + c->size) ?: 1;
-	}
-	case VU_SET_CONFIG: {
-		struct vu_config *c = &m->p.config;
-		if (m->n_fds || m->hdr.size < VU_CONFIG_HDR || c->size > sizeof(c->payload) ||
-		    m->hdr.size != VU_CONFIG_HDR + c->size)
-			return -EPROTO;
-		return d->ops->set_config(d->user, c->offset, c->payload, c->size);
-	}
-	case VU_SET_BACKEND_REQ_FD:
-		if (!shape_ok(m, 0, 1) ||
-		    !(d->protocol_features & (1ull << VU_PROTOCOL_F_BACKEND_REQ)))
-			return -EPROTO;
-		if (d->backend_fd >= 0)
-			close(d->backend_fd);
-		d->backend_fd = m->fds[0];
-		m->n_fds = 0;
-		set_timeouts(d->backend_fd);
-		return 0;
-	case VU_GET_SHMEM_CONFIG: {
-		struct vu_shmem_config c = {0};
-		if ((!shape_ok(m, 0, 0) && !shape_ok(m, sizeof(c), 0)) || !shmem_negotiated(d))
-			return -EPROTO;
-		c.nregions = KR_SHMID_HOST_VISIBLE + 1;
-		c.memory_sizes[KR_SHMID_HOST_VISIBLE] = d->shmem_size;
-		return send_reply(d, m->hdr.request, &c, sizeof(c)) ?: 1;
-	}
-	case VU_GPU_SET_SOCKET:
-		if (!shape_ok(m, 0, 1))
-			return -EPROTO;
-		d->ops->gpu_socket(d->user, m->fds[0]);
-		m->n_fds = 0;
-		return 0;
-	default:
+	for (size_t i = 0; i < ARRAY_SIZE(req_defs) && !r; i++)
+		r = req_defs[i].request == m->hdr.request ? &req_defs[i] : NULL;
+	if (!r) {
 		log_msg(d->log, KR_LOG_ERROR, "vhost-user: unsupported request %u (%s)",
 			m->hdr.request, req_name(m->hdr.request));
 		return -EPROTO;
 	}
+	if (r->size != ANY && !shape_ok(m, (uint32_t)r->size, r->fds) &&
+	    (r->alt_size == NONE || !shape_ok(m, (uint32_t)r->alt_size, r->fds)))
+		return -EPROTO;
+	if (r->ring && !(vr = ring_of(d, m->p.state.index)))
+		return -EPROTO;
+	return r->handle(d, m, vr);
 }
 
 /* The backend channel can no longer be trusted to pair requests with

@@ -47,11 +47,11 @@ struct vu_dev {
 	struct vu_mem mem;
 	struct vring vq[VU_MAX_QUEUES];
 	bool vq_used_since_reset; /* a queue processed requests since reset */
-	const struct vu_ops *ops;
-	void *user;	    /* borrowed: handed to ops */
-	struct logger *log; /* borrowed */
-	uint64_t messages;  /* received on this connection */
-	int backend_fd;	    /* owned: backend -> frontend channel, -1 when none */
+	const struct vu_ops *cb;  /* borrowed: the device's callbacks */
+	void *user;		  /* borrowed: handed to cb */
+	struct logger *log;	  /* borrowed */
+	uint64_t messages;	  /* received on this connection */
+	int backend_fd;		  /* owned: backend -> frontend channel, -1 when none */
 	/* Shared memory regions (VIRTIO shmid 1: the host-visible window).  Set
 	   before attach; shmem_size 0 = none.  The protocol-feature bit of
 	   SHMEM differs between frontends (QEMU's series 20, rust-vmm 21,
