@@ -234,12 +234,12 @@ bench: deps
 	@$(MAKE) --no-print-directory build
 	@mkdir -p bench-results
 	bench/flips --json bench-results/flips.json
-	$(BUILD)/kohlrabi-bench --json bench-results/kohlrabi.json --name kohlrabi -- \
+	$(BUILD)/tools/kohlrabi-bench --json bench-results/kohlrabi.json --name kohlrabi -- \
 		$(BUILD)/kohlrabi --socket-path {socket}
-	$(BUILD)/kohlrabi-bench --json bench-results/qemu-vhost-user-gpu.json \
+	$(BUILD)/tools/kohlrabi-bench --json bench-results/qemu-vhost-user-gpu.json \
 		--name qemu-vhost-user-gpu -- /usr/lib/qemu/vhost-user-gpu --socket-path {socket}
-	$(BUILD)/kohlrabi-bench --callgrind --name kohlrabi -- $(BUILD)/kohlrabi --socket-path {socket}
-	$(BUILD)/kohlrabi-bench --callgrind --name qemu-vhost-user-gpu -- \
+	$(BUILD)/tools/kohlrabi-bench --callgrind --name kohlrabi -- $(BUILD)/kohlrabi --socket-path {socket}
+	$(BUILD)/tools/kohlrabi-bench --callgrind --name qemu-vhost-user-gpu -- \
 		/usr/lib/qemu/vhost-user-gpu --socket-path {socket}
 
 # The soak: an hour of guest-style page flips, the daemon's RSS and fds
@@ -248,7 +248,7 @@ SOAK_TIME ?= 3600
 soak: deps
 	@$(MAKE) --no-print-directory build
 	@mkdir -p bench-results
-	$(BUILD)/kohlrabi-soak --seconds $(SOAK_TIME) --csv bench-results/soak.csv \
+	$(BUILD)/tools/kohlrabi-soak --seconds $(SOAK_TIME) --csv bench-results/soak.csv \
 		--json bench-results/soak.json -- $(BUILD)/kohlrabi --socket-path {socket}
 
 # --- formatting and cleaning -------------------------------------------------------

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "vring.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -13,6 +14,30 @@
 #define USED_IDX(vr)	  (&(vr)->used[1])
 #define USED_ELEMS(vr)	  ((struct vring_used_elem *)(void *)&(vr)->used[2])
 #define AVAIL_EVENT(vr)	  ((uint16_t *)(void *)&USED_ELEMS(vr)[(vr)->num])
+
+/* Ring fields are little-endian (VERSION_1): every load and store converts. */
+static uint16_t
+load16(const uint16_t *p, int order)
+{
+	return le16toh(__atomic_load_n(p, order));
+}
+
+static void
+store16(uint16_t *p, uint16_t v, int order)
+{
+	__atomic_store_n(p, htole16(v), order);
+}
+
+/* One copy of a guest descriptor, in host order. */
+static void
+desc_load(struct vring_desc *d, const struct vring_desc *guest)
+{
+	memcpy(d, guest, sizeof(*d));
+	d->addr = le64toh(d->addr);
+	d->len = le32toh(d->len);
+	d->flags = le16toh(d->flags);
+	d->next = le16toh(d->next);
+}
 
 void
 vring_init(struct vring *vr)
@@ -55,7 +80,7 @@ vring_map(struct vring *vr, const struct vu_mem *mem)
 bool
 vring_has_avail(const struct vring *vr)
 {
-	return vr->avail && __atomic_load_n(AVAIL_IDX(vr), __ATOMIC_ACQUIRE) != vr->last_avail;
+	return vr->avail && load16(AVAIL_IDX(vr), __ATOMIC_ACQUIRE) != vr->last_avail;
 }
 
 static int
@@ -102,7 +127,7 @@ walk_indirect(struct vring_req *req, const struct vu_mem *mem, const struct vrin
 		struct vring_desc d;
 		if (steps >= count || i >= count)
 			return -EINVAL; /* loop or index outside the table */
-		memcpy(&d, &table[i], sizeof(d));
+		desc_load(&d, &table[i]);
 		if (d.flags & VRING_DESC_F_INDIRECT)
 			return -EINVAL;
 		if (add_buffer(req, mem, &d) < 0)
@@ -120,12 +145,12 @@ vring_pop(struct vring *vr, const struct vu_mem *mem, struct vring_req *req)
 
 	if (vr->broken || !vr->avail)
 		return vr->broken ? -EIO : 0;
-	avail_idx = __atomic_load_n(AVAIL_IDX(vr), __ATOMIC_ACQUIRE);
+	avail_idx = load16(AVAIL_IDX(vr), __ATOMIC_ACQUIRE);
 	if (avail_idx == vr->last_avail)
 		return 0;
 	if ((uint16_t)(avail_idx - vr->last_avail) > vr->num)
 		return broken(vr);
-	head = __atomic_load_n(AVAIL_RING(vr, vr->last_avail % vr->num), __ATOMIC_RELAXED);
+	head = load16(AVAIL_RING(vr, vr->last_avail % vr->num), __ATOMIC_RELAXED);
 	if (head >= vr->num)
 		return broken(vr);
 	req->head = head;
@@ -135,7 +160,7 @@ vring_pop(struct vring *vr, const struct vu_mem *mem, struct vring_req *req)
 		struct vring_desc d;
 		if (steps >= vr->num || i >= vr->num)
 			return broken(vr);
-		memcpy(&d, &vr->desc[i], sizeof(d)); /* one copy of guest data */
+		desc_load(&d, &vr->desc[i]); /* one copy of guest data */
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			if (!vr->indirect || (d.flags & VRING_DESC_F_NEXT) ||
 			    walk_indirect(req, mem, &d) < 0)
@@ -161,7 +186,7 @@ vring_unpop(struct vring *vr)
 void
 vring_push(struct vring *vr, uint16_t head, uint32_t len)
 {
-	struct vring_used_elem e = {head, len};
+	struct vring_used_elem e = {htole32(head), htole32(len)};
 
 	memcpy(&USED_ELEMS(vr)[vr->used_idx % vr->num], &e, sizeof(e));
 	vr->used_idx++;
@@ -172,7 +197,7 @@ void
 vring_set_avail_event(struct vring *vr)
 {
 	if (vr->event_idx && vr->used)
-		__atomic_store_n(AVAIL_EVENT(vr), vr->last_avail, __ATOMIC_RELAXED);
+		store16(AVAIL_EVENT(vr), vr->last_avail, __ATOMIC_RELAXED);
 }
 
 /* virtio's vring_need_event: did new_idx pass event since old? */
@@ -189,19 +214,18 @@ vring_flush(struct vring *vr)
 
 	if (!vr->pending_used || !vr->used)
 		return;
-	__atomic_store_n(USED_IDX(vr), vr->used_idx, __ATOMIC_RELEASE);
+	store16(USED_IDX(vr), vr->used_idx, __ATOMIC_RELEASE);
 	vr->pending_used = 0;
 	/* The used index must be visible before we read the driver's wishes. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vr->event_idx) {
 		uint16_t old = vr->signalled_used;
-		uint16_t event = __atomic_load_n(USED_EVENT(vr), __ATOMIC_RELAXED);
+		uint16_t event = load16(USED_EVENT(vr), __ATOMIC_RELAXED);
 		notify = !vr->signalled_valid || need_event(event, vr->used_idx, old);
 		vr->signalled_used = vr->used_idx;
 		vr->signalled_valid = true;
 	} else {
-		notify = !(__atomic_load_n(&vr->avail[0], __ATOMIC_RELAXED) &
-			   VRING_AVAIL_F_NO_INTERRUPT);
+		notify = !(load16(&vr->avail[0], __ATOMIC_RELAXED) & VRING_AVAIL_F_NO_INTERRUPT);
 	}
 	if (notify && vr->call_fd >= 0) {
 		uint64_t one = 1;
