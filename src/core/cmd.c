@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "edid.h"
+#include "format.h"
 #include "gpu.h"
 #include "util/iov.h"
 
@@ -95,128 +96,6 @@ lookup(struct kr_gpu *gpu, uint32_t id)
 	return id ? restab_lookup(&gpu->resources, id) : NULL;
 }
 
-/* Fill info for scanout i, which shows a live resource. */
-static bool
-scanout_info(struct kr_gpu *gpu, uint32_t i, struct kr_scanout_info *info)
-{
-	struct scanout *s = &gpu->scanouts[i];
-	struct resource *res = lookup(gpu, s->resource_id);
-	const uint8_t *pixels;
-	uint32_t stride;
-
-	if (res && s->blob) {
-		*info = (struct kr_scanout_info){
-			.scanout_id = i,
-			.resource_id = res->id,
-			.width = s->rect.width,
-			.height = s->rect.height,
-			.format = s->blob_format,
-			.stride = s->rect.width * 4,
-			.pixels = s->shadow,
-		};
-		return true;
-	}
-	if (!res || renderer_resource_pixels(gpu->renderer, res, &pixels, &stride) < 0)
-		return false;
-	*info = (struct kr_scanout_info){
-		.scanout_id = i,
-		.resource_id = res->id,
-		.width = s->rect.width,
-		.height = s->rect.height,
-		.format = res->format,
-		.stride = stride,
-		.pixels = pixels + (size_t)s->rect.y * stride + (size_t)s->rect.x * 4,
-	};
-	return true;
-}
-
-/* Scanout i's pixels are about to be rewritten or freed: warn the display,
-   which may still hold them (kr_scanout_info.pixels). */
-static void
-notify_scanout_changing(struct kr_gpu *gpu, uint32_t i)
-{
-	struct kr_scanout_info info;
-
-	if (gpu->cb.version >= 2 && gpu->cb.scanout_changing && scanout_info(gpu, i, &info))
-		gpu->cb.scanout_changing(gpu->user, &info);
-}
-
-/* Forget what scanout i shows (no scanout_set callback).  The display is
-   told first, while the old pixels (a blob's shadow, freed here) are still
-   there to copy. */
-static void
-scanout_clear(struct kr_gpu *gpu, uint32_t i)
-{
-	struct scanout *s = &gpu->scanouts[i];
-	struct resource *res = lookup(gpu, s->resource_id);
-
-	if (res)
-		notify_scanout_changing(gpu, i);
-	if (res)
-		res->scanout_mask &= ~(1u << i);
-	if (s->shadow) {
-		gpu->hostmem_used -= (uint64_t)s->rect.width * s->rect.height * 4;
-		free(s->shadow);
-		s->shadow = NULL;
-	}
-	s->blob = false;
-	s->resource_id = 0;
-	s->rect = (struct kr_rect){0};
-}
-
-static void
-scanout_disable(struct kr_gpu *gpu, uint32_t i)
-{
-	scanout_clear(gpu, i);
-	if (gpu->cb.scanout_set)
-		gpu->cb.scanout_set(gpu->user, i, NULL);
-}
-
-static void
-cursor_notify(struct kr_gpu *gpu, bool with_shape)
-{
-	struct cursor *cur = &gpu->cursor;
-	struct kr_cursor_info info = {
-		.scanout_id = cur->scanout_id,
-		.x = cur->x,
-		.y = cur->y,
-		.hot_x = cur->hot_x,
-		.hot_y = cur->hot_y,
-		.visible = cur->resource_id != 0,
-	};
-	struct resource *res = lookup(gpu, cur->resource_id);
-	const uint8_t *pixels;
-
-	if (with_shape && res &&
-	    renderer_resource_pixels(gpu->renderer, res, &pixels, &info.stride) == 0) {
-		info.pixels = pixels;
-		info.format = res->format;
-	}
-	if (gpu->cb.cursor)
-		gpu->cb.cursor(gpu->user, &info);
-}
-
-void
-gpu_resource_destroy(struct kr_gpu *gpu, struct resource *res)
-{
-	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
-		if (res->scanout_mask & (1u << i))
-			scanout_disable(gpu, i);
-	}
-	if (gpu->cursor.resource_id == res->id) {
-		gpu->cursor.resource_id = 0;
-		cursor_notify(gpu, false);
-	}
-	gpu_blob_unmap(gpu, res);
-	restab_remove(&gpu->resources, res->id);
-	if (res->backing && res->backing->iov)
-		renderer_detach_backing(gpu->renderer, res);
-	backing_destroy(res->backing);
-	res->backing = NULL;
-	gpu->hostmem_used -= res->hostmem;
-	renderer_resource_destroy(gpu->renderer, res);
-}
-
 static uint32_t
 cmd_get_display_info(struct kr_gpu *gpu, struct cmd *c)
 {
@@ -282,13 +161,8 @@ cmd_resource_create_2d(struct kr_gpu *gpu, struct cmd *c)
 	}
 	if (renderer_resource_create_2d(gpu->renderer, &a, &res) < 0)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	res->hostmem = size;
-	if (restab_insert(&gpu->resources, res) < 0) {
-		renderer_resource_destroy(gpu->renderer, res);
-		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	}
-	gpu->hostmem_used += size;
-	return VIRTIO_GPU_RESP_OK_NODATA;
+	return resource_add(gpu, res, size) < 0 ? VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY
+						: VIRTIO_GPU_RESP_OK_NODATA;
 }
 
 static uint32_t
@@ -298,7 +172,7 @@ cmd_resource_unref(struct kr_gpu *gpu, struct cmd *c)
 
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	gpu_resource_destroy(gpu, res);
+	resource_destroy(gpu, res);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -336,56 +210,6 @@ cmd_set_scanout(struct kr_gpu *gpu, struct cmd *c)
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
-/* The guest is about to rewrite res: warn the display of each scanout showing it. */
-static void
-notify_changing(struct kr_gpu *gpu, struct resource *res)
-{
-	if (!res->scanout_mask)
-		return; /* the common case, on every transfer */
-	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
-		if (res->scanout_mask & (1u << i))
-			notify_scanout_changing(gpu, i);
-	}
-}
-
-/* Copy len bytes at off of a blob (guest backing or host memory). */
-static int
-blob_read(struct kr_gpu *gpu, struct resource *res, struct iov_cursor *cur, uint64_t off, void *dst,
-	  size_t len)
-{
-	if (res->backing) {
-		if (!res->backing->iov)
-			return -EFAULT;
-		return iov_cursor_read(cur, off, dst, len) ? 0 : -EFAULT;
-	}
-	return renderer_blob_read(gpu->renderer, res, off, dst, len);
-}
-
-/* Copy rectangle d (relative to scanout i, inside it) of the blob into the
-   scanout's shadow; shown says the display already has that shadow (it is
-   warned first).  A new shadow is filled before scanout_set: the display
-   still holds the old scanout's pixels then, already staged. */
-static int
-blob_refresh(struct kr_gpu *gpu, uint32_t i, struct resource *res, const struct kr_rect *d,
-	     bool shown)
-{
-	struct scanout *s = &gpu->scanouts[i];
-	struct iov_cursor cur;
-
-	if (shown)
-		notify_scanout_changing(gpu, i);
-	if (res->backing && res->backing->iov)
-		iov_cursor_init(&cur, res->backing->iov, res->backing->n_iov);
-	for (uint32_t y = d->y; y < d->y + d->height; y++) {
-		uint64_t off = s->blob_offset + (uint64_t)y * s->blob_stride + (uint64_t)d->x * 4;
-		uint8_t *dst = s->shadow + ((size_t)y * s->rect.width + d->x) * 4;
-		int ret = blob_read(gpu, res, &cur, off, dst, (size_t)d->width * 4);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
 static uint32_t
 cmd_resource_flush(struct kr_gpu *gpu, struct cmd *c)
 {
@@ -412,7 +236,7 @@ cmd_resource_flush(struct kr_gpu *gpu, struct cmd *c)
 			continue;
 		struct kr_rect d = {(uint32_t)(x0 - s->x), (uint32_t)(y0 - s->y),
 				    (uint32_t)(x1 - x0), (uint32_t)(y1 - y0)};
-		if (gpu->scanouts[i].blob && blob_refresh(gpu, i, res, &d, true) < 0)
+		if (gpu->scanouts[i].blob && scanout_blob_refresh(gpu, i, res, &d, true) < 0)
 			continue;
 		if (gpu->cb.scanout_update)
 			gpu->cb.scanout_update(gpu->user, &info, &d);
@@ -445,7 +269,7 @@ cmd_transfer_to_host_2d(struct kr_gpu *gpu, struct cmd *c)
 	end = (uint64_t)(r.height - 1) * stride + (uint64_t)r.width * format_bpp(res->format);
 	if (__builtin_add_overflow(end, offset, &end) || end > res->backing->size)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	notify_changing(gpu, res);
+	scanout_resource_changing(gpu, res);
 	if (renderer_transfer_to_host_2d(gpu->renderer, res, &r, offset) < 0)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	return VIRTIO_GPU_RESP_OK_NODATA;
@@ -772,13 +596,8 @@ cmd_resource_create_3d(struct kr_gpu *gpu, struct cmd *c)
 	res->depth = a.depth;
 	res->array_size = a.array_size;
 	res->last_level = a.last_level;
-	res->hostmem = size;
-	if (restab_insert(&gpu->resources, res) < 0) {
-		renderer_resource_destroy(gpu->renderer, res);
-		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	}
-	gpu->hostmem_used += size;
-	return VIRTIO_GPU_RESP_OK_NODATA;
+	return resource_add(gpu, res, size) < 0 ? VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY
+						: VIRTIO_GPU_RESP_OK_NODATA;
 }
 
 static bool
@@ -846,7 +665,7 @@ transfer_3d(struct kr_gpu *gpu, struct cmd *c, bool to_host)
 	if (!transfer_layout_ok(&t, res->backing->size))
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	if (to_host)
-		notify_changing(gpu, res);
+		scanout_resource_changing(gpu, res);
 	if (renderer_transfer_3d(gpu->renderer, res, &t) < 0)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	return VIRTIO_GPU_RESP_OK_NODATA;
@@ -965,15 +784,8 @@ cmd_resource_create_blob(struct kr_gpu *gpu, struct cmd *c)
 	res->blob_flags = a.blob_flags;
 	res->blob_size = a.size;
 	res->backing = b;
-	res->hostmem = charge;
-	if (restab_insert(&gpu->resources, res) < 0) {
-		res->backing = NULL;
-		renderer_resource_destroy(gpu->renderer, res);
-		backing_destroy(b);
-		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	}
-	gpu->hostmem_used += charge;
-	return VIRTIO_GPU_RESP_OK_NODATA;
+	return resource_add(gpu, res, charge) < 0 ? VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY
+						  : VIRTIO_GPU_RESP_OK_NODATA;
 }
 
 static uint32_t
@@ -1027,7 +839,7 @@ cmd_set_scanout_blob(struct kr_gpu *gpu, struct cmd *c)
 	gpu->hostmem_used += shadow_size;
 	res->scanout_mask |= 1u << id;
 	struct kr_rect all = {0, 0, r.width, r.height};
-	if (blob_refresh(gpu, id, res, &all, false) < 0 || !scanout_info(gpu, id, &info)) {
+	if (scanout_blob_refresh(gpu, id, res, &all, false) < 0 || !scanout_info(gpu, id, &info)) {
 		log_bug_guest(&gpu->log, "blob %u: cannot read it for scanout %u", rid, id);
 		scanout_disable(gpu, id);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
@@ -1035,20 +847,6 @@ cmd_set_scanout_blob(struct kr_gpu *gpu, struct cmd *c)
 	if (gpu->cb.scanout_set)
 		gpu->cb.scanout_set(gpu->user, id, &info);
 	return VIRTIO_GPU_RESP_OK_NODATA;
-}
-
-void
-gpu_blob_unmap(struct kr_gpu *gpu, struct resource *res)
-{
-	if (!res->mapped)
-		return;
-	if (gpu->cb.version >= 3 && gpu->cb.unmap_blob &&
-	    gpu->cb.unmap_blob(gpu->user, res->map_offset, res->map_size) < 0)
-		log_msg(&gpu->log, KR_LOG_WARN, "blob %u: the host-visible window kept it",
-			res->id);
-	renderer_resource_unmap(gpu->renderer, res);
-	res->mapped = false;
-	res->map_offset = res->map_size = 0;
 }
 
 /* Whether [off, off + size) of the window is free of mappings. */
@@ -1119,7 +917,7 @@ cmd_unmap_blob(struct kr_gpu *gpu, struct cmd *c)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (!res->mapped)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	gpu_blob_unmap(gpu, res);
+	resource_unmap_blob(gpu, res);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -1219,60 +1017,6 @@ dispatch(struct kr_gpu *gpu, struct cmd *c)
 	return d->handle(gpu, c);
 }
 
-/* The newest pending request of this timeline, or NULL. */
-static struct pending *
-timeline_last(struct kr_gpu *gpu, const struct pending *p)
-{
-	struct pending *last = NULL;
-
-	for (struct pending *q = gpu->pending_head; q; q = q->next) {
-		if (q->on_ring == p->on_ring &&
-		    (!p->on_ring || (q->ctx_id == p->ctx_id && q->ring_idx == p->ring_idx)))
-			last = q;
-	}
-	return last;
-}
-
-/*
- * Hold a fenced request's completion (its response is already written)
- * until its fence retires.  Returns true when it was queued.  A fence the
- * renderer cannot create still completes in timeline order: the request
- * retires with the newest earlier one of its timeline, or at once when
- * there is none.
- */
-static bool
-defer(struct kr_gpu *gpu, const struct kr_chain *chain, size_t len,
-      const struct virtio_gpu_ctrl_hdr *h, bool on_ring)
-{
-	struct pending *p = calloc(1, sizeof(*p)), *last;
-
-	if (!p) {
-		log_msg(&gpu->log, KR_LOG_WARN, "out of memory: fence %llu completes at once",
-			(unsigned long long)le64toh(h->fence_id));
-		return false;
-	}
-	*p = (struct pending){
-		.cookie = chain->cookie,
-		.seq = ++gpu->fence_seq,
-		.fence_id = le64toh(h->fence_id),
-		.ctx_id = le32toh(h->ctx_id),
-		.ring_idx = h->ring_idx,
-		.on_ring = on_ring,
-		.resp_len = len,
-	};
-	if (renderer_create_fence(gpu->renderer, p->seq, p->ctx_id, p->ring_idx, on_ring) < 0) {
-		last = timeline_last(gpu, p);
-		if (!last) {
-			free(p);
-			return false;
-		}
-		p->seq = last->seq;
-	}
-	*gpu->pending_tail = p;
-	gpu->pending_tail = &p->next;
-	return true;
-}
-
 int
 cmd_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
 {
@@ -1319,7 +1063,7 @@ cmd_ctrl(struct kr_gpu *gpu, const struct kr_chain *chain, size_t *resp_len)
 	   this call returns. */
 	size_t n = iov_from_buf(chain->out, chain->n_out, 0, resp, c->resp_len);
 	if (fenced && !c->ring_bad && renderer_fences_async(gpu->renderer) &&
-	    defer(gpu, chain, n, &h, on_ring)) {
+	    fence_defer(gpu, chain, n, &h, on_ring)) {
 		ret = -EINPROGRESS;
 		*resp_len = 0;
 		goto out;
@@ -1331,33 +1075,6 @@ out:
 	free(c->resp_dyn);
 	free(c);
 	return ret;
-}
-
-static void
-cursor_update(struct kr_gpu *gpu, const struct virtio_gpu_update_cursor *q, bool move)
-{
-	uint32_t scanout = le32toh(q->pos.scanout_id);
-	struct cursor *cur = &gpu->cursor;
-
-	if (scanout >= gpu->cfg.num_scanouts) {
-		log_bug_guest(&gpu->log, "cursor on scanout %u", scanout);
-		return;
-	}
-	if (!move) {
-		uint32_t id = le32toh(q->resource_id);
-		struct resource *res = lookup(gpu, id);
-		if (id && (!res || res->width != KR_CURSOR_SIZE || res->height != KR_CURSOR_SIZE)) {
-			log_bug_guest(&gpu->log, "cursor resource %u is not 64x64", id);
-			return;
-		}
-		cur->resource_id = id;
-		cur->hot_x = le32toh(q->hot_x);
-		cur->hot_y = le32toh(q->hot_y);
-	}
-	cur->scanout_id = scanout;
-	cur->x = le32toh(q->pos.x);
-	cur->y = le32toh(q->pos.y);
-	cursor_notify(gpu, !move);
 }
 
 int

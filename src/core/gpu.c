@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Device lifecycle, memory map, features, config space and fences. */
+/* Device lifecycle, memory map, features and config space: the public API
+   around the command processor (cmd.c) and the state modules. */
 #include "gpu.h"
 
 #include <endian.h>
@@ -12,47 +13,6 @@
 #include "config.h"
 
 #define MAX_MODE_DIM 16384
-
-static const struct {
-	uint32_t format;
-	uint32_t drm;
-} formats[] = {
-	/* virtio names bytes in memory order; DRM names a little-endian word. */
-	{VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 0x34325241}, /* ARGB8888 */
-	{VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 0x34325258}, /* XRGB8888 */
-	{VIRTIO_GPU_FORMAT_A8R8G8B8_UNORM, 0x34324142}, /* BGRA8888 */
-	{VIRTIO_GPU_FORMAT_X8R8G8B8_UNORM, 0x34325842}, /* BGRX8888 */
-	{VIRTIO_GPU_FORMAT_R8G8B8A8_UNORM, 0x34324241}, /* ABGR8888 */
-	{VIRTIO_GPU_FORMAT_X8B8G8R8_UNORM, 0x34325852}, /* RGBX8888 */
-	{VIRTIO_GPU_FORMAT_A8B8G8R8_UNORM, 0x34324152}, /* RGBA8888 */
-	{VIRTIO_GPU_FORMAT_R8G8B8X8_UNORM, 0x34324258}, /* XBGR8888 */
-};
-
-uint32_t
-format_bpp(uint32_t format)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(formats); i++) {
-		if (formats[i].format == format)
-			return 4;
-	}
-	return 0;
-}
-
-KR_EXPORT uint32_t
-kr_format_bpp(uint32_t virtio_format)
-{
-	return format_bpp(virtio_format);
-}
-
-KR_EXPORT uint32_t
-kr_format_to_drm(uint32_t virtio_format)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(formats); i++) {
-		if (formats[i].format == virtio_format)
-			return formats[i].drm;
-	}
-	return 0;
-}
 
 KR_EXPORT const char *
 kr_version(void)
@@ -257,30 +217,14 @@ static void
 drop_state(struct kr_gpu *gpu)
 {
 	struct resource *res;
-	struct pending *p, *next;
 
-	for (p = gpu->pending_head; p; p = next) {
-		next = p->next;
-		free(p);
-	}
-	gpu->pending_head = NULL;
-	gpu->pending_tail = &gpu->pending_head;
+	fence_drop_all(gpu);
 	for (uint32_t i = 0; i < gpu->n_contexts; i++)
 		renderer_ctx_destroy(gpu->renderer, gpu->contexts[i]);
 	gpu->n_contexts = 0;
 	while (gpu->resources.buckets && (res = restab_first(&gpu->resources)))
-		gpu_resource_destroy(gpu, res);
+		resource_destroy(gpu, res);
 	gpu->cursor = (struct cursor){0};
-}
-
-bool
-gpu_ctx_exists(const struct kr_gpu *gpu, uint32_t ctx_id)
-{
-	for (uint32_t i = 0; i < gpu->n_contexts; i++) {
-		if (gpu->contexts[i] == ctx_id)
-			return true;
-	}
-	return false;
 }
 
 KR_EXPORT void
@@ -468,52 +412,4 @@ kr_gpu_get_stats(const struct kr_gpu *gpu, struct kr_gpu_stats *stats)
 	};
 	for (const struct pending *p = gpu->pending_head; p; p = p->next)
 		stats->pending++;
-}
-
-static bool
-same_timeline(const struct pending *p, uint32_t ctx_id, uint8_t ring_idx, bool on_ring)
-{
-	if (!on_ring)
-		return !p->on_ring;
-	return p->on_ring && p->ctx_id == ctx_id && p->ring_idx == ring_idx;
-}
-
-/* Complete the pending requests that match (all of them when all). */
-static void
-retire(struct kr_gpu *gpu, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx, bool on_ring, bool all)
-{
-	struct pending **pp = &gpu->pending_head, *p;
-
-	while ((p = *pp)) {
-		if (!all && (!same_timeline(p, ctx_id, ring_idx, on_ring) || p->seq > seq)) {
-			pp = &p->next;
-			continue;
-		}
-		*pp = p->next;
-		if (gpu->pending_tail == &p->next)
-			gpu->pending_tail = pp;
-		if (gpu->cb.fence_done)
-			gpu->cb.fence_done(gpu->user, p->fence_id, p->ctx_id, p->ring_idx);
-		if (gpu->cb.ctrl_done)
-			gpu->cb.ctrl_done(gpu->user, p->cookie, p->resp_len);
-		free(p);
-	}
-}
-
-void
-gpu_fence_retired(struct kr_gpu *gpu, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx, bool on_ring)
-{
-	retire(gpu, seq, ctx_id, ring_idx, on_ring, false);
-}
-
-void
-gpu_fence_retire_all(struct kr_gpu *gpu)
-{
-	retire(gpu, 0, 0, 0, false, true);
-}
-
-KR_EXPORT void
-kr_gpu_complete_pending(struct kr_gpu *gpu)
-{
-	gpu_fence_retire_all(gpu);
 }

@@ -39,4 +39,17 @@ struct resource *restab_first(const struct restab *t);
 	for (uint32_t restab_b_ = 0; restab_b_ < (t)->n_buckets; restab_b_++)                      \
 		for ((res) = (t)->buckets[restab_b_]; (res); (res) = (res)->hnext)
 
+/* ---- resources on a device (resource.c) ---- */
+
+struct kr_gpu;
+
+/* Insert a resource the renderer made (with its backing, if any), charged
+   charge bytes; on failure both are freed (-ENOMEM). */
+int resource_add(struct kr_gpu *gpu, struct resource *res, uint64_t charge);
+/* Tear down a blob's host-visible mapping, if it has one. */
+void resource_unmap_blob(struct kr_gpu *gpu, struct resource *res);
+/* Destroy one resource: detach from scanouts and cursor, free backing,
+   uncharge memory, hand it to the renderer. */
+void resource_destroy(struct kr_gpu *gpu, struct resource *res);
+
 #endif
