@@ -865,7 +865,7 @@ near_timer(const struct daemon *d)
 {
 	struct itimerspec it;
 
-	if (!d->timer_armed || timerfd_gettime(d->timer_fd, &it) < 0 || it.it_value.tv_sec)
+	if (!d->dev.timer_armed || timerfd_gettime(d->timer_fd, &it) < 0 || it.it_value.tv_sec)
 		return 0;
 	long ms = it.it_value.tv_nsec / 1000000;
 	return it.it_value.tv_nsec && ms < 4 ? (int)ms + 1 : 0;
@@ -889,12 +889,12 @@ static void
 check_rings(const struct daemon *d)
 {
 	for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
-		const struct vring *vr = &d->vu.vq[q];
+		const struct vring *vr = &d->dev.vu.vq[q];
 		if (!vr->desc || vr->broken)
 			continue;
-		FZ_CHECK(ring_fits(&d->vu.mem, vr->desc, 16ull * vr->num));
-		FZ_CHECK(ring_fits(&d->vu.mem, vr->avail, 6 + 2ull * vr->num));
-		FZ_CHECK(ring_fits(&d->vu.mem, vr->used, 6 + 8ull * vr->num));
+		FZ_CHECK(ring_fits(&d->dev.vu.mem, vr->desc, 16ull * vr->num));
+		FZ_CHECK(ring_fits(&d->dev.vu.mem, vr->avail, 6 + 2ull * vr->num));
+		FZ_CHECK(ring_fits(&d->dev.vu.mem, vr->used, 6 + 8ull * vr->num));
 	}
 }
 
@@ -902,7 +902,7 @@ check_rings(const struct daemon *d)
 static void
 guard_unmapped(struct harness *h)
 {
-	const struct vu_mem *m = &h->d.vu.mem;
+	const struct vu_mem *m = &h->d.dev.vu.mem;
 
 	for (unsigned i = 0; i < h->n_seen; i++) {
 		bool live = false;
@@ -1197,9 +1197,9 @@ step_fire(struct harness *h)
 	if (h->gs)
 		g_fake.fire(sel & 1);
 	/* Retired by the daemon's poll timer (500 us), or here at once. */
-	for (unsigned i = 0; i < 3 && (sel & 2) && h->d.poll_armed; i++)
+	for (unsigned i = 0; i < 3 && (sel & 2) && h->d.dev.poll_armed; i++)
 		FZ_CHECK(daemon_step(&h->d, 1) >= 0);
-	kr_gpu_poll(h->d.gpu);
+	kr_gpu_poll(h->d.dev.gpu);
 	pump(h);
 }
 
@@ -1216,7 +1216,7 @@ step_display(struct harness *h)
 	case 2: disp_answer(p, sel & 8 ? VUGPU_GET_EDID : VUGPU_GET_PROTOCOL_FEATURES, 0); break;
 	case 3: /* a control queue held for the display waits out its deadline
 		   (once per input: it takes a second) */
-		for (unsigned i = 0; i < 4 && h->d.ctrl_held && !h->slow_used; i++)
+		for (unsigned i = 0; i < 4 && h->d.dev.ctrl_held && !h->slow_used; i++)
 			FZ_CHECK(daemon_step(&h->d, 1100) >= 0);
 		h->slow_used = true;
 		break;

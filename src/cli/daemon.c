@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The daemon's event loop and its glue between vhost-user, libkohlrabi and
-   the display socket (daemon.h). */
+/* The daemon's event loop: fds, timers, signals and the listening socket
+   around the vhost-user device of src/vhost/vu_gpu.c (daemon.h). */
 #include "daemon.h"
 
 #include <dirent.h>
@@ -26,15 +26,6 @@
 #include "util/log.h"
 #include "vhost/vu.h"
 #include "vhost/vu_proto.h"
-
-/* How long the control queue waits for the frontend's modes or EDIDs before
-   a GET_DISPLAY_INFO / GET_EDID is answered from what is known.  The loop
-   itself never waits: the request stays on the ring meanwhile. */
-#define DISPLAY_QUERY_TIMEOUT_MS 1000
-
-/* How often fences are polled while requests wait for them (backends whose
-   fences retire asynchronously, like virgl). */
-#define FENCE_POLL_NS 500000
 
 enum tag {
 	TAG_LISTEN = 1,
@@ -70,418 +61,50 @@ watch(struct daemon *d, int fd, uint32_t tag, bool on)
 	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-/* ---- libkohlrabi callbacks -> the frontend ---- */
+/* ---- what the device asks of the loop (struct vu_gpu_loop) ---- */
 
-static uint64_t
-now_ns(void)
+static int
+loop_watch_kick(void *user, unsigned q, int fd, bool on)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Watch the display socket for writability only while output is queued. */
-static void
-display_watch(struct daemon *d)
-{
-	bool want = vugpu_busy(&d->display);
-	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0),
-				 .data.u32 = TAG_DISPLAY};
-
-	if (want != d->display_out_watched && d->display.fd >= 0 &&
-	    epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->display.fd, &ev) == 0)
-		d->display_out_watched = want;
-}
-
-static void
-present(struct daemon *d)
-{
-	d->last_present_ns = now_ns();
-	vugpu_present(&d->display);
-	display_watch(d);
-}
-
-/* Staged damage goes out at the next refresh tick (at once with rate 0). */
-static void
-schedule_present(struct daemon *d)
-{
-	if (!vugpu_has_damage(&d->display) || d->timer_armed || vugpu_busy(&d->display))
-		return;
-	if (!d->opt.refresh_hz) {
-		present(d);
-		return;
-	}
-	uint64_t period = 1000000000ull / d->opt.refresh_hz, now = now_ns();
-	uint64_t due = d->last_present_ns + period;
-	uint64_t wait = due > now ? due - now : 1;
-	struct itimerspec it = {
-		.it_value = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)}};
-	if (timerfd_settime(d->timer_fd, 0, &it, NULL) == 0)
-		d->timer_armed = true;
-	else
-		present(d);
-}
-
-/* Retire finished fences; keep polling while requests wait for theirs. */
-static void
-poll_fences(struct daemon *d)
-{
-	struct kr_gpu_stats st;
-
-	kr_gpu_poll(d->gpu);
-	kr_gpu_get_stats(d->gpu, &st);
-	bool want = st.pending > 0;
-	if (want == d->poll_armed)
-		return;
-	struct itimerspec it = {0};
-	if (want)
-		it.it_value.tv_nsec = it.it_interval.tv_nsec = FENCE_POLL_NS;
-	if (timerfd_settime(d->poll_fd, 0, &it, NULL) == 0)
-		d->poll_armed = want;
-}
-
-static void
-on_scanout_set(void *user, uint32_t scanout_id, const struct kr_scanout_info *info)
-{
-	struct daemon *d = user;
-
-	vugpu_scanout(&d->display, scanout_id, info);
-}
-
-static void
-on_scanout_changing(void *user, const struct kr_scanout_info *info)
-{
-	struct daemon *d = user;
-
-	vugpu_changing(&d->display, info);
-}
-
-static void
-on_update(void *user, const struct kr_scanout_info *info, const struct kr_rect *rect)
-{
-	struct daemon *d = user;
-
-	vugpu_update(&d->display, info, rect);
-}
-
-static void
-on_cursor(void *user, const struct kr_cursor_info *c)
-{
-	struct daemon *d = user;
-
-	log_msg(&d->log, KR_LOG_DEBUG, "cursor: %s scanout %u at %u,%u hot %u,%u",
-		!c->visible ? "hide"
-		: c->pixels ? "shape"
-			    : "move",
-		c->scanout_id, c->x, c->y, c->hot_x, c->hot_y);
-	vugpu_cursor(&d->display, c);
-}
-
-/* A request's cookie: the ring's generation, the queue and the head. */
-static uint64_t
-cookie_of(const struct vring *vr, unsigned q, uint16_t head)
-{
-	return ((uint64_t)vr->gen << 32) | ((uint64_t)q << 16) | head;
-}
-
-static void
-on_ctrl_done(void *user, uint64_t cookie, size_t len)
-{
-	struct daemon *d = user;
-	unsigned q = (unsigned)(cookie >> 16) & 0xffff;
-	struct vring *vr = q < VU_MAX_QUEUES ? &d->vu.vq[q] : NULL;
-
-	/* A ring stopped since the request was popped (maybe set up again)
-	   no longer waits for it: the frontend took its index back. */
-	if (!vr || !vr->used || (uint32_t)(cookie >> 32) != vr->gen)
-		return;
-	vring_push(vr, (uint16_t)cookie, (uint32_t)len);
-	vring_flush(vr);
-}
-
-/* ---- vhost-user device glue ---- */
-
-static uint64_t
-dev_features(void *user)
-{
-	struct daemon *d = user;
-
-	return kr_gpu_features(d->gpu);
+	return watch(user, fd, TAG_KICK0 + q, on);
 }
 
 static int
-dev_set_features(void *user, uint64_t features)
+loop_watch_display(void *user, int fd, bool on, bool out)
 {
 	struct daemon *d = user;
+	struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.u32 = TAG_DISPLAY};
 
-	return kr_gpu_set_features(d->gpu, features & kr_gpu_features(d->gpu));
-}
-
-static int
-dev_get_config(void *user, uint32_t offset, void *buf, uint32_t len)
-{
-	struct daemon *d = user;
-
-	return kr_gpu_config_read(d->gpu, offset, buf, len);
-}
-
-static int
-dev_set_config(void *user, uint32_t offset, const void *buf, uint32_t len)
-{
-	struct daemon *d = user;
-	const uint32_t clear_off = offsetof(struct virtio_gpu_config, events_clear);
-
-	/* The frontend writes the whole structure; only events_clear counts. */
-	if (offset > clear_off || offset + len < clear_off + 4 || len > 16)
+	if (!on)
+		return epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return 0;
-	return kr_gpu_config_write(d->gpu, clear_off, (const uint8_t *)buf + (clear_off - offset),
-				   4);
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
 static int
-dev_mem_changed(void *user, const struct vu_mem *mem)
+loop_timer(void *user, enum vu_gpu_timer t, uint64_t ns)
 {
 	struct daemon *d = user;
-	struct kr_mem_region r[VU_MAX_REGIONS];
+	int fd = t == VU_GPU_TIMER_REFRESH  ? d->timer_fd
+		 : t == VU_GPU_TIMER_FENCES ? d->poll_fd
+					    : d->hold_fd;
+	struct itimerspec it = {
+		.it_value = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)}};
 
-	for (unsigned i = 0; i < mem->n; i++)
-		r[i] = (struct kr_mem_region){mem->r[i].gpa, mem->r[i].size, mem->r[i].host};
-	return kr_gpu_set_memory(d->gpu, r, mem->n);
+	if (t == VU_GPU_TIMER_FENCES)
+		it.it_interval = it.it_value;
+	return timerfd_settime(fd, 0, &it, NULL) < 0 ? -errno : 0;
 }
 
-static void release_hold(struct daemon *d, bool fresh);
-
-static void
-dev_queue_state(void *user, unsigned q, bool started)
-{
-	struct daemon *d = user;
-	int fd = d->vu.vq[q].kick_fd;
-
-	/* A stopping control queue: the held request stays on the ring (the
-	   frontend gets its index back), and what waits for a fence is
-	   completed now, while the ring is still ours to write. */
-	if (q == 0 && !started) {
-		release_hold(d, false);
-		kr_gpu_complete_pending(d->gpu);
-	}
-
-	if (fd >= 0)
-		watch(d, fd, TAG_KICK0 + q, started);
-}
-
-/* The frontend answered (its modes: info; else an EDID): the held query
-   goes on once what it waits for is in. */
-static void
-display_answered(struct daemon *d, bool info)
-{
-	d->display_unresponsive = false;
-	if (d->ctrl_held &&
-	    (info ? d->held_type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO
-		  : d->held_type == VIRTIO_GPU_CMD_GET_EDID && !d->display.edid_count))
-		d->release_hold = true; /* after the display event (handle_event) */
-}
-
-/*
- * The frontend owns the display: its modes are the device's.  What it says
- * is checked like any frontend data: a scanout reported enabled with an
- * impossible size (0x0, 65535x65535) keeps its last good mode, a malformed
- * reply (info NULL) keeps them all; enabled = 0 disables the scanout (its
- * size is kept for when it returns).
- */
-static void
-on_display_info(void *user, const struct virtio_gpu_resp_display_info *info)
-{
-	struct daemon *d = user;
-	uint32_t n = d->opt.gpu.num_scanouts;
-	bool lied = !info;
-
-	for (uint32_t i = 0; i < n && info; i++) {
-		uint32_t w = info->pmodes[i].r.width, h = info->pmodes[i].r.height;
-		bool enabled = info->pmodes[i].enabled != 0;
-		bool valid = w >= 1 && w <= 16384 && h >= 1 && h <= 16384;
-		if (enabled && !valid) {
-			lied = true;
-			continue;
-		}
-		if (valid)
-			d->modes[i].width = w, d->modes[i].height = h;
-		d->modes[i].enabled = enabled;
-	}
-	if (lied)
-		log_bug_guest(&d->log, "frontend: display info %s; keeping the last good modes",
-			      info ? "with an impossible mode" : "of the wrong size");
-	kr_gpu_set_modes(d->gpu, d->modes, n);
-	display_answered(d, true);
-}
-
-static void
-on_edid(void *user, uint32_t scanout, const struct virtio_gpu_resp_edid *e)
-{
-	struct daemon *d = user;
-
-	if (d->opt.gpu.edid && e && e->size >= 128 && e->size <= sizeof(e->edid))
-		kr_gpu_set_edid(d->gpu, scanout, e->edid, e->size);
-	display_answered(d, false);
-}
-
-static void
-on_display_ready(void *user)
-{
-	struct daemon *d = user;
-
-	vugpu_request_display_info(&d->display);
-	for (uint32_t i = 0; i < d->opt.gpu.num_scanouts && d->opt.gpu.edid; i++)
-		vugpu_request_edid(&d->display, i);
-}
-
-static const struct vugpu_ops display_ops = {
-	.display_info = on_display_info,
-	.edid = on_edid,
-	.ready = on_display_ready,
-};
-
-static void
-dev_gpu_socket(void *user, int fd)
-{
-	struct daemon *d = user;
-
-	if (vugpu_connected(&d->display))
-		watch(d, d->display.fd, TAG_DISPLAY, false);
-	d->display_out_watched = false;
-	d->display_unresponsive = false;
-	if (vugpu_attach(&d->display, fd) < 0)
-		return;
-	watch(d, d->display.fd, TAG_DISPLAY, true);
-	display_watch(d);
-	log_msg(&d->log, KR_LOG_INFO, "display socket connected");
-}
-
-static void
-dev_reset(void *user)
-{
-	struct daemon *d = user;
-
-	release_hold(d, false);
-	kr_gpu_reset(d->gpu);
-	log_msg(&d->log, KR_LOG_INFO, "device reset");
-}
-
-static void dev_queue_kick(void *user, unsigned q);
-
-static void
-hold_timer(struct daemon *d, bool on)
-{
-	struct itimerspec it = {0};
-
-	it.it_value.tv_sec = on ? DISPLAY_QUERY_TIMEOUT_MS / 1000 : 0;
-	it.it_value.tv_nsec = on ? (DISPLAY_QUERY_TIMEOUT_MS % 1000) * 1000000l : 0;
-	timerfd_settime(d->hold_fd, 0, &it, NULL);
-}
-
-/*
- * Should this request wait for the frontend (GET_DISPLAY_INFO: its current
- * modes; GET_EDID: the EDIDs asked for)?  Then the control queue holds: the
- * request goes back on the ring (nothing of it is kept) and is popped
- * again once the frontend answers or DISPLAY_QUERY_TIMEOUT_MS pass; the loop
- * goes on serving everything else meanwhile.  A frontend that let a query
- * time out is not waited for again until it answers something.
- */
+/* A timer's expiry count, read so that it fires again; false: spurious. */
 static bool
-hold_for_display(struct daemon *d, const struct kr_chain *chain)
+timer_read(int fd)
 {
-	struct vugpu *v = &d->display;
-	uint32_t type = 0;
+	uint64_t n;
 
-	if (chain->n_in && chain->in[0].iov_len >= 4)
-		memcpy(&type, chain->in[0].iov_base, 4); /* routing only: the library
-							    reads the request itself */
-	if (!vugpu_connected(v) || d->display_unresponsive)
-		return false;
-	if (type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO) {
-		if (d->display_fresh) {
-			d->display_fresh = false;
-			return false;
-		}
-		/* Before the negotiation ends, on_display_ready asks. */
-		if (v->negotiated && vugpu_request_display_info(v) < 0)
-			return false;
-	} else if (type != VIRTIO_GPU_CMD_GET_EDID || (v->negotiated && !v->edid_count)) {
-		return false;
-	}
-	d->ctrl_held = true;
-	d->held_type = type;
-	hold_timer(d, true);
-	return true;
+	return read(fd, &n, sizeof(n)) == sizeof(n);
 }
-
-/* The held control queue goes on (answer, timeout, stop or hang-up). */
-static void
-release_hold(struct daemon *d, bool fresh)
-{
-	bool was = d->ctrl_held;
-
-	d->ctrl_held = d->release_hold = false;
-	d->display_fresh = fresh && d->held_type == VIRTIO_GPU_CMD_GET_DISPLAY_INFO;
-	hold_timer(d, false);
-	if (was && fresh)
-		dev_queue_kick(d, 0); /* pops the held request again */
-}
-
-static void
-dev_queue_kick(void *user, unsigned q)
-{
-	struct daemon *d = user;
-	struct vring *vr = &d->vu.vq[q];
-	struct vring_req *req = d->req;
-	int ret;
-
-	if (!vr->started || !vr->enabled || (q == 0 && d->ctrl_held))
-		return;
-	do {
-		while ((ret = vring_pop(vr, &d->vu.mem, req)) == 1) {
-			struct kr_chain chain = {req->iov, req->n_in, req->iov + req->n_in,
-						 req->n_out, cookie_of(vr, q, req->head)};
-			size_t len = 0;
-			int r;
-			if (q == 0 && hold_for_display(d, &chain)) {
-				vring_unpop(vr);
-				break;
-			}
-			if (q == 0) {
-				r = kr_gpu_ctrl(d->gpu, &chain, &len);
-			} else {
-				r = kr_gpu_cursor(d->gpu, &chain, &len);
-			}
-			if (r == -EINPROGRESS)
-				continue; /* completed by on_ctrl_done */
-			vring_push(vr, req->head, (uint32_t)len);
-		}
-		vring_set_avail_event(vr);
-	} while (ret == 0 && !(q == 0 && d->ctrl_held) && vring_has_avail(vr));
-	vring_flush(vr);
-	poll_fences(d);
-	schedule_present(d);
-	display_watch(d);
-	if (ret < 0) {
-		log_msg(&d->log, KR_LOG_ERROR,
-			"queue %u: the driver broke the ring; device needs a reset", q);
-		if (vr->kick_fd >= 0)
-			watch(d, vr->kick_fd, TAG_KICK0 + q, false);
-	}
-}
-
-static const struct vu_ops vu_gpu_ops = {
-	.features = dev_features,
-	.set_features = dev_set_features,
-	.get_config = dev_get_config,
-	.set_config = dev_set_config,
-	.mem_changed = dev_mem_changed,
-	.queue_kick = dev_queue_kick,
-	.queue_state = dev_queue_state,
-	.gpu_socket = dev_gpu_socket,
-	.reset = dev_reset,
-};
 
 /* ---- connection lifecycle ---- */
 
@@ -544,15 +167,10 @@ connection_closed(struct daemon *d, int why)
 {
 	/* A peer that hung up before its first message was no frontend (another
 	   kohlrabi checking whether this socket is live, say): listen on. */
-	bool probe = why == -ECONNRESET && d->vu.messages == 0 && d->listen_fd >= 0;
+	bool probe = why == -ECONNRESET && vu_gpu_was_probe(&d->dev) && d->listen_fd >= 0;
 
-	release_hold(d, false);
-	d->display_unresponsive = false;
-	if (vugpu_connected(&d->display))
-		watch(d, d->display.fd, TAG_DISPLAY, false);
-	vugpu_detach(&d->display);
-	watch(d, d->vu.fd, TAG_CONN, false);
-	vu_dev_detach(&d->vu);
+	watch(d, d->dev.vu.fd, TAG_CONN, false);
+	vu_gpu_detach(&d->dev);
 	if (probe) {
 		log_msg(&d->log, KR_LOG_DEBUG,
 			"a peer hung up before its first message; listening on");
@@ -577,122 +195,68 @@ connection_closed(struct daemon *d, int why)
 static int
 adopt(struct daemon *d, int fd)
 {
-	int ret = vu_dev_attach(&d->vu, fd);
+	int ret = vu_gpu_attach(&d->dev, fd);
 
 	if (ret == 0)
 		ret = watch(d, fd, TAG_CONN, true);
 	return ret;
 }
 
+/* A new connection on the listening socket: the frontend, if none is. */
+static void
+accept_frontend(struct daemon *d)
+{
+	int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (d->dev.vu.fd >= 0) { /* one frontend at a time */
+		close(fd);
+		return;
+	}
+	watch(d, d->listen_fd, TAG_LISTEN, false);
+	if (adopt(d, fd) < 0)
+		close(fd);
+	else
+		log_msg(&d->log, KR_LOG_INFO, "frontend connected");
+}
+
 static void
 handle_event(struct daemon *d, uint32_t tag)
 {
+	struct signalfd_siginfo si;
 	int ret;
 
 	switch (tag) {
-	case TAG_LISTEN: {
-		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			return;
-		if (d->vu.fd >= 0) { /* one frontend at a time */
-			close(fd);
-			return;
-		}
-		watch(d, d->listen_fd, TAG_LISTEN, false);
-		if (adopt(d, fd) < 0)
-			close(fd);
-		else
-			log_msg(&d->log, KR_LOG_INFO, "frontend connected");
-		return;
-	}
+	case TAG_LISTEN: accept_frontend(d); break;
 	case TAG_CONN:
-		ret = vu_dev_dispatch(&d->vu);
+		ret = vu_gpu_message(&d->dev);
 		if (ret < 0)
 			connection_closed(d, ret);
-		return;
-	case TAG_SIGNAL: {
-		struct signalfd_siginfo si;
+		break;
+	case TAG_SIGNAL:
 		if (read(d->signal_fd, &si, sizeof(si)) == sizeof(si))
 			log_msg(&d->log, KR_LOG_INFO, "signal %u: exiting", si.ssi_signo);
 		d->quit = true;
-		return;
-	}
-	case TAG_DISPLAY:
-		/* On failure vugpu closed the socket, which also leaves epoll. */
-		if (d->display.fd >= 0 && vugpu_busy(&d->display))
-			vugpu_pump(&d->display);
-		if (d->display.fd >= 0)
-			vugpu_read(&d->display);
-		/* An answer, or no display left to wait for: the held query
-		   is answered from what is known now. */
-		if (d->release_hold || (d->ctrl_held && d->display.fd < 0))
-			release_hold(d, true);
-		if (d->display.fd < 0) {
-			d->display_out_watched = false;
-			return;
-		}
-		display_watch(d);
-		schedule_present(d); /* the previous frame is out */
-		return;
-	case TAG_POLL: {
-		uint64_t n;
-		if (read(d->poll_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-			return;
-		poll_fences(d);
-		schedule_present(d);
-		display_watch(d);
-		return;
-	}
-	case TAG_HOLD: {
-		uint64_t n;
-		if (read(d->hold_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-			return;
-		if (!d->ctrl_held)
-			return;
-		log_msg(&d->log, KR_LOG_WARN,
-			"the frontend did not answer a display query in %d ms; answering from "
-			"the last known modes until it answers again",
-			DISPLAY_QUERY_TIMEOUT_MS);
-		d->display_unresponsive = true;
-		release_hold(d, true);
-		return;
-	}
-	case TAG_TIMER: {
-		uint64_t n;
-		if (read(d->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-			return;
-		d->timer_armed = false;
-		present(d);
-		return;
-	}
+		break;
+	case TAG_DISPLAY: vu_gpu_display_ready(&d->dev); break;
+	case TAG_POLL:
+		if (timer_read(d->poll_fd))
+			vu_gpu_timer(&d->dev, VU_GPU_TIMER_FENCES);
+		break;
+	case TAG_HOLD:
+		if (timer_read(d->hold_fd))
+			vu_gpu_timer(&d->dev, VU_GPU_TIMER_HOLD);
+		break;
+	case TAG_TIMER:
+		if (timer_read(d->timer_fd))
+			vu_gpu_timer(&d->dev, VU_GPU_TIMER_REFRESH);
+		break;
 	default:
-		if (tag >= TAG_KICK0 && tag < TAG_KICK0 + VU_MAX_QUEUES) {
-			struct vring *vr = &d->vu.vq[tag - TAG_KICK0];
-			uint64_t n;
-			if (read(vr->kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-				return;
-			dev_queue_kick(d, tag - TAG_KICK0);
-		}
-		return;
+		if (tag >= TAG_KICK0 && tag < TAG_KICK0 + VU_MAX_QUEUES)
+			vu_gpu_kick(&d->dev, tag - TAG_KICK0);
+		break;
 	}
-}
-
-/* Blobs reach the frontend's host-visible region as SHMEM_MAP requests. */
-static int
-on_map_blob(void *user, const struct kr_blob_map *m)
-{
-	struct daemon *d = user;
-
-	return vu_dev_shmem_map(&d->vu, KR_SHMID_HOST_VISIBLE, m->fd, m->fd_offset, m->offset,
-				m->size, m->writable);
-}
-
-static int
-on_unmap_blob(void *user, uint64_t offset, uint64_t size)
-{
-	struct daemon *d = user;
-
-	return vu_dev_shmem_unmap(&d->vu, KR_SHMID_HOST_VISIBLE, offset, size);
 }
 
 /* dir holds a DRM render node (renderD*) this process may open. */
@@ -732,32 +296,71 @@ daemon_print_capabilities(FILE *f, const char *dri_dir)
 	fprintf(f, "\n  ]\n}\n");
 }
 
+/* The loop's fds: signals (unless an embedding test takes them), the three
+   timers of struct vu_gpu_loop. */
+static int
+loop_setup(struct daemon *d, const sigset_t *mask)
+{
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0)
+		return -errno;
+	if (!d->no_signals) {
+		d->signal_fd = signalfd(-1, mask, SFD_CLOEXEC);
+		if (d->signal_fd < 0 || watch(d, d->signal_fd, TAG_SIGNAL, true) < 0)
+			return -errno;
+	}
+	int *fds[] = {&d->timer_fd, &d->poll_fd, &d->hold_fd};
+	uint32_t tags[] = {TAG_TIMER, TAG_POLL, TAG_HOLD};
+	for (size_t i = 0; i < 3; i++) {
+		*fds[i] = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (*fds[i] < 0 || watch(d, *fds[i], tags[i], true) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Listen on --socket-path, or take --fd (listening, or the frontend). */
+static int
+socket_setup(struct daemon *d)
+{
+	int listening = 0;
+	socklen_t sl = sizeof(listening);
+
+	if (d->opt.socket_path) {
+		d->listen_fd = listen_on(d, d->opt.socket_path);
+		if (d->listen_fd < 0)
+			return d->listen_fd;
+		log_msg(&d->log, KR_LOG_INFO, "listening on %s", d->opt.socket_path);
+		return watch(d, d->listen_fd, TAG_LISTEN, true);
+	}
+	if (getsockopt(d->opt.fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) < 0) {
+		log_msg(&d->log, KR_LOG_ERROR, "--fd %d is not a socket: %s", d->opt.fd,
+			strerror(errno));
+		return -EBADF;
+	}
+	if (!listening)
+		return adopt(d, d->opt.fd);
+	d->listen_fd = d->opt.fd;
+	log_msg(&d->log, KR_LOG_INFO, "listening on %s %d",
+		d->opt.socket_activated ? "the socket systemd passed, fd" : "--fd", d->opt.fd);
+	return watch(d, d->listen_fd, TAG_LISTEN, true);
+}
+
 int
 daemon_setup(struct daemon *d)
 {
-	struct kr_gpu_config cfg;
-	struct kr_gpu_callbacks cbs = {
-		.version = KR_GPU_CALLBACKS_VERSION,
-		.ctrl_done = on_ctrl_done,
-		.scanout_set = on_scanout_set,
-		.scanout_update = on_update,
-		.cursor = on_cursor,
-		.log = daemon_log,
-		.scanout_changing = on_scanout_changing,
-		.map_blob = on_map_blob,
-		.unmap_blob = on_unmap_blob,
-	};
+	const struct vu_gpu_loop loop = {d, loop_watch_kick, loop_watch_display, loop_timer};
+	struct kr_gpu_config cfg = d->opt.gpu;
 	sigset_t mask;
 	int ret;
 
 	if (!d->log_fn)
 		logsink_open(&d->sink, d->opt.log_target);
-	logger_init(&d->log, d->opt.gpu.log_level, daemon_log, d);
-	cfg = d->opt.gpu;
+	logger_init(&d->log, cfg.log_level, daemon_log, d);
 	/* Every display starts in the first one's mode; only the first is on. */
 	for (uint32_t i = 0; i < cfg.num_scanouts; i++)
-		cfg.scanouts[i] = d->modes[i] = (struct kr_scanout_config){
-			cfg.scanouts[0].width, cfg.scanouts[0].height, i == 0};
+		cfg.scanouts[i] = (struct kr_scanout_config){cfg.scanouts[0].width,
+							     cfg.scanouts[0].height, i == 0};
 	/* SIGINT and SIGTERM arrive through signal_fd.  Blocked before the device
 	   exists: threads that renderer libraries start inherit the mask, so no
 	   thread of theirs takes the signal's default action (death). */
@@ -766,12 +369,13 @@ daemon_setup(struct daemon *d)
 	sigaddset(&mask, SIGTERM);
 	if (!d->no_signals)
 		sigprocmask(SIG_BLOCK, &mask, NULL);
-	ret = kr_gpu_create(&cfg, &cbs, d, &d->gpu);
-	if (ret < 0) {
-		log_msg(&d->log, KR_LOG_ERROR, "cannot create the %s device: %s",
-			d->opt.gpu.backend, strerror(-ret));
+	signal(SIGPIPE, SIG_IGN);
+	ret = loop_setup(d, &mask);
+	if (ret < 0)
 		return ret;
-	}
+	ret = vu_gpu_init(&d->dev, &cfg, d->opt.refresh_hz, d->opt.shmem_bit, &d->log, &loop);
+	if (ret < 0)
+		return ret;
 	log_msg(&d->log, KR_LOG_INFO,
 		"kohlrabi %s: backend %s, %u display%s of %ux%u, EDID %s, max-hostmem %llu MiB, "
 		"max-resources %u",
@@ -781,52 +385,7 @@ daemon_setup(struct daemon *d)
 	if (cfg.backends.virgl.render_node && !strcmp(cfg.backend, "2d"))
 		log_msg(&d->log, KR_LOG_INFO, "the 2d backend does not use %s",
 			cfg.backends.virgl.render_node);
-	d->req = calloc(1, sizeof(*d->req));
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!d->req || d->epfd < 0)
-		return -ENOMEM;
-	signal(SIGPIPE, SIG_IGN);
-	if (!d->no_signals) {
-		d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
-		if (d->signal_fd < 0 || watch(d, d->signal_fd, TAG_SIGNAL, true) < 0)
-			return -errno;
-	}
-	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->timer_fd < 0 || watch(d, d->timer_fd, TAG_TIMER, true) < 0)
-		return -errno;
-	d->poll_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->poll_fd < 0 || watch(d, d->poll_fd, TAG_POLL, true) < 0)
-		return -errno;
-	d->hold_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->hold_fd < 0 || watch(d, d->hold_fd, TAG_HOLD, true) < 0)
-		return -errno;
-	vu_dev_init(&d->vu, &vu_gpu_ops, d, &d->log);
-	d->vu.shmem_size = d->opt.gpu.hostmem_window;
-	d->vu.shmem_bit = d->opt.shmem_bit;
-	vugpu_init(&d->display, &d->log, &display_ops, d);
-
-	if (d->opt.socket_path) {
-		d->listen_fd = listen_on(d, d->opt.socket_path);
-		if (d->listen_fd < 0)
-			return d->listen_fd;
-		log_msg(&d->log, KR_LOG_INFO, "listening on %s", d->opt.socket_path);
-		return watch(d, d->listen_fd, TAG_LISTEN, true);
-	}
-	int listening = 0;
-	socklen_t sl = sizeof(listening);
-	if (getsockopt(d->opt.fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) < 0) {
-		log_msg(&d->log, KR_LOG_ERROR, "--fd %d is not a socket: %s", d->opt.fd,
-			strerror(errno));
-		return -EBADF;
-	}
-	if (listening) {
-		d->listen_fd = d->opt.fd;
-		log_msg(&d->log, KR_LOG_INFO, "listening on %s %d",
-			d->opt.socket_activated ? "the socket systemd passed, fd" : "--fd",
-			d->opt.fd);
-		return watch(d, d->listen_fd, TAG_LISTEN, true);
-	}
-	return adopt(d, d->opt.fd);
+	return socket_setup(d);
 }
 
 void
@@ -856,11 +415,7 @@ daemon_step(struct daemon *d, int timeout_ms)
 void
 daemon_teardown(struct daemon *d)
 {
-	if (d->vu.cb)
-		vu_dev_detach(&d->vu);
-	vugpu_finish(&d->display);
-	kr_gpu_destroy(d->gpu);
-	d->gpu = NULL;
+	vu_gpu_finish(&d->dev);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		if (d->opt.socket_path)
@@ -877,14 +432,11 @@ daemon_teardown(struct daemon *d)
 	if (d->epfd >= 0)
 		close(d->epfd);
 	d->listen_fd = d->signal_fd = d->timer_fd = d->poll_fd = d->hold_fd = d->epfd = -1;
-	free(d->req);
-	d->req = NULL;
 	logsink_close(&d->sink);
 }
 
 void
 daemon_refresh(struct daemon *d)
 {
-	d->timer_armed = false;
-	present(d);
+	vu_gpu_timer(&d->dev, VU_GPU_TIMER_REFRESH);
 }
