@@ -343,7 +343,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsigned nfds;
 
 		if (sel < 208) { /* a message */
-			uint8_t msg[sizeof(struct vu_hdr) + VU_MAX_PAYLOAD];
+			uint8_t msg[sizeof(struct vu_hdr) + VU_MAX_PAYLOAD] = {0};
 			size_t len = build_msg(f, msg, &nfds);
 			for (unsigned i = 0; i < nfds; i++)
 				kinds[i] = (msg[0] == VU_SET_VRING_KICK ||
