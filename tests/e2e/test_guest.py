@@ -223,6 +223,16 @@ def virgl_main(args, image, log_dir, tap):
     return 1 if tap.failed else 0
 
 
+
+def prepare(cache, log_dir, prefix):
+    """The log directory (a new one under /tmp without log_dir) and the test
+    guest, built (or taken from the cache) by scripts/build-guest."""
+    log_dir = log_dir or tempfile.mkdtemp(prefix=prefix)
+    os.makedirs(log_dir, exist_ok=True)
+    subprocess.run([os.path.join(TOP, "scripts", "build-guest"), cache], check=True,
+                   stdout=sys.stderr)
+    return log_dir, os.path.join(cache, "guest")
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cache", default=default_cache())
@@ -237,11 +247,7 @@ def main():
     if not os.path.exists(QEMU):
         print("Bail out! qemu-system-x86_64 missing: run scripts/install-deps guest")
         return 1
-    log_dir = args.log_dir or tempfile.mkdtemp(prefix="kr-e2e-")
-    os.makedirs(log_dir, exist_ok=True)
-    subprocess.run([os.path.join(TOP, "scripts", "build-guest"), args.cache], check=True,
-                   stdout=sys.stderr)
-    image = os.path.join(args.cache, "guest")
+    log_dir, image = prepare(args.cache, args.log_dir, "kr-e2e-")
     tap = Tap()
     print(f"# {qemu_version()}; logs in {log_dir}", flush=True)
     if args.virgl:

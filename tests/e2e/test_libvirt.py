@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guest import Guest, GuestError, default_cache, read_png, write_png  # noqa: E402
-from test_guest import TOP, Tap, diff, references, show_pattern  # noqa: E402
+from test_guest import TOP, Tap, diff, prepare, references, show_pattern  # noqa: E402
 
 VIRSH = ["virsh", "-q", "-c", "qemu:///system"]
 OVERRIDE = "/etc/qemu/vhost-user/50-kohlrabi-gpu.json"
@@ -219,11 +219,7 @@ def main():
     if not shutil.which("libvirtd") or not shutil.which("virsh"):
         print("Bail out! libvirtd or virsh missing: run scripts/install-deps libvirt")
         return 1
-    log_dir = args.log_dir or tempfile.mkdtemp(prefix="kr-libvirt-")
-    os.makedirs(log_dir, exist_ok=True)
-    subprocess.run([os.path.join(TOP, "scripts", "build-guest"), args.cache], check=True,
-                   stdout=sys.stderr)
-    image = os.path.join(args.cache, "guest")
+    log_dir, image = prepare(args.cache, args.log_dir, "kr-libvirt-")
     refs = references(image, args.cache, log_dir, modes=[(1280, 800)])
     tap = Tap()
     # Files the libvirt-qemu user reads: a world-readable copy of the guest.
