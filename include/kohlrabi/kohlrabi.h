@@ -312,6 +312,13 @@ struct kr_gpu_stats {
 };
 KR_EXPORT void kr_gpu_get_stats(const struct kr_gpu *gpu, struct kr_gpu_stats *stats);
 
+/* What scanout_id shows now (a screenshot without the frontend): the same
+   info scanout_set gave, pixels valid until the next call into the library
+   for this device.  -ENOENT when the scanout shows nothing, -EINVAL when
+   there is no such scanout. */
+KR_EXPORT int kr_gpu_get_scanout(struct kr_gpu *gpu, uint32_t scanout_id,
+				 struct kr_scanout_info *info);
+
 /* Bytes per pixel of a VIRTIO_GPU_FORMAT_*, 0 when unknown. */
 KR_EXPORT uint32_t kr_format_bpp(uint32_t virtio_format);
 /* The DRM fourcc (drm_fourcc.h) of a VIRTIO_GPU_FORMAT_*, 0 when unknown. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "display/png_sink.h"
 #include "display/vugpu.h"
 #include "kohlrabi/kohlrabi.h"
 #include "logsink.h"
@@ -202,6 +203,53 @@ adopt(struct daemon *d, int fd)
 	return ret;
 }
 
+/* SIGUSR1: what each scanout shows, as PNG files in --screenshot-dir
+   (scanout-N-YYYYMMDD-HHMMSS.mmm.png; the cursor is not drawn, as in QEMU's
+   screendump). */
+static void
+screenshot(struct daemon *d)
+{
+	struct timespec ts;
+	struct tm tm;
+	char stamp[32], path[4000];
+	unsigned shown = 0;
+
+	if (!d->opt.screenshot_dir) {
+		log_msg(&d->log, KR_LOG_WARN,
+			"SIGUSR1: no --screenshot-dir to write a screenshot to");
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	for (uint32_t i = 0; i < d->opt.gpu.num_scanouts; i++) {
+		struct kr_scanout_info info;
+		if (kr_gpu_get_scanout(d->dev.gpu, i, &info) < 0)
+			continue;
+		shown++;
+		snprintf(path, sizeof(path), "%s/scanout-%u-%s.%03ld.png", d->opt.screenshot_dir, i,
+			 stamp, ts.tv_nsec / 1000000);
+		struct png_frame f = {info.pixels, info.width, info.height, info.stride,
+				      info.format};
+		char tmp[sizeof(path) + 8];
+		/* Written aside and renamed: a reader never sees half a file. */
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		int ret = png_write_frame(tmp, &f, NULL, 0, 0);
+		if (ret == 0 && rename(tmp, path) < 0)
+			ret = -errno;
+		if (ret < 0)
+			unlink(tmp);
+		if (ret < 0)
+			log_msg(&d->log, KR_LOG_ERROR, "screenshot of scanout %u: %s: %s", i, path,
+				strerror(-ret));
+		else
+			log_msg(&d->log, KR_LOG_INFO, "screenshot of scanout %u (%ux%u): %s", i,
+				info.width, info.height, path);
+	}
+	if (!shown)
+		log_msg(&d->log, KR_LOG_INFO, "SIGUSR1: no scanout shows anything to write");
+}
+
 /* A new connection on the listening socket: the frontend, if none is. */
 static void
 accept_frontend(struct daemon *d)
@@ -235,8 +283,13 @@ handle_event(struct daemon *d, uint32_t tag)
 			connection_closed(d, ret);
 		break;
 	case TAG_SIGNAL:
-		if (read(d->signal_fd, &si, sizeof(si)) == sizeof(si))
-			log_msg(&d->log, KR_LOG_INFO, "signal %u: exiting", si.ssi_signo);
+		if (read(d->signal_fd, &si, sizeof(si)) != sizeof(si))
+			break;
+		if (si.ssi_signo == SIGUSR1) {
+			screenshot(d);
+			break;
+		}
+		log_msg(&d->log, KR_LOG_INFO, "signal %u: exiting", si.ssi_signo);
 		d->quit = true;
 		break;
 	case TAG_DISPLAY: vu_gpu_display_ready(&d->dev); break;
@@ -361,12 +414,13 @@ daemon_setup(struct daemon *d)
 	for (uint32_t i = 0; i < cfg.num_scanouts; i++)
 		cfg.scanouts[i] = (struct kr_scanout_config){cfg.scanouts[0].width,
 							     cfg.scanouts[0].height, i == 0};
-	/* SIGINT and SIGTERM arrive through signal_fd.  Blocked before the device
-	   exists: threads that renderer libraries start inherit the mask, so no
-	   thread of theirs takes the signal's default action (death). */
+	/* SIGINT, SIGTERM and SIGUSR1 (a screenshot) arrive through signal_fd.  Blocked before the
+	   device exists: threads that renderer libraries start inherit the mask, so no thread of
+	   theirs takes the signal's default action (death). */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR1);
 	if (!d->no_signals)
 		sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);

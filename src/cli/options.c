@@ -57,6 +57,8 @@ options_usage(FILE *f)
 		"      --gfxstream-flags=N   stream_renderer flags (default 0xe8: Vulkan,\n"
 		"                            surfaceless, external + system blobs: memory the\n"
 		"                            frontend can map)\n"
+		"      --screenshot-dir=DIR  on SIGUSR1, write what each scanout shows to\n"
+		"                            DIR/scanout-N-DATE-TIME.png (no frontend needed)\n"
 		"      --refresh-rate=HZ     display updates sent to the frontend per second\n"
 		"                            (default 60; 0: after every batch of commands).\n"
 		"                            Flushes never wait for the display either way.\n"
@@ -432,6 +434,17 @@ set_gfxstream_flags(struct options *o, const char *arg)
 }
 
 static int
+set_screenshot_dir(struct options *o, const char *arg)
+{
+	if (!*arg) {
+		say("--screenshot-dir wants a directory, got ''");
+		return -EINVAL;
+	}
+	o->screenshot_dir = arg;
+	return 0;
+}
+
+static int
 set_help(struct options *o, const char *arg)
 {
 	(void)arg;
@@ -471,6 +484,7 @@ static const struct opt_def {
 	{"shmem-protocol-bit", 0, true, set_shmem_bit},
 	{"gfxstream-lib", 0, true, set_gfxstream_lib},
 	{"gfxstream-flags", 0, true, set_gfxstream_flags},
+	{"screenshot-dir", 0, true, set_screenshot_dir},
 	{"help", 'h', false, set_help},
 	{"version", 'V', false, set_version},
 };

@@ -413,3 +413,13 @@ kr_gpu_get_stats(const struct kr_gpu *gpu, struct kr_gpu_stats *stats)
 	for (const struct pending *p = gpu->pending_head; p; p = p->next)
 		stats->pending++;
 }
+
+KR_EXPORT int
+kr_gpu_get_scanout(struct kr_gpu *gpu, uint32_t scanout_id, struct kr_scanout_info *info)
+{
+	if (scanout_id >= gpu->cfg.num_scanouts)
+		return -EINVAL;
+	if (!gpu->scanouts[scanout_id].resource_id || !scanout_info(gpu, scanout_id, info))
+		return -ENOENT;
+	return 0;
+}

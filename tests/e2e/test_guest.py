@@ -16,13 +16,14 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import QEMU, Guest, GuestError, default_cache, read_ppm, write_png  # noqa: E402
+from guest import QEMU, Guest, GuestError, default_cache, read_png, read_ppm, write_png  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODES = [(1280, 800), (640, 480)]
@@ -224,6 +225,38 @@ def virgl_main(args, image, log_dir, tap):
 
 
 
+def screenshot_dir(backend_cmd):
+    """The --screenshot-dir a kohlrabi command line names, or None."""
+    for i, a in enumerate(backend_cmd):
+        if a.startswith("--screenshot-dir="):
+            return a.split("=", 1)[1]
+        if a == "--screenshot-dir" and i + 1 < len(backend_cmd):
+            return backend_cmd[i + 1]
+    return None
+
+
+def backend_screenshot(name, backend, shot_dir, expect, log_dir, tap):
+    """SIGUSR1 to the backend: the PNG it writes of scanout 0 must equal the
+    reference (QEMU's in-process device showing the same pattern)."""
+    os.makedirs(shot_dir, exist_ok=True)
+    before = set(os.listdir(shot_dir))
+    backend.send_signal(signal.SIGUSR1)
+    new = []
+    deadline = time.monotonic() + 10
+    while not new and time.monotonic() < deadline:
+        new = [f for f in os.listdir(shot_dir) if f not in before and f.endswith(".png")]
+        time.sleep(0.1)
+    if not new:
+        tap.result(False, name, f"no new PNG in {shot_dir} within 10 s")
+        return
+    shot = read_png(os.path.join(shot_dir, sorted(new)[0]))
+    d = diff(shot, expect)
+    if d:
+        write_png(os.path.join(log_dir, "sigusr1-expected.png"), *expect)
+    tap.result(not d and sorted(new)[0].startswith("scanout-0-"), name,
+               d or f"{sorted(new)[0]}: {shot[0]}x{shot[1]}, identical to the reference")
+
+
 def prepare(cache, log_dir, prefix):
     """The log directory (a new one under /tmp without log_dir) and the test
     guest, built (or taken from the cache) by scripts/build-guest."""
@@ -292,9 +325,14 @@ def main():
         steps = [
             ("modetest 1280x800 pattern matches the reference",
              lambda n: compare(n, (1280, 800), "1280x800")),
-            ("modetest 640x480 pattern matches the reference",
-             lambda n: compare(n, (640, 480), "640x480")),
         ]
+        shot_dir = screenshot_dir(args.backend)
+        if shot_dir:
+            steps.append(("SIGUSR1: the backend's own screenshot equals the reference",
+                          lambda n: backend_screenshot(n, backend, shot_dir,
+                                                       refs[(1280, 800)], log_dir, tap)))
+        steps.append(("modetest 640x480 pattern matches the reference",
+                      lambda n: compare(n, (640, 480), "640x480")))
         for name, fn in steps:
             if want(name):
                 try:

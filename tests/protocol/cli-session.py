@@ -7,6 +7,7 @@ Usage: cli-session.py KOHLRABI.  TAP on stdout."""
 import fcntl
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -267,6 +268,37 @@ else:
     st, _, msgs = out.partition("\n")
     result(st.strip() == "0" and re.search(r"kohlrabi\[\d+\]: info: frontend disconnected", msgs)
            is not None, "stderr on /dev/null: the log goes to syslog", out)
+
+# --- SIGUSR1: a screenshot, the daemon serves on ----------------------------------------
+
+
+def sigusr1_case(*args):
+    """A listening daemon gets SIGUSR1 and then SIGTERM: its log, its status."""
+    sock = os.path.join(TMP, "usr1.sock")
+    p = subprocess.Popen([KR, "-s", sock, "--log-level=info", "--log=stderr", *args],
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        if not wait_for(sock, p):
+            return None, p.communicate(timeout=10)[1]
+        # Both pending at once: signalfd hands out SIGUSR1 (10) before SIGTERM
+        # (15); had SIGUSR1 killed the daemon, its status would say so (-10).
+        p.send_signal(signal.SIGUSR1)
+        p.send_signal(signal.SIGTERM)
+        err = p.communicate(timeout=20)[1]
+        return p.returncode, err
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+st, err = sigusr1_case()
+result(st == 0 and "SIGUSR1: no --screenshot-dir" in err,
+       "SIGUSR1 without --screenshot-dir: a warning, the daemon serves on", err)
+shots = os.path.join(TMP, "shots")
+os.mkdir(shots)
+st, err = sigusr1_case("--screenshot-dir", shots)
+result(st == 0 and "no scanout shows anything" in err and not os.listdir(shots),
+       "SIGUSR1 before any scanout: nothing written, said so", err)
 
 print(f"1..{n}")
 sys.exit(1 if failed else 0)

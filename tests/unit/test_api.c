@@ -165,6 +165,42 @@ test_null_resp_len(void **state)
 	h_free(h);
 }
 
+/* kr_gpu_get_scanout: what a scanout shows now, without any frontend. */
+static void
+test_get_scanout(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct kr_scanout_info info;
+	const uint32_t xrgb = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM;
+
+	(void)state;
+	assert_int_equal(kr_gpu_get_scanout(h->gpu, 0, &info), -ENOENT);
+	assert_int_equal(kr_gpu_get_scanout(h->gpu, 1, &info), -EINVAL);
+	assert_int_equal(h_create_2d(h, 7, xrgb, 8, 4), VIRTIO_GPU_RESP_OK_NODATA);
+	uint64_t gpa = h_attach_new(h, 7, 8 * 4 * 4);
+	assert_true(gpa != 0);
+	uint32_t *px = h_host(h, gpa);
+	for (uint32_t i = 0; i < 8 * 4; i++)
+		px[i] = 0x00010203u * i;
+	assert_int_equal(h_transfer(h, 7, 0, 0, 8, 4, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(h_set_scanout(h, 0, 7, 2, 1, 4, 2), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(kr_gpu_get_scanout(h->gpu, 0, &info), 0);
+	assert_int_equal(info.resource_id, 7);
+	assert_int_equal(info.width, 4);
+	assert_int_equal(info.height, 2);
+	assert_int_equal(info.format, xrgb);
+	/* The shown rectangle's pixels, row by row. */
+	for (uint32_t y = 0; y < 2; y++)
+		for (uint32_t x = 0; x < 4; x++) {
+			uint32_t v;
+			memcpy(&v, info.pixels + (size_t)y * info.stride + x * 4, 4);
+			assert_int_equal(v, 0x00010203u * ((y + 1) * 8 + x + 2));
+		}
+	assert_int_equal(h_set_scanout(h, 0, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(kr_gpu_get_scanout(h->gpu, 0, &info), -ENOENT);
+	h_free(h);
+}
+
 static void
 test_modes_and_edid(void **state)
 {
@@ -216,7 +252,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config),	      cmocka_unit_test(test_backends),
 		cmocka_unit_test(test_config_space),  cmocka_unit_test(test_modes_and_edid),
-		cmocka_unit_test(test_null_resp_len),
+		cmocka_unit_test(test_null_resp_len), cmocka_unit_test(test_get_scanout),
 	};
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }
