@@ -203,6 +203,41 @@ adopt(struct daemon *d, int fd)
 	return ret;
 }
 
+/* kohlrabi's VNC console as the device's second display sink. */
+static void
+vnc_on_scanout(void *user, uint32_t scanout_id, const struct kr_scanout_info *info)
+{
+	vnc_scanout(user, scanout_id, info);
+}
+
+static void
+vnc_on_update(void *user, const struct kr_scanout_info *info, const struct kr_rect *r)
+{
+	vnc_update(user, info, r);
+}
+
+static void
+vnc_on_cursor(void *user, const struct kr_cursor_info *c)
+{
+	vnc_cursor(user, c);
+}
+
+static int
+vnc_setup(struct daemon *d, const struct kr_gpu_config *cfg)
+{
+	struct vnc_config vc = {d->opt.vnc, d->opt.vnc_password_file, cfg->num_scanouts,
+				cfg->scanouts[0].width, cfg->scanouts[0].height};
+	int ret;
+
+	if (!d->opt.vnc)
+		return 0;
+	ret = vnc_sink_create(&vc, &d->log, &d->vnc);
+	if (ret < 0)
+		return ret;
+	d->dev.sink = (struct vu_gpu_sink){d->vnc, vnc_on_scanout, vnc_on_update, vnc_on_cursor};
+	return 0;
+}
+
 /* SIGUSR1: what each scanout shows, as PNG files in --screenshot-dir
    (scanout-N-YYYYMMDD-HHMMSS.mmm.png; the cursor is not drawn, as in QEMU's
    screendump). */
@@ -430,6 +465,9 @@ daemon_setup(struct daemon *d)
 	ret = vu_gpu_init(&d->dev, &cfg, d->opt.refresh_hz, d->opt.shmem_bit, &d->log, &loop);
 	if (ret < 0)
 		return ret;
+	ret = vnc_setup(d, &cfg);
+	if (ret < 0)
+		return ret;
 	log_msg(&d->log, KR_LOG_INFO,
 		"kohlrabi %s: backend %s, %u display%s of %ux%u, EDID %s, max-hostmem %llu MiB, "
 		"max-resources %u",
@@ -470,6 +508,8 @@ void
 daemon_teardown(struct daemon *d)
 {
 	vu_gpu_finish(&d->dev);
+	vnc_sink_destroy(d->vnc); /* after the device: no callback comes any more */
+	d->vnc = NULL;
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		if (d->opt.socket_path)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "display/vnc.h"
 #include "logsink.h"
 #include "util/log.h"
 
@@ -57,6 +58,9 @@ options_usage(FILE *f)
 		"      --gfxstream-flags=N   stream_renderer flags (default 0xe8: Vulkan,\n"
 		"                            surfaceless, external + system blobs: memory the\n"
 		"                            frontend can map)\n"
+		"      --vnc=[HOST:]PORT     kohlrabi's own console: a VNC server per scanout\n"
+		"                            on PORT, PORT+1, ... (HOST default 127.0.0.1)\n"
+		"      --vnc-password-file=FILE  VNC authentication with FILE's first line\n"
 		"      --screenshot-dir=DIR  on SIGUSR1, write what each scanout shows to\n"
 		"                            DIR/scanout-N-DATE-TIME.png (no frontend needed)\n"
 		"      --refresh-rate=HZ     display updates sent to the frontend per second\n"
@@ -445,6 +449,29 @@ set_screenshot_dir(struct options *o, const char *arg)
 }
 
 static int
+set_vnc(struct options *o, const char *arg)
+{
+	char host[256];
+	int port;
+
+	if (vnc_parse_listen(arg, host, sizeof(host), &port) < 0) {
+		say("--vnc wants [HOST:]PORT (PORT 1..65535; HOST 127.0.0.1 unless given), "
+		    "got '%.64s'",
+		    arg);
+		return -EINVAL;
+	}
+	o->vnc = arg;
+	return 0;
+}
+
+static int
+set_vnc_password_file(struct options *o, const char *arg)
+{
+	o->vnc_password_file = arg;
+	return 0;
+}
+
+static int
 set_help(struct options *o, const char *arg)
 {
 	(void)arg;
@@ -485,6 +512,8 @@ static const struct opt_def {
 	{"gfxstream-lib", 0, true, set_gfxstream_lib},
 	{"gfxstream-flags", 0, true, set_gfxstream_flags},
 	{"screenshot-dir", 0, true, set_screenshot_dir},
+	{"vnc", 0, true, set_vnc},
+	{"vnc-password-file", 0, true, set_vnc_password_file},
 	{"help", 'h', false, set_help},
 	{"version", 'V', false, set_version},
 };

@@ -21,9 +21,11 @@ struct options {
 	bool print_capabilities;
 	enum log_target log_target; /* --log */
 	bool reconnect;
-	uint32_t refresh_hz;	    /* display updates per second; 0: after every batch */
-	int shmem_bit;		    /* vhost-user SHMEM protocol-feature bit, -1: off */
-	const char *screenshot_dir; /* SIGUSR1 writes each scanout there; may be NULL */
+	uint32_t refresh_hz;	       /* display updates per second; 0: after every batch */
+	int shmem_bit;		       /* vhost-user SHMEM protocol-feature bit, -1: off */
+	const char *screenshot_dir;    /* SIGUSR1 writes each scanout there; may be NULL */
+	const char *vnc;	       /* --vnc=[HOST:]PORT; may be NULL */
+	const char *vnc_password_file; /* may be NULL */
 	bool help, version;
 };
 

@@ -91,6 +91,8 @@ on_scanout_set(void *user, uint32_t scanout_id, const struct kr_scanout_info *in
 	struct vu_gpu *g = user;
 
 	vugpu_scanout(&g->display, scanout_id, info);
+	if (g->sink.user)
+		g->sink.scanout(g->sink.user, scanout_id, info);
 }
 
 static void
@@ -107,6 +109,8 @@ on_update(void *user, const struct kr_scanout_info *info, const struct kr_rect *
 	struct vu_gpu *g = user;
 
 	vugpu_update(&g->display, info, rect);
+	if (g->sink.user)
+		g->sink.update(g->sink.user, info, rect);
 }
 
 static void
@@ -120,6 +124,8 @@ on_cursor(void *user, const struct kr_cursor_info *c)
 			    : "move",
 		c->scanout_id, c->x, c->y, c->hot_x, c->hot_y);
 	vugpu_cursor(&g->display, c);
+	if (g->sink.user)
+		g->sink.cursor(g->sink.user, c);
 }
 
 /* A request's cookie: the ring's generation, the queue and the head. */

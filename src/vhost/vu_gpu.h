@@ -49,8 +49,18 @@ struct vu_gpu_loop {
 	int (*timer)(void *user, enum vu_gpu_timer t, uint64_t ns);
 };
 
+/* A display sink beside the frontend's display socket (kohlrabi's own
+   console): the same callbacks, in the same order. */
+struct vu_gpu_sink {
+	void *user; /* borrowed; NULL: no sink */
+	void (*scanout)(void *user, uint32_t scanout_id, const struct kr_scanout_info *info);
+	void (*update)(void *user, const struct kr_scanout_info *info, const struct kr_rect *r);
+	void (*cursor)(void *user, const struct kr_cursor_info *c);
+};
+
 struct vu_gpu {
-	struct kr_gpu *gpu; /* owned */
+	struct kr_gpu *gpu;	 /* owned */
+	struct vu_gpu_sink sink; /* set after vu_gpu_init, may stay empty */
 	struct vu_dev vu;
 	struct vugpu display;
 	struct logger *log; /* borrowed: the loop's */
