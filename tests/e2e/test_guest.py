@@ -225,14 +225,37 @@ def virgl_main(args, image, log_dir, tap):
 
 
 
-def screenshot_dir(backend_cmd):
-    """The --screenshot-dir a kohlrabi command line names, or None."""
+def option_value(backend_cmd, name):
+    """The value a kohlrabi command line gives option name, or None."""
     for i, a in enumerate(backend_cmd):
-        if a.startswith("--screenshot-dir="):
+        if a.startswith(name + "="):
             return a.split("=", 1)[1]
-        if a == "--screenshot-dir" and i + 1 < len(backend_cmd):
+        if a == name and i + 1 < len(backend_cmd):
             return backend_cmd[i + 1]
     return None
+
+
+def screenshot_dir(backend_cmd):
+    return option_value(backend_cmd, "--screenshot-dir")
+
+
+def vnc_frame(name, g, vncgrab, vnc, mode, expect, log_dir, tap):
+    """modetest at mode; a VNC client's frame (vncgrab) must equal the
+    reference, as QEMU's screendump of the same guest does."""
+    show_pattern(g, mode[0], mode[1], os.path.join(log_dir, "vnc.ppm"), expect=expect)
+    out = os.path.join(log_dir, f"vnc-{mode[0]}x{mode[1]}.ppm")
+    deadline, shot, err = time.monotonic() + 20, None, ""
+    while time.monotonic() < deadline:
+        p = subprocess.run([vncgrab, vnc if ":" in vnc else f"127.0.0.1:{vnc}", out],
+                           capture_output=True, text=True, timeout=30)
+        err = p.stderr
+        if p.returncode == 0:
+            shot = read_ppm(out)
+            if shot == expect:
+                break
+        time.sleep(0.5)
+    d = diff(shot, expect) if shot else f"vncgrab: {err.strip()}"
+    tap.result(not d, name, d or f"{mode[0]}x{mode[1]}: identical to the reference")
 
 
 def backend_screenshot(name, backend, shot_dir, expect, log_dir, tap):
@@ -273,6 +296,7 @@ def main():
     ap.add_argument("--only", default=None, help="run only tests whose name contains this")
     ap.add_argument("--virgl", metavar="GLPROBE", default=None,
                     help="run the virgl scenario with this guest GL program instead")
+    ap.add_argument("--vncgrab", help="tests/e2e/vncgrab, to check the backend's --vnc console")
     ap.add_argument("backend", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     if not args.backend:
@@ -331,6 +355,13 @@ def main():
             steps.append(("SIGUSR1: the backend's own screenshot equals the reference",
                           lambda n: backend_screenshot(n, backend, shot_dir,
                                                        refs[(1280, 800)], log_dir, tap)))
+        vnc = option_value(args.backend, "--vnc")
+        if vnc and args.vncgrab:
+            for mode in [(1280, 800), (640, 480)]:
+                steps.append((f"VNC console: a VNC client's frame equals the reference at "
+                              f"{mode[0]}x{mode[1]}",
+                              lambda n, m=mode: vnc_frame(n, g, args.vncgrab, vnc, m, refs[m],
+                                                          log_dir, tap)))
         steps.append(("modetest 640x480 pattern matches the reference",
                       lambda n: compare(n, (640, 480), "640x480")))
         for name, fn in steps:

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vncgrab HOST:PORT OUT.ppm: one full frame from a VNC server (libvncclient),
+ * written as a binary PPM.  The e2e test compares it with QEMU's screendump.
+ * Exit status 0, or 1 with the reason on stderr.
+ */
+#include <rfb/rfbclient.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool done;
+static uint64_t covered; /* pixels received since the frame was (re)sized */
+
+static void
+got_rect(rfbClient *c, int x, int y, int w, int h)
+{
+	(void)c;
+	(void)x;
+	(void)y;
+	covered += (uint64_t)w * (uint64_t)h;
+}
+
+/* An update may hold only a cursor shape or a new size: done once the
+   whole frame came. */
+static void
+frame_done(rfbClient *c)
+{
+	done = covered >= (uint64_t)c->width * (uint64_t)c->height;
+}
+
+static void
+quiet(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 3 || !strchr(argv[1], ':')) {
+		fprintf(stderr, "usage: vncgrab HOST:PORT OUT.ppm\n");
+		return 1;
+	}
+	rfbClientLog = rfbClientErr = quiet;
+	rfbClient *c = rfbGetClient(8, 3, 4);
+	if (!c)
+		return 1;
+	c->format.redShift = 16;
+	c->format.greenShift = 8;
+	c->format.blueShift = 0;
+	free(c->serverHost);
+	c->serverHost = strndup(argv[1], (size_t)(strrchr(argv[1], ':') - argv[1]));
+	c->serverPort = atoi(strrchr(argv[1], ':') + 1);
+	c->appData.encodingsString = "raw";
+	c->appData.useRemoteCursor = TRUE; /* the cursor apart, as in a screendump */
+	c->FinishedFrameBufferUpdate = frame_done;
+	c->GotFrameBufferUpdate = got_rect;
+	if (!rfbInitClient(c, NULL, NULL)) {
+		fprintf(stderr, "vncgrab: cannot connect to %s\n", argv[1]);
+		return 1;
+	}
+	for (int i = 0; i < 100 && !done; i++) { /* rfbInitClient asked for a full frame */
+		if (i % 10 == 9) {		 /* ask again, for all of it */
+			covered = 0;
+			SendFramebufferUpdateRequest(c, 0, 0, c->width, c->height, FALSE);
+		}
+		int n = WaitForMessage(c, 100000);
+		if (n < 0 || (n > 0 && !HandleRFBServerMessage(c))) {
+			fprintf(stderr, "vncgrab: the server went away\n");
+			return 1;
+		}
+	}
+	if (!done) {
+		fprintf(stderr, "vncgrab: no frame in 10 s\n");
+		return 1;
+	}
+	FILE *f = fopen(argv[2], "wb");
+	if (!f)
+		return 1;
+	fprintf(f, "P6\n%d %d\n255\n", c->width, c->height);
+	const uint32_t *fb = (const uint32_t *)(void *)c->frameBuffer;
+	for (int i = 0; i < c->width * c->height; i++) {
+		uint8_t rgb[3] = {(uint8_t)(fb[i] >> 16), (uint8_t)(fb[i] >> 8), (uint8_t)fb[i]};
+		fwrite(rgb, 1, 3, f);
+	}
+	int ret = fclose(f) == 0 ? 0 : 1;
+	free(c->frameBuffer);
+	c->frameBuffer = NULL;
+	free(c->rcSource);
+	free(c->rcMask);
+	c->rcSource = c->rcMask = NULL;
+	rfbClientCleanup(c);
+	return ret;
+}
