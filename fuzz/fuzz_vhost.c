@@ -15,6 +15,10 @@
  * with a negative errno, the connection is always dropped cleanly at the end, and the number of
  * open fds is the same after as before (every fd received is closed or
  * owned and then closed on detach).
+ *
+ * An input starting with 0xA5 drives the virtio-input device instead
+ * (src/vhost/vu_input.c: its config select/subsel, its event and status
+ * queues), with events posted between the steps as the VNC thread would.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +31,7 @@
 #include "fuzz.h"
 #include "fuzz_io.h"
 #include "vhost/vu.h"
+#include "vhost/vu_input.h"
 
 #define MEMFD_SIZE (64u << 10)
 #define MAX_CHUNK  1024
@@ -313,12 +318,23 @@ build_msg(struct fz *f, uint8_t *buf, unsigned *nfds)
 	return sizeof(*h) + (size <= VU_MAX_PAYLOAD ? size : 0);
 }
 
+static int
+input_watch_kick(void *user, unsigned q, int fd, bool on)
+{
+	(void)user;
+	FZ_CHECK(q < VU_MAX_QUEUES && fd >= 0);
+	(void)on;
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz in = {data, size}, *f = &in;
 	struct logger log;
-	struct vu_dev d;
+	struct vu_dev gpu_dev, *dp = &gpu_dev;
+	static struct vu_input input; /* large: not on the stack */
+	bool is_input = size > 0 && data[0] == 0xa5;
 	int sv[2];
 
 	if (g_fds[0] < 0) {
@@ -333,10 +349,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Never block on a full buffer (the device reads only afterwards). */
 	FZ_CHECK(fcntl(sv[1], F_SETFL, O_NONBLOCK) == 0);
 	logger_init(&log, KR_LOG_ERROR, quiet, NULL);
-	vu_dev_init(&d, &ops, &d, &log);
-	d.shmem_size = 1u << 20;
-	d.shmem_bit = 20;
-	FZ_CHECK(vu_dev_attach(&d, sv[0]) == 0);
+	if (is_input) {
+		const struct vu_input_loop loop = {NULL, input_watch_kick};
+		FZ_CHECK(vu_input_init(&input, &log, &loop) == 0);
+		dp = &input.vu;
+		f->p++;
+		f->n--;
+	} else {
+		vu_dev_init(dp, &ops, dp, &log);
+		dp->shmem_size = 1u << 20;
+		dp->shmem_bit = 20;
+	}
+	FZ_CHECK(vu_dev_attach(dp, sv[0]) == 0);
 
 	for (unsigned sends = 0; f->n && sends < MAX_SENDS; sends++) {
 		uint8_t sel = fz_u8(f), kinds[VU_MAX_REGIONS + 2];
@@ -351,6 +375,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					   (fz_u8(f) >= 240);
 			if (send_chunk(sv[1], msg, len, nfds, kinds) < 0)
 				break;
+		} else if (sel < 216 && is_input) { /* a key and SYN, then the queues walked */
+			struct vu_input_ev ev[2] = {{1, fz_u8(f), fz_u8(f) & 1}, {0, 0, 0}};
+			vu_input_post(&input, ev, 2);
+			vu_input_events(&input);
+			vu_input_kick(&input, fz_u8(f) & 1);
 		} else if (sel < 232) { /* the guest writes into its memory */
 			uint8_t bytes[64];
 			uint32_t off = fz_u16(f) % MEMFD_SIZE, len = fz_u8(f) % sizeof(bytes);
@@ -374,13 +403,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	shutdown(sv[1], SHUT_WR);
 	for (unsigned i = 0; i < 4096; i++) {
-		int r = vu_dev_dispatch(&d);
+		int r = vu_dev_dispatch(dp);
 		FZ_CHECK(r <= 0);
 		if (r < 0)
 			break;
 	}
-	vu_dev_detach(&d);
-	FZ_CHECK(d.fd == -1 && d.backend_fd == -1 && d.mem.n == 0);
+	vu_dev_detach(dp);
+	FZ_CHECK(dp->fd == -1 && dp->backend_fd == -1 && dp->mem.n == 0);
+	if (is_input)
+		vu_input_finish(&input);
 	close(sv[1]);
 	FZ_CHECK(fz_open_fds() == before);
 	return 0;

@@ -3,6 +3,7 @@
    around the vhost-user device of src/vhost/vu_gpu.c (daemon.h). */
 #include "daemon.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include "options.h"
 #include "util/log.h"
 #include "vhost/vu.h"
+#include "vhost/vu_input.h"
 #include "vhost/vu_proto.h"
 
 enum tag {
@@ -36,7 +38,11 @@ enum tag {
 	TAG_TIMER,
 	TAG_POLL,
 	TAG_HOLD,
-	TAG_KICK0
+	TAG_INPUT_LISTEN,
+	TAG_INPUT_CONN,
+	TAG_INPUT_EVENT,
+	TAG_IKICK0,			       /* the input device's queues */
+	TAG_KICK0 = TAG_IKICK0 + VU_MAX_QUEUES /* the GPU's */
 };
 
 /* The library's and the daemon's messages: to the embedder's log_fn, else
@@ -222,11 +228,27 @@ vnc_on_cursor(void *user, const struct kr_cursor_info *c)
 	vnc_cursor(user, c);
 }
 
+/* The VNC thread: a client's key or pointer event for the input device. */
+static void
+vnc_on_input(void *user, uint16_t type, uint16_t code, int32_t value)
+{
+	struct vu_input_ev ev = {type, code, value};
+
+	vu_input_post(user, &ev, 1);
+}
+
+static_assert(VNC_POINTER_MAX == VU_INPUT_ABS_MAX, "the tablet's range is the VNC desktop");
+
 static int
 vnc_setup(struct daemon *d, const struct kr_gpu_config *cfg)
 {
-	struct vnc_config vc = {d->opt.vnc, d->opt.vnc_password_file, cfg->num_scanouts,
-				cfg->scanouts[0].width, cfg->scanouts[0].height};
+	struct vnc_config vc = {d->opt.vnc,
+				d->opt.vnc_password_file,
+				cfg->num_scanouts,
+				cfg->scanouts[0].width,
+				cfg->scanouts[0].height,
+				d->input_on ? vnc_on_input : NULL,
+				&d->input};
 	int ret;
 
 	if (!d->opt.vnc)
@@ -283,6 +305,61 @@ screenshot(struct daemon *d)
 	}
 	if (!shown)
 		log_msg(&d->log, KR_LOG_INFO, "SIGUSR1: no scanout shows anything to write");
+}
+
+/* ---- the input device's socket (--input-socket) ---- */
+
+static int
+input_watch_kick(void *user, unsigned q, int fd, bool on)
+{
+	return watch(user, fd, TAG_IKICK0 + q, on);
+}
+
+static int
+input_setup(struct daemon *d)
+{
+	const struct vu_input_loop loop = {d, input_watch_kick};
+	int ret;
+
+	if (!d->opt.input_socket)
+		return 0;
+	ret = vu_input_init(&d->input, &d->log, &loop);
+	if (ret < 0)
+		return ret;
+	d->input_on = true;
+	d->input_listen_fd = listen_on(d, d->opt.input_socket);
+	if (d->input_listen_fd < 0)
+		return d->input_listen_fd;
+	log_msg(&d->log, KR_LOG_INFO, "input device: listening on %s", d->opt.input_socket);
+	ret = watch(d, d->input_listen_fd, TAG_INPUT_LISTEN, true);
+	return ret < 0 ? ret : watch(d, d->input.event_fd, TAG_INPUT_EVENT, true);
+}
+
+/* One input frontend at a time; after it hangs up, the next. */
+static void
+input_event(struct daemon *d, uint32_t tag)
+{
+	int fd;
+
+	switch (tag) {
+	case TAG_INPUT_LISTEN:
+		fd = accept4(d->input_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0 && (d->input.vu.fd >= 0 || vu_input_attach(&d->input, fd) < 0 ||
+				watch(d, fd, TAG_INPUT_CONN, true) < 0))
+			close(fd);
+		else if (fd >= 0)
+			log_msg(&d->log, KR_LOG_INFO, "input frontend connected");
+		break;
+	case TAG_INPUT_CONN:
+		if (vu_input_message(&d->input) < 0) {
+			watch(d, d->input.vu.fd, TAG_INPUT_CONN, false);
+			vu_input_detach(&d->input);
+			log_msg(&d->log, KR_LOG_INFO, "input frontend disconnected");
+		}
+		break;
+	case TAG_INPUT_EVENT: vu_input_events(&d->input); break;
+	default: vu_input_kick(&d->input, tag - TAG_IKICK0); break;
+	}
 }
 
 /* A new connection on the listening socket: the frontend, if none is. */
@@ -343,6 +420,8 @@ handle_event(struct daemon *d, uint32_t tag)
 	default:
 		if (tag >= TAG_KICK0 && tag < TAG_KICK0 + VU_MAX_QUEUES)
 			vu_gpu_kick(&d->dev, tag - TAG_KICK0);
+		else if (tag >= TAG_INPUT_LISTEN && tag < TAG_KICK0)
+			input_event(d, tag);
 		break;
 	}
 }
@@ -465,6 +544,9 @@ daemon_setup(struct daemon *d)
 	ret = vu_gpu_init(&d->dev, &cfg, d->opt.refresh_hz, d->opt.shmem_bit, &d->log, &loop);
 	if (ret < 0)
 		return ret;
+	ret = input_setup(d);
+	if (ret < 0)
+		return ret;
 	ret = vnc_setup(d, &cfg);
 	if (ret < 0)
 		return ret;
@@ -484,6 +566,7 @@ void
 daemon_init(struct daemon *d)
 {
 	*d = (struct daemon){.listen_fd = -1,
+			     .input_listen_fd = -1,
 			     .signal_fd = -1,
 			     .epfd = -1,
 			     .timer_fd = -1,
@@ -510,6 +593,13 @@ daemon_teardown(struct daemon *d)
 	vu_gpu_finish(&d->dev);
 	vnc_sink_destroy(d->vnc); /* after the device: no callback comes any more */
 	d->vnc = NULL;
+	vu_input_finish(&d->input); /* after the VNC thread, its only poster */
+	d->input_on = false;
+	if (d->input_listen_fd >= 0) {
+		close(d->input_listen_fd);
+		unlink(d->opt.input_socket);
+	}
+	d->input_listen_fd = -1;
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		if (d->opt.socket_path)

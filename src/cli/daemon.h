@@ -20,22 +20,26 @@
 #include "util/log.h"
 #include "vhost/vu.h"
 #include "vhost/vu_gpu.h"
+#include "vhost/vu_input.h"
 
 struct daemon {
 	struct options opt;
 	struct logger log;
 	/* Where messages go (NULL: stderr); set before daemon_setup. */
 	void (*log_fn)(void *user, enum kr_log_level level, const char *msg);
-	struct logsink sink;  /* where messages go without log_fn */
-	bool no_signals;      /* do not take SIGINT/SIGTERM (an embedding test) */
-	struct vu_gpu dev;    /* the device and its connection */
-	struct vnc_sink *vnc; /* owned, NULL without --vnc */
-	int epfd;	      /* owned */
-	int listen_fd;	      /* owned, -1 */
-	int signal_fd;	      /* owned, -1 */
-	int timer_fd;	      /* owned: display refresh */
-	int poll_fd;	      /* owned: fence polling */
-	int hold_fd;	      /* owned: the held control queue's deadline */
+	struct logsink sink;   /* where messages go without log_fn */
+	bool no_signals;       /* do not take SIGINT/SIGTERM (an embedding test) */
+	struct vu_gpu dev;     /* the device and its connection */
+	struct vnc_sink *vnc;  /* owned, NULL without --vnc */
+	struct vu_input input; /* the input device (--input-socket) */
+	bool input_on;
+	int input_listen_fd; /* owned, -1 */
+	int epfd;	     /* owned */
+	int listen_fd;	     /* owned, -1 */
+	int signal_fd;	     /* owned, -1 */
+	int timer_fd;	     /* owned: display refresh */
+	int poll_fd;	     /* owned: fence polling */
+	int hold_fd;	     /* owned: the held control queue's deadline */
 	bool quit;
 	int exit_code;
 };

@@ -61,6 +61,8 @@ options_usage(FILE *f)
 		"      --vnc=[HOST:]PORT     kohlrabi's own console: a VNC server per scanout\n"
 		"                            on PORT, PORT+1, ... (HOST default 127.0.0.1)\n"
 		"      --vnc-password-file=FILE  VNC authentication with FILE's first line\n"
+		"      --input-socket=PATH   also serve a vhost-user-input device (keyboard and\n"
+		"                            tablet) on PATH, fed by the VNC clients\n"
 		"      --screenshot-dir=DIR  on SIGUSR1, write what each scanout shows to\n"
 		"                            DIR/scanout-N-DATE-TIME.png (no frontend needed)\n"
 		"      --refresh-rate=HZ     display updates sent to the frontend per second\n"
@@ -465,6 +467,17 @@ set_vnc(struct options *o, const char *arg)
 }
 
 static int
+set_input_socket(struct options *o, const char *arg)
+{
+	if (!*arg) {
+		say("--input-socket wants a path, got ''");
+		return -EINVAL;
+	}
+	o->input_socket = arg;
+	return 0;
+}
+
+static int
 set_vnc_password_file(struct options *o, const char *arg)
 {
 	o->vnc_password_file = arg;
@@ -514,6 +527,7 @@ static const struct opt_def {
 	{"screenshot-dir", 0, true, set_screenshot_dir},
 	{"vnc", 0, true, set_vnc},
 	{"vnc-password-file", 0, true, set_vnc_password_file},
+	{"input-socket", 0, true, set_input_socket},
 	{"help", 'h', false, set_help},
 	{"version", 'V', false, set_version},
 };

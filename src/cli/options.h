@@ -26,6 +26,7 @@ struct options {
 	const char *screenshot_dir;    /* SIGUSR1 writes each scanout there; may be NULL */
 	const char *vnc;	       /* --vnc=[HOST:]PORT; may be NULL */
 	const char *vnc_password_file; /* may be NULL */
+	const char *input_socket;      /* --input-socket: a vhost-user-input device; may be NULL */
 	bool help, version;
 };
 

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/input-event-codes.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <rfb/rfb.h>
@@ -23,7 +24,107 @@
 #define CLIENT_WAIT_MS 2000
 #define MAX_PASSWORD   64
 
+/* ---- X keysyms (RFB key events) to Linux key codes ---- */
+
+static uint16_t
+keysym_to_key(uint32_t ks)
+{
+	static const char letters[] = "qwertyuiopasdfghjklzxcvbnm";
+	static const uint16_t letter_keys[] = {KEY_Q, KEY_W, KEY_E, KEY_R, KEY_T, KEY_Y, KEY_U,
+					       KEY_I, KEY_O, KEY_P, KEY_A, KEY_S, KEY_D, KEY_F,
+					       KEY_G, KEY_H, KEY_J, KEY_K, KEY_L, KEY_Z, KEY_X,
+					       KEY_C, KEY_V, KEY_B, KEY_N, KEY_M};
+	static const struct {
+		uint32_t ks;
+		uint16_t key;
+	} map[] = {
+		{'1', KEY_1},
+		{'!', KEY_1},
+		{'2', KEY_2},
+		{'@', KEY_2},
+		{'3', KEY_3},
+		{'#', KEY_3},
+		{'4', KEY_4},
+		{'$', KEY_4},
+		{'5', KEY_5},
+		{'%', KEY_5},
+		{'6', KEY_6},
+		{'^', KEY_6},
+		{'7', KEY_7},
+		{'&', KEY_7},
+		{'8', KEY_8},
+		{'*', KEY_8},
+		{'9', KEY_9},
+		{'(', KEY_9},
+		{'0', KEY_0},
+		{')', KEY_0},
+		{'-', KEY_MINUS},
+		{'_', KEY_MINUS},
+		{'=', KEY_EQUAL},
+		{'+', KEY_EQUAL},
+		{'[', KEY_LEFTBRACE},
+		{'{', KEY_LEFTBRACE},
+		{']', KEY_RIGHTBRACE},
+		{'}', KEY_RIGHTBRACE},
+		{';', KEY_SEMICOLON},
+		{':', KEY_SEMICOLON},
+		{'\'', KEY_APOSTROPHE},
+		{'"', KEY_APOSTROPHE},
+		{'`', KEY_GRAVE},
+		{'~', KEY_GRAVE},
+		{'\\', KEY_BACKSLASH},
+		{'|', KEY_BACKSLASH},
+		{',', KEY_COMMA},
+		{'<', KEY_COMMA},
+		{'.', KEY_DOT},
+		{'>', KEY_DOT},
+		{'/', KEY_SLASH},
+		{'?', KEY_SLASH},
+		{' ', KEY_SPACE},
+		{0xff08, KEY_BACKSPACE},
+		{0xff09, KEY_TAB},
+		{0xff0d, KEY_ENTER},
+		{0xff1b, KEY_ESC},
+		{0xffff, KEY_DELETE},
+		{0xff50, KEY_HOME},
+		{0xff51, KEY_LEFT},
+		{0xff52, KEY_UP},
+		{0xff53, KEY_RIGHT},
+		{0xff54, KEY_DOWN},
+		{0xff55, KEY_PAGEUP},
+		{0xff56, KEY_PAGEDOWN},
+		{0xff57, KEY_END},
+		{0xff63, KEY_INSERT},
+		{0xffe1, KEY_LEFTSHIFT},
+		{0xffe2, KEY_RIGHTSHIFT},
+		{0xffe3, KEY_LEFTCTRL},
+		{0xffe4, KEY_RIGHTCTRL},
+		{0xffe9, KEY_LEFTALT},
+		{0xffea, KEY_RIGHTALT},
+		{0xffe5, KEY_CAPSLOCK},
+		{0xffeb, KEY_LEFTMETA},
+		{0xffec, KEY_RIGHTMETA},
+	};
+
+	if (ks >= 'A' && ks <= 'Z')
+		ks += 'a' - 'A';
+	if (ks >= 'a' && ks <= 'z')
+		return letter_keys[strchr(letters, (int)ks) - letters];
+	if (ks >= 0xffbe && ks <= 0xffc7) /* F1..F10 */
+		return (uint16_t)(KEY_F1 + (ks - 0xffbe));
+	if (ks == 0xffc8 || ks == 0xffc9)
+		return ks == 0xffc8 ? KEY_F11 : KEY_F12;
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
+		if (map[i].ks == ks)
+			return map[i].key;
+	}
+	return 0;
+}
+
+struct vnc_sink;
+
 struct vnc_desk {
+	struct vnc_sink *sink; /* the owner */
 	/* The VNC thread's alone once it runs. */
 	rfbScreenInfoPtr screen;
 	uint32_t *fb; /* owned: screen->frameBuffer, x8r8g8b8 */
@@ -34,6 +135,7 @@ struct vnc_desk {
 	struct kr_rect dirty; /* width 0: nothing */
 	uint64_t frames;
 	atomic_uint clients;
+	int buttons; /* the VNC thread's: the last pointer button mask */
 };
 
 struct vnc_sink {
@@ -45,6 +147,8 @@ struct vnc_sink {
 	uint32_t n;
 	struct vnc_desk desk[KR_MAX_SCANOUTS];
 	char password[MAX_PASSWORD + 1];
+	void (*input)(void *user, uint16_t type, uint16_t code, int32_t value);
+	void *input_user;
 	char *passwords[2]; /* libvncserver's list: password, NULL */
 	/* Under the lock: the cursor as the loop last saw it. */
 	uint32_t cursor[KR_CURSOR_SIZE * KR_CURSOR_SIZE]; /* a8r8g8b8 */
@@ -128,6 +232,49 @@ client_gone(rfbClientPtr cl)
 	atomic_fetch_sub(&d->clients, 1);
 }
 
+/* Input from a client (the VNC thread): Linux input events, to the sink's
+   input callback. */
+static void
+on_key(rfbBool down, rfbKeySym ks, rfbClientPtr cl)
+{
+	struct vnc_desk *d = cl->screen->screenData;
+	struct vnc_sink *v = d->sink;
+	uint16_t key = keysym_to_key((uint32_t)ks);
+
+	if (!v->input || !key)
+		return;
+	v->input(v->input_user, EV_KEY, key, down ? 1 : 0);
+	v->input(v->input_user, EV_SYN, SYN_REPORT, 0);
+}
+
+static void
+on_pointer(int mask, int x, int y, rfbClientPtr cl)
+{
+	static const uint16_t buttons[3] = {BTN_LEFT, BTN_MIDDLE, BTN_RIGHT};
+	struct vnc_desk *d = cl->screen->screenData;
+	struct vnc_sink *v = d->sink;
+
+	rfbDefaultPtrAddEvent(mask, x, y, cl);
+	if (!v->input)
+		return;
+	/* The whole desktop is the tablet's range. */
+	uint32_t w = d->fb_w > 1 ? d->fb_w - 1 : 1, h = d->fb_h > 1 ? d->fb_h - 1 : 1;
+	uint32_t cx = x < 0 ? 0 : (uint32_t)x > w ? w : (uint32_t)x;
+	uint32_t cy = y < 0 ? 0 : (uint32_t)y > h ? h : (uint32_t)y;
+	v->input(v->input_user, EV_ABS, ABS_X, (int32_t)((uint64_t)cx * VNC_POINTER_MAX / w));
+	v->input(v->input_user, EV_ABS, ABS_Y, (int32_t)((uint64_t)cy * VNC_POINTER_MAX / h));
+	for (int b = 0; b < 3; b++) {
+		if ((mask ^ d->buttons) & (1 << b))
+			v->input(v->input_user, EV_KEY, buttons[b], (mask >> b) & 1);
+	}
+	if ((mask & ~d->buttons) & (1 << 3)) /* wheel up, pressed */
+		v->input(v->input_user, EV_REL, REL_WHEEL, 1);
+	if ((mask & ~d->buttons) & (1 << 4))
+		v->input(v->input_user, EV_REL, REL_WHEEL, -1);
+	d->buttons = mask;
+	v->input(v->input_user, EV_SYN, SYN_REPORT, 0);
+}
+
 static enum rfbNewClientAction
 client_new(rfbClientPtr cl)
 {
@@ -171,6 +318,8 @@ desk_listen(struct vnc_sink *v, struct vnc_desk *d, const struct vnc_config *cfg
 	s->httpPort = 0;
 	s->screenData = d;
 	s->newClientHook = client_new;
+	s->kbdAddEvent = on_key;
+	s->ptrAddEvent = on_pointer;
 	s->deferUpdateTime = 0;
 	if (v->passwords[0]) {
 		s->authPasswdData = v->passwords;
@@ -310,6 +459,10 @@ vnc_sink_create(const struct vnc_config *cfg, struct logger *log, struct vnc_sin
 		return -ENOMEM;
 	v->log = log;
 	v->n = cfg->num_scanouts;
+	v->input = cfg->input;
+	v->input_user = cfg->input_user;
+	for (uint32_t i = 0; i < KR_MAX_SCANOUTS; i++)
+		v->desk[i].sink = v;
 	pthread_mutex_init(&v->lock, NULL);
 	vnc_log = log;
 	rfbLog = log_none;

@@ -25,7 +25,15 @@ struct vnc_config {
 	const char *password_file; /* first line is the VNC password; NULL: none */
 	uint32_t num_scanouts;	   /* 1..KR_MAX_SCANOUTS */
 	uint32_t width, height;	   /* the desktops' size until a scanout is set */
+	/* Input from the clients, as Linux input events (EV_KEY with KEY_* and
+	   BTN_*, EV_ABS ABS_X/ABS_Y in 0..VNC_POINTER_MAX over the desktop,
+	   EV_REL REL_WHEEL, EV_SYN after each), called on the VNC thread.  NULL:
+	   input is dropped. */
+	void (*input)(void *user, uint16_t type, uint16_t code, int32_t value);
+	void *input_user;
 };
+
+#define VNC_POINTER_MAX 32767
 
 /* Parse "[HOST:]PORT" (IPv4 dotted quad or a name; PORT 1..65535-N). */
 int vnc_parse_listen(const char *s, char *host, size_t host_len, int *port);

@@ -131,13 +131,14 @@ def write_png(path, w, h, rgb):
 
 class Guest:
     def __init__(self, image_dir, log_path, gpu="inprocess", socket_path=None,
-                 xres=1280, yres=800, host_root=False):
+                 xres=1280, yres=800, host_root=False, input_socket=None):
         self.image_dir = image_dir
         self.log_path = log_path
         self.gpu = gpu
         self.socket_path = socket_path
         self.xres, self.yres = xres, yres
         self.host_root = host_root
+        self.input_socket = input_socket
         self.proc = None
         self.lines = queue.Queue()
         self.tmp = tempfile.mkdtemp(prefix="kr-guest-")
@@ -164,6 +165,9 @@ class Guest:
         else:
             args += ["-chardev", f"socket,id=vgpu,path={self.socket_path}",
                      "-device", f"vhost-user-gpu-pci,chardev=vgpu,xres={self.xres},yres={self.yres}"]
+        if self.input_socket:
+            args += ["-chardev", f"socket,id=vinput,path={self.input_socket}",
+                     "-device", "vhost-user-input-pci,chardev=vinput"]
         self.log.write("$ " + " ".join(args) + "\n")
         t0 = time.monotonic()
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -280,6 +280,42 @@ def backend_screenshot(name, backend, shot_dir, expect, log_dir, tap):
                d or f"{sorted(new)[0]}: {shot[0]}x{shot[1]}, identical to the reference")
 
 
+# Linux key codes of the letters typed (linux/input-event-codes.h).
+KEYS = {"k": 37, "o": 24, "h": 35, "l": 38, "r": 19, "a": 30, "b": 48, "i": 23}
+
+
+def vnc_typing(name, g, vncgrab, vnc, tap):
+    """A VNC client types a word; the guest's evdev node of the input device
+    delivers those key presses, in order."""
+    word = "kohlrabi"
+    ev = g.check("for e in /sys/class/input/event*; do grep -q kohlrabi $e/device/name && "
+                 "basename $e; done").strip()
+    if not ev:
+        tap.result(False, name, "no input device named kohlrabi in the guest:\n" +
+                   g.check("cat /proc/bus/input/devices"))
+        return
+    g.check(f"(cat /dev/input/{ev} > /tmp/ev.bin &); true")
+    # Events reach only readers that have the node open: wait until cat has.
+    g.check(f"for i in $(seq 50); do ls -l /proc/$(pidof cat)/fd 2>/dev/null | grep -q {ev} "
+            "&& break; sleep 0.1; done; ls -l /proc/$(pidof cat)/fd | grep -q " + ev)
+    p = subprocess.run([vncgrab, vnc if ":" in vnc else f"127.0.0.1:{vnc}", "--type", word],
+                       capture_output=True, text=True, timeout=30)
+    want = [KEYS[c] for c in word]
+    got = []
+    for _ in range(40):
+        hexs = g.check("hexdump -v -e '1/1 \"%02x\"' /tmp/ev.bin; echo").strip()
+        raw = bytes.fromhex(hexs)
+        got = [int.from_bytes(raw[i + 18:i + 20], "little") for i in range(0, len(raw) - 23, 24)
+               if int.from_bytes(raw[i + 16:i + 18], "little") == 1  # EV_KEY
+               and int.from_bytes(raw[i + 20:i + 24], "little") == 1]  # pressed
+        if len(got) >= len(want):
+            break
+        time.sleep(0.25)
+    g.run("killall cat")
+    tap.result(p.returncode == 0 and got == want, name,
+               f"{ev}: key presses {got} (typed '{word}': {want}); vncgrab {p.stderr.strip()}")
+
+
 def prepare(cache, log_dir, prefix):
     """The log directory (a new one under /tmp without log_dir) and the test
     guest, built (or taken from the cache) by scripts/build-guest."""
@@ -323,7 +359,9 @@ def main():
         if os.path.exists(sock):
             break
         time.sleep(0.05)
-    g = Guest(image, os.path.join(log_dir, "guest.log"), gpu="vhost-user", socket_path=sock)
+    input_sock = option_value(cmd, "--input-socket")
+    g = Guest(image, os.path.join(log_dir, "guest.log"), gpu="vhost-user", socket_path=sock,
+              input_socket=input_sock)
 
     def want(name):
         return not args.only or args.only in name
@@ -362,6 +400,9 @@ def main():
                               f"{mode[0]}x{mode[1]}",
                               lambda n, m=mode: vnc_frame(n, g, args.vncgrab, vnc, m, refs[m],
                                                           log_dir, tap)))
+        if vnc and args.vncgrab and input_sock:
+            steps.append(("VNC keys reach the guest through the input device",
+                          lambda n: vnc_typing(n, g, args.vncgrab, vnc, tap)))
         steps.append(("modetest 640x480 pattern matches the reference",
                       lambda n: compare(n, (640, 480), "640x480")))
         for name, fn in steps:

@@ -2,6 +2,7 @@
 /*
  * vncgrab HOST:PORT OUT.ppm: one full frame from a VNC server (libvncclient),
  * written as a binary PPM.  The e2e test compares it with QEMU's screendump.
+ * vncgrab HOST:PORT --type TEXT: TEXT typed as key presses and releases.
  * Exit status 0, or 1 with the reason on stderr.
  */
 #include <rfb/rfbclient.h>
@@ -11,8 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool done;
+static bool done, typing;
 static uint64_t covered; /* pixels received since the frame was (re)sized */
+static unsigned updates;
 
 static void
 got_rect(rfbClient *c, int x, int y, int w, int h)
@@ -28,7 +30,21 @@ got_rect(rfbClient *c, int x, int y, int w, int h)
 static void
 frame_done(rfbClient *c)
 {
-	done = covered >= (uint64_t)c->width * (uint64_t)c->height;
+	updates++;
+	/* Typing: the answer to the request sent after the keys (the server
+	   reads a client's messages in order) says they were taken. */
+	done = typing ? updates >= 2 : covered >= (uint64_t)c->width * (uint64_t)c->height;
+}
+
+static void
+client_free(rfbClient *c)
+{
+	free(c->frameBuffer);
+	c->frameBuffer = NULL;
+	free(c->rcSource);
+	free(c->rcMask);
+	c->rcSource = c->rcMask = NULL;
+	rfbClientCleanup(c);
 }
 
 static void
@@ -40,8 +56,10 @@ quiet(const char *fmt, ...)
 int
 main(int argc, char **argv)
 {
-	if (argc != 3 || !strchr(argv[1], ':')) {
-		fprintf(stderr, "usage: vncgrab HOST:PORT OUT.ppm\n");
+	typing = argc == 4 && !strcmp(argv[2], "--type");
+	if ((argc != 3 && !typing) || !strchr(argv[1], ':')) {
+		fprintf(stderr,
+			"usage: vncgrab HOST:PORT OUT.ppm | vncgrab HOST:PORT --type TEXT\n");
 		return 1;
 	}
 	rfbClientLog = rfbClientErr = quiet;
@@ -62,6 +80,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "vncgrab: cannot connect to %s\n", argv[1]);
 		return 1;
 	}
+	if (typing) { /* X keysyms of ASCII are the characters themselves */
+		for (const char *p = argv[3]; *p; p++) {
+			if (!SendKeyEvent(c, (uint32_t)(unsigned char)*p, TRUE) ||
+			    !SendKeyEvent(c, (uint32_t)(unsigned char)*p, FALSE))
+				return 1;
+		}
+		SendFramebufferUpdateRequest(c, 0, 0, 1, 1, FALSE);
+	}
 	for (int i = 0; i < 100 && !done; i++) { /* rfbInitClient asked for a full frame */
 		if (i % 10 == 9) {		 /* ask again, for all of it */
 			covered = 0;
@@ -77,6 +103,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "vncgrab: no frame in 10 s\n");
 		return 1;
 	}
+	if (typing) {
+		client_free(c);
+		return 0;
+	}
 	FILE *f = fopen(argv[2], "wb");
 	if (!f)
 		return 1;
@@ -87,11 +117,6 @@ main(int argc, char **argv)
 		fwrite(rgb, 1, 3, f);
 	}
 	int ret = fclose(f) == 0 ? 0 : 1;
-	free(c->frameBuffer);
-	c->frameBuffer = NULL;
-	free(c->rcSource);
-	free(c->rcMask);
-	c->rcSource = c->rcMask = NULL;
-	rfbClientCleanup(c);
+	client_free(c);
 	return ret;
 }

@@ -8,8 +8,12 @@
  * clients served.  argv[1] is the daemon.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
+#include <linux/input.h>
+#include <linux/virtio_input.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <rfb/rfbclient.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -26,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "vhost/vu_proto.h"
 #include "vud.h"
 
 #define OK   VIRTIO_GPU_RESP_OK_NODATA
@@ -60,10 +65,10 @@ free_port(void)
 }
 
 static struct vud *
-start(const char *vnc, const char *extra)
+start2(const char *vnc, const char *extra, const char *extra2)
 {
-	char *argv[] = {daemon_path, "--socket-path", "{socket}",    "--log-level",
-			"error",     (char *)vnc,     (char *)extra, NULL};
+	char *argv[] = {daemon_path, "--socket-path", "{socket}",     "--log-level", "error",
+			(char *)vnc, (char *)extra,   (char *)extra2, NULL};
 	struct vud *v = calloc(1, sizeof(*v));
 
 	assert_non_null(v);
@@ -72,6 +77,12 @@ start(const char *vnc, const char *extra)
 	v->disp.mode_h = 768;
 	assert_int_equal(vud_start(v, 0, 64), 0);
 	return v;
+}
+
+static struct vud *
+start(const char *vnc, const char *extra)
+{
+	return start2(vnc, extra, NULL);
 }
 
 static void
@@ -317,6 +328,139 @@ test_hostile_clients(void **state)
 	stop(v);
 }
 
+/* A frontend of the input device (vud, as for the GPU: it offers a display
+   socket too, which the input device refuses by closing it). */
+static struct vud *
+input_frontend(const char *path)
+{
+	struct vud *in = calloc(1, sizeof(*in));
+
+	assert_non_null(in);
+	in->sock = in->display_fd = in->memfd = in->backend_fd = in->backend_held = in->log_fd = -1;
+	pthread_mutex_init(&in->disp.lock, NULL);
+	assert_int_equal(vud_connect(in, path), 0);
+	assert_int_equal(vud_start(in, 0, 16), 0);
+	return in;
+}
+
+/* SET_CONFIG of select/subsel, then GET_CONFIG of the whole config. */
+static void
+input_config(struct vud *in, uint8_t select, uint8_t subsel, struct virtio_input_config *out)
+{
+	struct vu_config c = {.offset = 0, .size = 2};
+
+	c.payload[0] = select;
+	c.payload[1] = subsel;
+	assert_int_equal(vud_msg_ack(in, VU_SET_CONFIG, &c, VU_CONFIG_HDR + 2, NULL, 0), 0);
+	c = (struct vu_config){.offset = 0, .size = sizeof(*out)};
+	assert_int_equal(
+		vud_send_raw(in, VU_GET_CONFIG, VU_VERSION, &c, VU_CONFIG_HDR + c.size, NULL, 0),
+		0);
+	assert_int_equal(vud_recv_reply(in, VU_GET_CONFIG, &c, VU_CONFIG_HDR + sizeof(*out)), 0);
+	memcpy(out, c.payload, sizeof(*out));
+}
+
+/* n event-queue buffers of cap bytes each (writable only), submitted. */
+static void
+event_buffers(struct vud *in, struct vud_req *r, struct virtio_input_event *ev, unsigned n,
+	      size_t cap)
+{
+	for (unsigned i = 0; i < n; i++)
+		r[i] = (struct vud_req){NULL, 0, &ev[i], cap, 0, 0};
+	assert_int_equal(vud_submit(in, 0, r, n), 0);
+}
+
+/* --input-socket: the virtio-input config the driver reads, VNC keys as
+   events in the guest's buffers, and the guest's hostile parts: buffers
+   too small or readable only, status-queue garbage, no buffers at all
+   while keys flood in, a config write out of range. */
+static void
+test_input_device(void **state)
+{
+	char opt[32], dir[] = "/tmp/kr-vnc-in-XXXXXX", path[64], iopt[96];
+	struct virtio_input_config cfg;
+	struct virtio_input_event ev[8];
+	struct vud_req r[8];
+	int port = free_port();
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/in.sock", dir);
+	snprintf(iopt, sizeof(iopt), "--input-socket=%s", path);
+	snprintf(opt, sizeof(opt), "--vnc=%d", port);
+	struct vud *v = start2(opt, iopt, NULL);
+	show(v, 0, 1, 64, 32, 7);
+	struct vud *in = input_frontend(path);
+
+	input_config(in, VIRTIO_INPUT_CFG_ID_NAME, 0, &cfg);
+	assert_int_equal(cfg.size, strlen("kohlrabi keyboard and tablet"));
+	assert_memory_equal(cfg.u.string, "kohlrabi keyboard and tablet", cfg.size);
+	input_config(in, VIRTIO_INPUT_CFG_EV_BITS, EV_ABS, &cfg);
+	assert_int_equal(cfg.size, 1);
+	assert_int_equal(cfg.u.bitmap[0], (1 << ABS_X) | (1 << ABS_Y));
+	input_config(in, VIRTIO_INPUT_CFG_ABS_INFO, ABS_Y, &cfg);
+	assert_int_equal(le32toh(cfg.u.abs.max), 32767);
+	input_config(in, 0x99, 0x42, &cfg); /* nothing there */
+	assert_int_equal(cfg.size, 0);
+
+	/* A 4-byte buffer and a readable-only one are answered empty; the
+	   events go to the buffers that fit.  (One batch: vud reuses its
+	   descriptors from one submit to the next.) */
+	struct vud_req all[6] = {{NULL, 0, &ev[7], 4, 0, 0}, {"x", 1, NULL, 0, 0, 0}};
+	for (int i = 0; i < 4; i++)
+		all[2 + i] = (struct vud_req){NULL, 0, &ev[i], sizeof(ev[0]), 0, 0};
+	assert_int_equal(vud_submit(in, 0, all, 6), 0);
+	rfbClient *c = client(port);
+	assert_non_null(c);
+	SendKeyEvent(c, 'a', TRUE);
+	SendKeyEvent(c, 'a', FALSE);
+	assert_int_equal(vud_collect(in, 0, all, 6, 5000), 0);
+	assert_int_equal(all[0].used, 0);
+	assert_int_equal(all[1].used, 0);
+	const uint16_t want[4][2] = {
+		{EV_KEY, KEY_A}, {EV_SYN, SYN_REPORT}, {EV_KEY, KEY_A}, {EV_SYN, SYN_REPORT}};
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(all[2 + i].used, sizeof(ev[0]));
+		assert_int_equal(le16toh(ev[i].type), want[i][0]);
+		assert_int_equal(le16toh(ev[i].code), want[i][1]);
+	}
+	assert_int_equal(le32toh(ev[0].value), 1);
+	assert_int_equal(le32toh(ev[2].value), 0);
+
+	/* Status-queue garbage is taken and answered empty. */
+	static const uint8_t garbage[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	assert_int_equal(vud_request(in, 1, garbage, sizeof(garbage), NULL, 0, 5000), 0);
+
+	/* Keys while the guest gives no buffers: held up to a bound, then the
+	   first of them delivered once buffers come. */
+	for (int i = 0; i < 3000; i++)
+		SendKeyEvent(c, 'b', i % 2 == 0);
+	SendFramebufferUpdateRequest(c, 0, 0, 1, 1, FALSE); /* after the keys, in order */
+	assert_true(client_sees(c, 64, 32, 7));
+	event_buffers(in, r, ev, 8, sizeof(ev[0]));
+	assert_int_equal(vud_collect(in, 0, r, 8, 5000), 0);
+	assert_int_equal(le16toh(ev[0].code), KEY_B);
+	assert_int_equal(le32toh(ev[0].value), 1);
+
+	/* A config write past the config: the input frontend is dropped; the
+	   GPU serves on, and a new input frontend is taken. */
+	struct vu_config bad = {.offset = 200, .size = 8};
+	assert_int_equal(
+		vud_send_raw(in, VU_SET_CONFIG, VU_VERSION, &bad, VU_CONFIG_HDR + 8, NULL, 0), 0);
+	assert_true(vud_peer_closed(in, 5000));
+	vud_stop(in);
+	free(in);
+	show(v, 0, 2, 8, 8, 8);
+	in = input_frontend(path);
+	input_config(in, VIRTIO_INPUT_CFG_ID_SERIAL, 0, &cfg);
+	assert_memory_equal(cfg.u.string, "kohlrabi-0", 10);
+	vud_stop(in);
+	free(in);
+	client_free(c);
+	stop(v);
+	rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -324,6 +468,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_frame_and_resize),
 		cmocka_unit_test(test_password),
 		cmocka_unit_test(test_hostile_clients),
+		cmocka_unit_test(test_input_device),
 	};
 
 	if (argc < 2) {

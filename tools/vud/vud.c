@@ -978,7 +978,8 @@ vud_submit(struct vud *v, unsigned q, struct vud_req *r, unsigned n)
 			return -E2BIG;
 		r[i].resp_gpa = req_gpa + req_room;
 		r[i].used = -ETIMEDOUT;
-		memcpy(vud_host(v, req_gpa), r[i].req, r[i].len);
+		if (r[i].len) /* a buffer for the device alone has no request */
+			memcpy(vud_host(v, req_gpa), r[i].req, r[i].len);
 		memset(vud_host(v, r[i].resp_gpa), 0xa5, r[i].cap);
 		d[2 * i] = (struct vring_desc_raw){req_gpa, (uint32_t)r[i].len, r[i].cap ? 1 : 0,
 						   (uint16_t)(2 * i + 1)};
