@@ -4,6 +4,8 @@
 #                  write its screen to demo.png (scripts/demo)
 #   make run       the same guest, served until Ctrl-C, its screen rewritten
 #                  to run.png every second (scripts/run)
+#   make console   the same with kohlrabi's VNC console, the guest's keyboard and
+#                  tablet, and noVNC at http://127.0.0.1:6080/vnc.html
 #   make demo2d    install what is missing, build, play a 2D session on the library
 #                  alone (no VM), write it to demo.png
 #   make check     install what is missing, build normal + ASan/UBSan, run every test;
@@ -24,7 +26,7 @@ BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 MESON       ?= meson
 CLANG_FORMAT ?= clang-format
-DEPS_GROUPS ?= base guest libvirt pkg
+DEPS_GROUPS ?= base guest libvirt pkg console
 DEMO_PNG    ?= demo.png
 
 # Normal build: optimized with debug info, warnings are errors.
@@ -54,7 +56,7 @@ FUZZ_TARGETS ?= ctrl cursor vring vhost daemon
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-asan build-fuzz build-cov fuzz fuzz-coverage soak check test demo demo2d run bench format format-check clean
+.PHONY: all deps build build-asan build-fuzz build-cov fuzz fuzz-coverage soak check test demo demo2d run console bench format format-check clean
 
 all: build
 
@@ -216,6 +218,15 @@ run:
 	@echo "run: building"
 	@$(MAKE) --no-print-directory build >/dev/null
 	@scripts/run $(RUN_PNG)
+
+# make run with kohlrabi's own console: VNC, the guest's keyboard and tablet,
+# and noVNC in a browser (scripts/run --console prints the URL).
+console:
+	@echo "console: installing dependencies"
+	@scripts/install-deps base guest console
+	@echo "console: building"
+	@$(MAKE) --no-print-directory build >/dev/null
+	@scripts/run --console $(RUN_PNG)
 
 # The library alone: a 2D session played by build/tools/kohlrabi-demo2d.
 demo2d:

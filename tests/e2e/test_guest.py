@@ -13,6 +13,7 @@ Usage: test_guest.py [--cache DIR] [--log-dir DIR] [--only NAME] BACKEND ARGS...
 """
 
 import argparse
+import base64
 import os
 import re
 import shutil
@@ -284,36 +285,115 @@ def backend_screenshot(name, backend, shot_dir, expect, log_dir, tap):
 KEYS = {"k": 37, "o": 24, "h": 35, "l": 38, "r": 19, "a": 30, "b": 48, "i": 23}
 
 
-def vnc_typing(name, g, vncgrab, vnc, tap):
-    """A VNC client types a word; the guest's evdev node of the input device
-    delivers those key presses, in order."""
-    word = "kohlrabi"
+def typed_keys(g, word, type_it):
+    """Open the guest's evdev node of kohlrabi's input device, run
+    type_it(), and return (node, key codes pressed in order, error)."""
     ev = g.check("for e in /sys/class/input/event*; do grep -q kohlrabi $e/device/name && "
-                 "basename $e; done").strip()
+                 "basename $e; done; true").strip()
     if not ev:
-        tap.result(False, name, "no input device named kohlrabi in the guest:\n" +
-                   g.check("cat /proc/bus/input/devices"))
-        return
+        return None, [], "no input device named kohlrabi in the guest:\n" + \
+            g.check("cat /proc/bus/input/devices")
     g.check(f"(cat /dev/input/{ev} > /tmp/ev.bin &); true")
     # Events reach only readers that have the node open: wait until cat has.
     g.check(f"for i in $(seq 50); do ls -l /proc/$(pidof cat)/fd 2>/dev/null | grep -q {ev} "
             "&& break; sleep 0.1; done; ls -l /proc/$(pidof cat)/fd | grep -q " + ev)
-    p = subprocess.run([vncgrab, vnc if ":" in vnc else f"127.0.0.1:{vnc}", "--type", word],
-                       capture_output=True, text=True, timeout=30)
-    want = [KEYS[c] for c in word]
+    err = type_it()
     got = []
     for _ in range(40):
-        hexs = g.check("hexdump -v -e '1/1 \"%02x\"' /tmp/ev.bin; echo").strip()
-        raw = bytes.fromhex(hexs)
+        raw = bytes.fromhex(g.check("hexdump -v -e '1/1 \"%02x\"' /tmp/ev.bin; echo").strip())
         got = [int.from_bytes(raw[i + 18:i + 20], "little") for i in range(0, len(raw) - 23, 24)
                if int.from_bytes(raw[i + 16:i + 18], "little") == 1  # EV_KEY
-               and int.from_bytes(raw[i + 20:i + 24], "little") == 1]  # pressed
-        if len(got) >= len(want):
+               and int.from_bytes(raw[i + 20:i + 24], "little") == 1  # pressed
+               and int.from_bytes(raw[i + 18:i + 20], "little") < 0x100]  # keys, not BTN_*
+        if len(got) >= len(word):
             break
         time.sleep(0.25)
     g.run("killall cat")
-    tap.result(p.returncode == 0 and got == want, name,
-               f"{ev}: key presses {got} (typed '{word}': {want}); vncgrab {p.stderr.strip()}")
+    return ev, got, err
+
+
+def vnc_typing(name, g, vncgrab, vnc, tap):
+    """A VNC client types a word; the guest's evdev node of the input device
+    delivers those key presses, in order."""
+    word = "kohlrabi"
+
+    def type_it():
+        p = subprocess.run([vncgrab, vnc if ":" in vnc else f"127.0.0.1:{vnc}", "--type", word],
+                           capture_output=True, text=True, timeout=30)
+        return None if p.returncode == 0 else "vncgrab: " + p.stderr.strip()
+
+    ev, got, err = typed_keys(g, word, type_it)
+    want = [KEYS[c] for c in word]
+    tap.result(not err and got == want, name,
+               err or f"{ev}: key presses {got} (typed '{word}': {want})")
+
+
+def web_console(name, g, vnc, expect, log_dir, tap):
+    """noVNC (Debian's novnc, through websockify) in headless Chromium: the
+    page's canvas shows the guest's frame (a browser screenshot compared
+    with the reference) and keys typed into the page reach the guest."""
+    import cdp
+    from guest import read_png
+
+    port = vnc.rsplit(":", 1)[-1]
+    web = subprocess.Popen(["websockify", "--web", "/usr/share/novnc", "127.0.0.1:6087",
+                            f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                           stderr=open(os.path.join(log_dir, "websockify.log"), "w"))
+    browser = None
+    try:
+        show_pattern(g, expect[0], expect[1], os.path.join(log_dir, "web.ppm"), expect=expect)
+        browser = cdp.Chromium()
+        browser.call("Page.enable")
+        browser.call("Page.navigate", {"url": "http://127.0.0.1:6087/vnc_lite.html?"
+                                               "host=127.0.0.1&port=6087"})
+        rect, shot = None, None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            rect = browser.evaluate(
+                "(() => { const c = document.querySelector('canvas'); if (!c) return null;"
+                " const r = c.getBoundingClientRect();"
+                " return [c.width, c.height, r.x, r.y]; })()")
+            if rect and rect[0] == expect[0] and rect[1] == expect[1]:
+                png = base64.b64decode(browser.call("Page.captureScreenshot", {
+                    "format": "png", "captureBeyondViewport": True,
+                    "clip": {"x": rect[2], "y": rect[3], "width": rect[0], "height": rect[1],
+                             "scale": 1}})["data"])
+                path = os.path.join(log_dir, "web-console.png")
+                open(path, "wb").write(png)
+                shot = read_png(path)
+                if shot == expect:
+                    break
+            time.sleep(0.5)
+        d = diff(shot, expect) if shot else f"no {expect[0]}x{expect[1]} canvas (saw {rect})"
+        tap.result(not d, name + ": the page shows the guest's frame",
+                   d or f"{expect[0]}x{expect[1]} canvas at {rect[2]:.0f},{rect[3]:.0f}: "
+                   "identical to the reference")
+
+        word = "kohlrabi"
+
+        def type_it():
+            cx, cy = rect[2] + 10, rect[3] + 10  # focus the canvas
+            for kind in ("mousePressed", "mouseReleased"):
+                browser.call("Input.dispatchMouseEvent", {"type": kind, "x": cx, "y": cy,
+                                                          "button": "left", "clickCount": 1})
+            for c in word:
+                key = {"key": c, "code": "Key" + c.upper(), "text": c,
+                       "windowsVirtualKeyCode": ord(c.upper())}
+                browser.call("Input.dispatchKeyEvent", {"type": "keyDown", **key})
+                browser.call("Input.dispatchKeyEvent", {"type": "keyUp", **key})
+            return None
+
+        ev, got, err = typed_keys(g, word, type_it)
+        want = [KEYS[c] for c in word]
+        tap.result(not err and got == want, name + ": keys typed into the page reach the guest",
+                   err or f"{ev}: key presses {got} (typed '{word}': {want})")
+    except (cdp.CdpError, OSError) as e:
+        tap.result(False, name, str(e))
+    finally:
+        if browser:
+            browser.close()
+        web.terminate()
+        web.wait()
 
 
 def prepare(cache, log_dir, prefix):
@@ -403,6 +483,9 @@ def main():
         if vnc and args.vncgrab and input_sock:
             steps.append(("VNC keys reach the guest through the input device",
                           lambda n: vnc_typing(n, g, args.vncgrab, vnc, tap)))
+        if vnc and input_sock and shutil.which("chromium") and shutil.which("websockify"):
+            steps.append(("web console (noVNC in headless Chromium)",
+                          lambda n: web_console(n, g, vnc, refs[(1280, 800)], log_dir, tap)))
         steps.append(("modetest 640x480 pattern matches the reference",
                       lambda n: compare(n, (640, 480), "640x480")))
         for name, fn in steps:
