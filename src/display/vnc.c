@@ -160,8 +160,7 @@ struct vnc_sink {
    the one sink's logger (kohlrabi runs one), its chatter nowhere. */
 static struct logger *vnc_log;
 
-static void
-log_err(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) log_err(const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
@@ -174,8 +173,7 @@ log_err(const char *fmt, ...)
 		log_msg(vnc_log, KR_LOG_DEBUG, "vnc: %s", buf);
 }
 
-static void
-log_none(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) log_none(const char *fmt, ...)
 {
 	(void)fmt;
 }
