@@ -206,6 +206,20 @@ def virgl_main(args, image, log_dir, tap):
             tap.result(got == want, name,
                        f"guest readback {want[0]}x{want[1]} fnv {want[2]:08x}; "
                        f"screendump {got[0]}x{got[1]} fnv {got[2]:08x}")
+            vnc = option_value(args.backend, "--vnc")
+            if vnc and args.vncgrab:
+                # The same 3D scanout (virgl's readback) through the VNC console.
+                vname = "VNC console: a VNC client's frame of the 3D scanout equals the guest's"
+                out, shot = os.path.join(log_dir, "virgl-vnc.ppm"), None
+                while time.monotonic() < deadline:
+                    if subprocess.run([args.vncgrab, vnc, out], capture_output=True,
+                                      timeout=30).returncode == 0:
+                        shot = read_ppm(out)
+                        if (shot[0], shot[1], fnv1a(shot[2])) == want:
+                            break
+                    time.sleep(0.5)
+                seen = (shot[0], shot[1], fnv1a(shot[2])) if shot else None
+                tap.result(seen == want, vname, f"VNC frame {seen}, guest readback {want}")
             g.run("killall glprobe; true")
         except GuestError as e:
             tap.result(False, name, str(e))
