@@ -3,6 +3,8 @@
  * vncgrab HOST:PORT OUT.ppm: one full frame from a VNC server (libvncclient),
  * written as a binary PPM.  The e2e test compares it with QEMU's screendump.
  * vncgrab HOST:PORT --type TEXT: TEXT typed as key presses and releases.
+ * vncgrab HOST:PORT --count SECONDS: frame updates received per second, as a
+ * client that asks for the next update as soon as one is done (a benchmark).
  * Exit status 0, or 1 with the reason on stderr.
  */
 #include <rfb/rfbclient.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static bool done, typing;
 static uint64_t covered; /* pixels received since the frame was (re)sized */
@@ -57,7 +60,8 @@ int
 main(int argc, char **argv)
 {
 	typing = argc == 4 && !strcmp(argv[2], "--type");
-	if ((argc != 3 && !typing) || !strchr(argv[1], ':')) {
+	bool counting = argc == 4 && !strcmp(argv[2], "--count");
+	if ((argc != 3 && !typing && !counting) || !strchr(argv[1], ':')) {
 		fprintf(stderr,
 			"usage: vncgrab HOST:PORT OUT.ppm | vncgrab HOST:PORT --type TEXT\n");
 		return 1;
@@ -79,6 +83,28 @@ main(int argc, char **argv)
 	if (!rfbInitClient(c, NULL, NULL)) {
 		fprintf(stderr, "vncgrab: cannot connect to %s\n", argv[1]);
 		return 1;
+	}
+	if (counting) {
+		struct timespec t0, t;
+		double secs = atof(argv[3]), el = 0;
+		unsigned seen = 0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (el < secs) {
+			unsigned before = updates;
+			if (WaitForMessage(c, 100000) > 0 && !HandleRFBServerMessage(c))
+				return 1;
+			if (updates != before) { /* done: ask for the next change */
+				seen += updates - before;
+				SendFramebufferUpdateRequest(c, 0, 0, c->width, c->height, TRUE);
+			}
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			el = (double)(t.tv_sec - t0.tv_sec) +
+			     (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+		}
+		printf("%u updates in %.1f s: %.1f/s (%dx%d)\n", seen, el, seen / el, c->width,
+		       c->height);
+		client_free(c);
+		return 0;
 	}
 	if (typing) { /* X keysyms of ASCII are the characters themselves */
 		for (const char *p = argv[3]; *p; p++) {
