@@ -59,7 +59,8 @@ options_usage(FILE *f)
 		"                            surfaceless, external + system blobs: memory the\n"
 		"                            frontend can map)\n"
 		"      --vnc=[HOST:]PORT     kohlrabi's own console: a VNC server per scanout\n"
-		"                            on PORT, PORT+1, ... (HOST default 127.0.0.1)\n"
+		"                            on PORT, PORT+1, ... (HOST default 127.0.0.1);\n"
+		"                            --vnc=unix:PATH listens on PATH (PATH-N, ...)\n"
 		"      --vnc-password-file=FILE  VNC authentication with FILE's first line\n"
 		"      --input-socket=PATH   also serve a vhost-user-input device (keyboard and\n"
 		"                            tablet) on PATH, fed by the VNC clients\n"
@@ -457,8 +458,8 @@ set_vnc(struct options *o, const char *arg)
 	int port;
 
 	if (vnc_parse_listen(arg, host, sizeof(host), &port) < 0) {
-		say("--vnc wants [HOST:]PORT (PORT 1..65535; HOST 127.0.0.1 unless given), "
-		    "got '%.64s'",
+		say("--vnc wants [HOST:]PORT (PORT 1..65535; HOST 127.0.0.1 unless given) or "
+		    "unix:PATH, got '%.64s'",
 		    arg);
 		return -EINVAL;
 	}

@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "util/pixfmt.h"
 
@@ -136,6 +140,8 @@ struct vnc_desk {
 	uint64_t frames;
 	atomic_uint clients;
 	int buttons; /* the VNC thread's: the last pointer button mask */
+	int unix_fd; /* owned: the listening UNIX socket (unix:PATH), -1 */
+	char unix_path[108];
 };
 
 struct vnc_sink {
@@ -182,6 +188,16 @@ int
 vnc_parse_listen(const char *s, char *host, size_t host_len, int *port)
 {
 	const char *colon = strrchr(s, ':');
+
+	if (!strncmp(s, "unix:", 5)) { /* port 0: host is the socket's path */
+		size_t n = strlen(s + 5);
+		if (n == 0 || n + 8 >= host_len ||
+		    n + 8 >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return -EINVAL;
+		memcpy(host, s + 5, n + 1);
+		*port = 0;
+		return 0;
+	}
 	const char *p = colon ? colon + 1 : s;
 	char *end;
 	long v;
@@ -283,13 +299,65 @@ client_new(rfbClientPtr cl)
 	return RFB_CLIENT_ACCEPT;
 }
 
+/* unix:PATH: our own listening socket (libvncserver listens on TCP only);
+   the VNC thread accepts and hands each connection to rfbNewClient. */
+static int
+unix_listen(struct vnc_sink *v, struct vnc_desk *d, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t n = strlen(path);
+	int fd;
+
+	if (n >= sizeof(sa.sun_path) || n >= sizeof(d->unix_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, n + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A stale socket is taken over, a live one refused. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		log_msg(v->log, KR_LOG_ERROR, "--vnc: another process is serving %s", path);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
+		int err = -errno;
+		log_msg(v->log, KR_LOG_ERROR, "--vnc: cannot listen on %s: %s", path,
+			strerror(errno));
+		close(fd);
+		return err;
+	}
+	d->unix_fd = fd;
+	memcpy(d->unix_path, path, n + 1);
+	return 0;
+}
+
 static int
 desk_listen(struct vnc_sink *v, struct vnc_desk *d, const struct vnc_config *cfg, const char *host,
 	    int port)
 {
 	int argc = 0;
 	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+	unsigned id = (unsigned)(d - v->desk);
 
+	if (port < 0) { /* unix:PATH; scanout N > 0 on PATH-N */
+		char path[300]; /* vnc_parse_listen kept host short enough for sun_path */
+		if (id)
+			snprintf(path, sizeof(path), "%s-%u", host, id);
+		else
+			snprintf(path, sizeof(path), "%s", host);
+		int ret = unix_listen(v, d, path);
+		if (ret < 0)
+			return ret;
+		host = "127.0.0.1"; /* not listened on: the TCP side stays closed */
+	}
 	if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai) {
 		log_msg(v->log, KR_LOG_ERROR, "--vnc: cannot resolve '%s' (IPv4)", host);
 		return -EINVAL;
@@ -311,7 +379,8 @@ desk_listen(struct vnc_sink *v, struct vnc_desk *d, const struct vnc_config *cfg
 	s->alwaysShared = TRUE;
 	s->listenInterface = ((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr;
 	freeaddrinfo(ai);
-	s->port = port;
+	s->port = port < 0 ? 0 : port;
+	s->autoPort = FALSE;
 	s->ipv6port = 0;
 	s->httpPort = 0;
 	s->screenData = d;
@@ -324,12 +393,15 @@ desk_listen(struct vnc_sink *v, struct vnc_desk *d, const struct vnc_config *cfg
 		s->passwordCheck = rfbCheckPasswordByList;
 	}
 	rfbInitServer(s);
+	if (port < 0) {
+		log_msg(v->log, KR_LOG_INFO, "vnc: scanout %u on unix:%s", id, d->unix_path);
+		return 0;
+	}
 	if (s->listenSock < 0) {
 		log_msg(v->log, KR_LOG_ERROR, "--vnc: cannot listen on %s:%d", host, port);
 		return -EADDRINUSE;
 	}
-	log_msg(v->log, KR_LOG_INFO, "vnc: scanout %u on %s:%d", (unsigned)(d - v->desk), host,
-		port);
+	log_msg(v->log, KR_LOG_INFO, "vnc: scanout %u on %s:%d", id, host, port);
 	return 0;
 }
 
@@ -433,8 +505,13 @@ vnc_main(void *arg)
 	while (!atomic_load(&v->stop)) {
 		cursor_sync(v);
 		for (uint32_t i = 0; i < v->n; i++) {
-			desk_sync(v, &v->desk[i]);
-			rfbProcessEvents(v->desk[i].screen, TICK_US / v->n);
+			struct vnc_desk *d = &v->desk[i];
+			int fd = d->unix_fd >= 0 ? accept4(d->unix_fd, NULL, NULL, SOCK_CLOEXEC)
+						 : -1;
+			if (fd >= 0 && !rfbNewClient(d->screen, fd))
+				close(fd);
+			desk_sync(v, d);
+			rfbProcessEvents(d->screen, TICK_US / v->n);
 		}
 	}
 	return NULL;
@@ -449,9 +526,12 @@ vnc_sink_create(const struct vnc_config *cfg, struct logger *log, struct vnc_sin
 
 	if (vnc_parse_listen(cfg->listen, host, sizeof(host), &port) < 0 || cfg->num_scanouts < 1 ||
 	    cfg->num_scanouts > KR_MAX_SCANOUTS || port + (int)cfg->num_scanouts - 1 > 65535) {
-		log_msg(log, KR_LOG_ERROR, "--vnc wants [HOST:]PORT, got '%s'", cfg->listen);
+		log_msg(log, KR_LOG_ERROR, "--vnc wants [HOST:]PORT or unix:PATH, got '%s'",
+			cfg->listen);
 		return -EINVAL;
 	}
+	if (port == 0)
+		port = -1; /* unix:PATH */
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -459,8 +539,10 @@ vnc_sink_create(const struct vnc_config *cfg, struct logger *log, struct vnc_sin
 	v->n = cfg->num_scanouts;
 	v->input = cfg->input;
 	v->input_user = cfg->input_user;
-	for (uint32_t i = 0; i < KR_MAX_SCANOUTS; i++)
+	for (uint32_t i = 0; i < KR_MAX_SCANOUTS; i++) {
 		v->desk[i].sink = v;
+		v->desk[i].unix_fd = -1;
+	}
 	pthread_mutex_init(&v->lock, NULL);
 	vnc_log = log;
 	rfbLog = log_none;
@@ -509,6 +591,10 @@ vnc_sink_destroy(struct vnc_sink *v)
 		}
 		free(d->fb);
 		free(d->pend);
+		if (d->unix_fd >= 0) {
+			close(d->unix_fd);
+			unlink(d->unix_path);
+		}
 	}
 	pthread_mutex_destroy(&v->lock);
 	if (vnc_log == v->log)

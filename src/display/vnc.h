@@ -3,7 +3,8 @@
  * kohlrabi's own console: a VNC server (Debian's libvncserver) per scanout,
  * fed by the same display callbacks as the vhost-user-gpu socket.
  *
- * Scanout N is served on port PORT + N.  The server runs in a thread of its
+ * Scanout N is served on port PORT + N (or, with unix:PATH, on PATH for scanout
+ * 0 and PATH-N for the others).  The server runs in a thread of its
  * own, so that no VNC client can stall the device's loop: the loop copies
  * flushed pixels into a pending frame under a short lock (vnc_scanout,
  * vnc_update, vnc_cursor); the VNC thread alone owns libvncserver's
@@ -21,7 +22,7 @@
 struct vnc_sink;
 
 struct vnc_config {
-	const char *listen;	   /* "[HOST:]PORT"; HOST defaults to 127.0.0.1 */
+	const char *listen;	   /* "[HOST:]PORT" (HOST defaults to 127.0.0.1) or "unix:PATH" */
 	const char *password_file; /* first line is the VNC password; NULL: none */
 	uint32_t num_scanouts;	   /* 1..KR_MAX_SCANOUTS */
 	uint32_t width, height;	   /* the desktops' size until a scanout is set */
@@ -35,7 +36,8 @@ struct vnc_config {
 
 #define VNC_POINTER_MAX 32767
 
-/* Parse "[HOST:]PORT" (IPv4 dotted quad or a name; PORT 1..65535-N). */
+/* Parse "[HOST:]PORT" (IPv4 dotted quad or a name; PORT 1..65535-N) or
+   "unix:PATH" (host gets PATH, port 0; scanout N > 0 listens on PATH-N). */
 int vnc_parse_listen(const char *s, char *host, size_t host_len, int *port);
 /* Listen (one port per scanout) and start the VNC thread.  0 or -errno,
    logged.  log is borrowed and must outlive the sink. */

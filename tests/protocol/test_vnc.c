@@ -148,9 +148,19 @@ quiet(const char *fmt, ...)
 	(void)fmt;
 }
 
+static rfbClient *client_at(const char *host, int port);
+
 /* A libvncclient connected to port, in x8r8g8b8; NULL when refused. */
 static rfbClient *
 client(int port)
+{
+	return client_at("127.0.0.1", port);
+}
+
+/* host: an address, or a UNIX socket's path (libvncclient takes a path
+   that starts with '/' as one). */
+static rfbClient *
+client_at(const char *host, int port)
 {
 	rfbClient *c = rfbGetClient(8, 3, 4);
 
@@ -159,7 +169,7 @@ client(int port)
 	c->format.greenShift = 8;
 	c->format.blueShift = 0;
 	free(c->serverHost); /* rfbGetClient's own "" */
-	c->serverHost = strdup("127.0.0.1");
+	c->serverHost = strdup(host);
 	c->serverPort = port;
 	c->GetPassword = give_password;
 	c->appData.encodingsString = "raw";
@@ -250,6 +260,27 @@ test_frame_and_resize(void **state)
 	client_free(c2);
 	client_free(c);
 	stop(v);
+}
+
+/* --vnc=unix:PATH: the console on a UNIX socket (no TCP port at all). */
+static void
+test_unix_socket(void **state)
+{
+	char dir[] = "/tmp/kr-vnc-unix-XXXXXX", path[64], opt[96];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vnc.sock", dir);
+	snprintf(opt, sizeof(opt), "--vnc=unix:%s", path);
+	struct vud *v = start(opt, NULL);
+	show(v, 0, 1, 48, 24, 9);
+	rfbClient *c = client_at(path, 0);
+	assert_non_null(c);
+	assert_true(client_sees(c, 48, 24, 9));
+	client_free(c);
+	stop(v);
+	assert_int_equal(access(path, F_OK), -1); /* removed at exit */
+	rmdir(dir);
 }
 
 static void
@@ -470,9 +501,8 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_frame_and_resize),
-		cmocka_unit_test(test_password),
-		cmocka_unit_test(test_hostile_clients),
+		cmocka_unit_test(test_frame_and_resize), cmocka_unit_test(test_password),
+		cmocka_unit_test(test_unix_socket),	 cmocka_unit_test(test_hostile_clients),
 		cmocka_unit_test(test_input_device),
 	};
 
