@@ -347,7 +347,7 @@ desk_listen(struct vnc_sink *v, struct vnc_desk *d, const struct vnc_config *cfg
 	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
 	unsigned id = (unsigned)(d - v->desk);
 
-	if (port < 0) { /* unix:PATH; scanout N > 0 on PATH-N */
+	if (port < 0) {		/* unix:PATH; scanout N > 0 on PATH-N */
 		char path[300]; /* vnc_parse_listen kept host short enough for sun_path */
 		if (id)
 			snprintf(path, sizeof(path), "%s-%u", host, id);
@@ -607,22 +607,12 @@ vnc_sink_destroy(struct vnc_sink *v)
 static void
 copy_rect(struct vnc_desk *d, const struct kr_scanout_info *info, const struct kr_rect *r)
 {
-	pixman_format_code_t pf = pixfmt_from_virtio(info->format);
-	pixman_image_t *src, *dst;
+	struct pixfmt_image src = {pixfmt_from_virtio(info->format), info->pixels, info->width,
+				   info->height, info->stride};
+	struct pixfmt_image dst = {PIXMAN_x8r8g8b8, d->pend, d->pw, d->ph, d->pw * 4};
 
-	if (!pf || !d->pend)
-		return;
-	src = pixman_image_create_bits(pf, (int)info->width, (int)info->height,
-				       (uint32_t *)(uintptr_t)info->pixels, (int)info->stride);
-	dst = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)d->pw, (int)d->ph, d->pend,
-				       (int)d->pw * 4);
-	if (src && dst)
-		pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, dst, (int)r->x, (int)r->y, 0, 0,
-					 (int)r->x, (int)r->y, (int)r->width, (int)r->height);
-	if (src)
-		pixman_image_unref(src);
-	if (dst)
-		pixman_image_unref(dst);
+	if (d->pend)
+		pixfmt_copy(&src, &dst, r);
 }
 
 static void
@@ -684,8 +674,6 @@ vnc_update(struct vnc_sink *v, const struct kr_scanout_info *info, const struct 
 void
 vnc_cursor(struct vnc_sink *v, const struct kr_cursor_info *c)
 {
-	pixman_format_code_t pf;
-
 	if (!v || (c->visible && !c->pixels))
 		return; /* a move: the client draws the cursor where its pointer is */
 	pthread_mutex_lock(&v->lock);
@@ -694,20 +682,14 @@ vnc_cursor(struct vnc_sink *v, const struct kr_cursor_info *c)
 	v->hot_y = c->hot_y;
 	if (!c->visible)
 		memset(v->cursor, 0, sizeof(v->cursor));
-	else if ((pf = pixfmt_from_virtio(c->format))) {
-		pixman_image_t *src =
-			pixman_image_create_bits(pf, KR_CURSOR_SIZE, KR_CURSOR_SIZE,
-						 (uint32_t *)(uintptr_t)c->pixels, (int)c->stride);
-		pixman_image_t *dst =
-			pixman_image_create_bits(PIXMAN_a8r8g8b8, KR_CURSOR_SIZE, KR_CURSOR_SIZE,
-						 v->cursor, KR_CURSOR_SIZE * 4);
-		if (src && dst)
-			pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, dst, 0, 0, 0, 0, 0, 0,
-						 KR_CURSOR_SIZE, KR_CURSOR_SIZE);
-		if (src)
-			pixman_image_unref(src);
-		if (dst)
-			pixman_image_unref(dst);
+	else {
+		struct pixfmt_image src = {pixfmt_from_virtio(c->format), c->pixels, KR_CURSOR_SIZE,
+					   KR_CURSOR_SIZE, c->stride};
+		struct pixfmt_image dst = {PIXMAN_a8r8g8b8, v->cursor, KR_CURSOR_SIZE,
+					   KR_CURSOR_SIZE, KR_CURSOR_SIZE * 4};
+		struct kr_rect all = {0, 0, KR_CURSOR_SIZE, KR_CURSOR_SIZE};
+		if (pixfmt_copy(&src, &dst, &all) < 0)
+			memset(v->cursor, 0, sizeof(v->cursor));
 	}
 	v->cursor_changed = true;
 	pthread_mutex_unlock(&v->lock);

@@ -280,23 +280,14 @@ stage_copy(struct vugpu *v, struct vugpu_stage *s, const struct kr_rect *r)
 {
 	const struct kr_scanout_info *info = &s->source;
 	pixman_format_code_t pf = pixfmt_from_virtio(info->format);
-	pixman_image_t *src, *dst;
 
 	if (!pf || !r->width || !r->height)
 		return pf ? 0 : -EINVAL;
-	src = pixman_image_create_bits(pf, (int)(r->x + r->width), (int)(r->y + r->height),
-				       (uint32_t *)(uintptr_t)info->pixels, (int)info->stride);
-	dst = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)s->width, (int)s->height, s->pixels,
-				       (int)(s->width * 4));
-	if (src && dst)
-		pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, dst, (int)r->x, (int)r->y, 0, 0,
-					 (int)r->x, (int)r->y, (int)r->width, (int)r->height);
-	if (src)
-		pixman_image_unref(src);
-	if (dst)
-		pixman_image_unref(dst);
+	struct pixfmt_image src = {pf, info->pixels, r->x + r->width, r->y + r->height,
+				   info->stride};
+	struct pixfmt_image dst = {PIXMAN_x8r8g8b8, s->pixels, s->width, s->height, s->width * 4};
 	v->copies++;
-	return src && dst ? 0 : -ENOMEM;
+	return pixfmt_copy(&src, &dst, r);
 }
 
 static void
@@ -467,17 +458,10 @@ vugpu_cursor(struct vugpu *v, const struct kr_cursor_info *c)
 	/* The frontend takes a8r8g8b8 words; the queue keeps 4-byte alignment
 	   only by luck, so convert into a local buffer first. */
 	uint32_t img[64 * 64];
-	pixman_image_t *src = pixman_image_create_bits(pf, 64, 64, (uint32_t *)(uintptr_t)c->pixels,
-						       (int)c->stride);
-	pixman_image_t *dst = pixman_image_create_bits(PIXMAN_a8r8g8b8, 64, 64, img, 64 * 4);
-	if (src && dst)
-		pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, dst, 0, 0, 0, 0, 0, 0, 64, 64);
-	else
+	struct pixfmt_image src = {pf, c->pixels, 64, 64, c->stride};
+	struct pixfmt_image dst = {PIXMAN_a8r8g8b8, img, 64, 64, 64 * 4};
+	if (pixfmt_copy(&src, &dst, &(struct kr_rect){0, 0, 64, 64}) < 0)
 		memset(img, 0, sizeof(img));
-	if (src)
-		pixman_image_unref(src);
-	if (dst)
-		pixman_image_unref(dst);
 	memcpy((uint8_t *)u + offsetof(struct vugpu_cursor_update, data), img, sizeof(img));
 	vugpu_pump(v);
 }

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../vnc_client.h"
+
 static bool done, typing;
 static uint64_t covered; /* pixels received since the frame was (re)sized */
 static unsigned updates;
@@ -37,17 +39,6 @@ frame_done(rfbClient *c)
 	/* Typing: the answer to the request sent after the keys (the server
 	   reads a client's messages in order) says they were taken. */
 	done = typing ? updates >= 2 : covered >= (uint64_t)c->width * (uint64_t)c->height;
-}
-
-static void
-client_free(rfbClient *c)
-{
-	free(c->frameBuffer);
-	c->frameBuffer = NULL;
-	free(c->rcSource);
-	free(c->rcMask);
-	c->rcSource = c->rcMask = NULL;
-	rfbClientCleanup(c);
 }
 
 static void
@@ -103,7 +94,7 @@ main(int argc, char **argv)
 		}
 		printf("%u updates in %.1f s: %.1f/s (%dx%d)\n", seen, el, seen / el, c->width,
 		       c->height);
-		client_free(c);
+		vnc_client_free(c);
 		return 0;
 	}
 	if (typing) { /* X keysyms of ASCII are the characters themselves */
@@ -130,7 +121,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (typing) {
-		client_free(c);
+		vnc_client_free(c);
 		return 0;
 	}
 	FILE *f = fopen(argv[2], "wb");
@@ -143,6 +134,6 @@ main(int argc, char **argv)
 		fwrite(rgb, 1, 3, f);
 	}
 	int ret = fclose(f) == 0 ? 0 : 1;
-	client_free(c);
+	vnc_client_free(c);
 	return ret;
 }

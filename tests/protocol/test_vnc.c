@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "../vnc_client.h"
 #include "vhost/vu_proto.h"
 #include "vud.h"
 
@@ -181,18 +182,6 @@ client_at(const char *host, int port)
 	return c;
 }
 
-/* libvncclient's cleanup leaves the frame and the cursor shape to us. */
-static void
-client_free(rfbClient *c)
-{
-	free(c->frameBuffer);
-	c->frameBuffer = NULL;
-	free(c->rcSource);
-	free(c->rcMask);
-	c->rcSource = c->rcMask = NULL;
-	rfbClientCleanup(c);
-}
-
 /* Pump the client until its frame is w x h pixel(.., seed) or 10 s pass. */
 static bool
 client_sees(rfbClient *c, uint32_t w, uint32_t h, uint32_t seed)
@@ -257,8 +246,8 @@ test_frame_and_resize(void **state)
 	rfbClient *c2 = client(port + 1);
 	assert_non_null(c2);
 	assert_true(client_sees(c2, 50, 20, 3));
-	client_free(c2);
-	client_free(c);
+	vnc_client_free(c2);
+	vnc_client_free(c);
 	stop(v);
 }
 
@@ -277,7 +266,7 @@ test_unix_socket(void **state)
 	rfbClient *c = client_at(path, 0);
 	assert_non_null(c);
 	assert_true(client_sees(c, 48, 24, 9));
-	client_free(c);
+	vnc_client_free(c);
 	stop(v);
 	assert_int_equal(access(path, F_OK), -1); /* removed at exit */
 	rmdir(dir);
@@ -304,7 +293,7 @@ test_password(void **state)
 	rfbClient *c = client(port);
 	assert_non_null(c);
 	assert_true(client_sees(c, 16, 16, 4));
-	client_free(c);
+	vnc_client_free(c);
 	password_given = NULL;
 	stop(v);
 	unlink(path);
@@ -349,8 +338,8 @@ test_hostile_clients(void **state)
 	rfbClient *c = client(port);
 	assert_non_null(c);
 	assert_true(client_sees(c, 64, 32, 5));
-	client_free(flood);
-	client_free(c);
+	vnc_client_free(flood);
+	vnc_client_free(c);
 	/* The device serves on, and holds no more fds than before. */
 	show(v, 0, 2, 8, 8, 6);
 	for (int i = 0; i < 100 && vud_backend_fds(v) > fds; i++)
@@ -492,7 +481,7 @@ test_input_device(void **state)
 	assert_memory_equal(cfg.u.string, "kohlrabi-0", 10);
 	vud_stop(in);
 	free(in);
-	client_free(c);
+	vnc_client_free(c);
 	stop(v);
 	rmdir(dir);
 }
