@@ -30,86 +30,85 @@
 
 /* ---- X keysyms (RFB key events) to Linux key codes ---- */
 
+static const char letters[] = "qwertyuiopasdfghjklzxcvbnm";
+static const uint16_t letter_keys[] = {
+	KEY_Q, KEY_W, KEY_E, KEY_R, KEY_T, KEY_Y, KEY_U, KEY_I, KEY_O, KEY_P, KEY_A, KEY_S, KEY_D,
+	KEY_F, KEY_G, KEY_H, KEY_J, KEY_K, KEY_L, KEY_Z, KEY_X, KEY_C, KEY_V, KEY_B, KEY_N, KEY_M};
+static const struct {
+	uint32_t ks;
+	uint16_t key;
+} keymap[] = {
+	{'1', KEY_1},
+	{'!', KEY_1},
+	{'2', KEY_2},
+	{'@', KEY_2},
+	{'3', KEY_3},
+	{'#', KEY_3},
+	{'4', KEY_4},
+	{'$', KEY_4},
+	{'5', KEY_5},
+	{'%', KEY_5},
+	{'6', KEY_6},
+	{'^', KEY_6},
+	{'7', KEY_7},
+	{'&', KEY_7},
+	{'8', KEY_8},
+	{'*', KEY_8},
+	{'9', KEY_9},
+	{'(', KEY_9},
+	{'0', KEY_0},
+	{')', KEY_0},
+	{'-', KEY_MINUS},
+	{'_', KEY_MINUS},
+	{'=', KEY_EQUAL},
+	{'+', KEY_EQUAL},
+	{'[', KEY_LEFTBRACE},
+	{'{', KEY_LEFTBRACE},
+	{']', KEY_RIGHTBRACE},
+	{'}', KEY_RIGHTBRACE},
+	{';', KEY_SEMICOLON},
+	{':', KEY_SEMICOLON},
+	{'\'', KEY_APOSTROPHE},
+	{'"', KEY_APOSTROPHE},
+	{'`', KEY_GRAVE},
+	{'~', KEY_GRAVE},
+	{'\\', KEY_BACKSLASH},
+	{'|', KEY_BACKSLASH},
+	{',', KEY_COMMA},
+	{'<', KEY_COMMA},
+	{'.', KEY_DOT},
+	{'>', KEY_DOT},
+	{'/', KEY_SLASH},
+	{'?', KEY_SLASH},
+	{' ', KEY_SPACE},
+	{0xff08, KEY_BACKSPACE},
+	{0xff09, KEY_TAB},
+	{0xff0d, KEY_ENTER},
+	{0xff1b, KEY_ESC},
+	{0xffff, KEY_DELETE},
+	{0xff50, KEY_HOME},
+	{0xff51, KEY_LEFT},
+	{0xff52, KEY_UP},
+	{0xff53, KEY_RIGHT},
+	{0xff54, KEY_DOWN},
+	{0xff55, KEY_PAGEUP},
+	{0xff56, KEY_PAGEDOWN},
+	{0xff57, KEY_END},
+	{0xff63, KEY_INSERT},
+	{0xffe1, KEY_LEFTSHIFT},
+	{0xffe2, KEY_RIGHTSHIFT},
+	{0xffe3, KEY_LEFTCTRL},
+	{0xffe4, KEY_RIGHTCTRL},
+	{0xffe9, KEY_LEFTALT},
+	{0xffea, KEY_RIGHTALT},
+	{0xffe5, KEY_CAPSLOCK},
+	{0xffeb, KEY_LEFTMETA},
+	{0xffec, KEY_RIGHTMETA},
+};
+
 static uint16_t
 keysym_to_key(uint32_t ks)
 {
-	static const char letters[] = "qwertyuiopasdfghjklzxcvbnm";
-	static const uint16_t letter_keys[] = {KEY_Q, KEY_W, KEY_E, KEY_R, KEY_T, KEY_Y, KEY_U,
-					       KEY_I, KEY_O, KEY_P, KEY_A, KEY_S, KEY_D, KEY_F,
-					       KEY_G, KEY_H, KEY_J, KEY_K, KEY_L, KEY_Z, KEY_X,
-					       KEY_C, KEY_V, KEY_B, KEY_N, KEY_M};
-	static const struct {
-		uint32_t ks;
-		uint16_t key;
-	} map[] = {
-		{'1', KEY_1},
-		{'!', KEY_1},
-		{'2', KEY_2},
-		{'@', KEY_2},
-		{'3', KEY_3},
-		{'#', KEY_3},
-		{'4', KEY_4},
-		{'$', KEY_4},
-		{'5', KEY_5},
-		{'%', KEY_5},
-		{'6', KEY_6},
-		{'^', KEY_6},
-		{'7', KEY_7},
-		{'&', KEY_7},
-		{'8', KEY_8},
-		{'*', KEY_8},
-		{'9', KEY_9},
-		{'(', KEY_9},
-		{'0', KEY_0},
-		{')', KEY_0},
-		{'-', KEY_MINUS},
-		{'_', KEY_MINUS},
-		{'=', KEY_EQUAL},
-		{'+', KEY_EQUAL},
-		{'[', KEY_LEFTBRACE},
-		{'{', KEY_LEFTBRACE},
-		{']', KEY_RIGHTBRACE},
-		{'}', KEY_RIGHTBRACE},
-		{';', KEY_SEMICOLON},
-		{':', KEY_SEMICOLON},
-		{'\'', KEY_APOSTROPHE},
-		{'"', KEY_APOSTROPHE},
-		{'`', KEY_GRAVE},
-		{'~', KEY_GRAVE},
-		{'\\', KEY_BACKSLASH},
-		{'|', KEY_BACKSLASH},
-		{',', KEY_COMMA},
-		{'<', KEY_COMMA},
-		{'.', KEY_DOT},
-		{'>', KEY_DOT},
-		{'/', KEY_SLASH},
-		{'?', KEY_SLASH},
-		{' ', KEY_SPACE},
-		{0xff08, KEY_BACKSPACE},
-		{0xff09, KEY_TAB},
-		{0xff0d, KEY_ENTER},
-		{0xff1b, KEY_ESC},
-		{0xffff, KEY_DELETE},
-		{0xff50, KEY_HOME},
-		{0xff51, KEY_LEFT},
-		{0xff52, KEY_UP},
-		{0xff53, KEY_RIGHT},
-		{0xff54, KEY_DOWN},
-		{0xff55, KEY_PAGEUP},
-		{0xff56, KEY_PAGEDOWN},
-		{0xff57, KEY_END},
-		{0xff63, KEY_INSERT},
-		{0xffe1, KEY_LEFTSHIFT},
-		{0xffe2, KEY_RIGHTSHIFT},
-		{0xffe3, KEY_LEFTCTRL},
-		{0xffe4, KEY_RIGHTCTRL},
-		{0xffe9, KEY_LEFTALT},
-		{0xffea, KEY_RIGHTALT},
-		{0xffe5, KEY_CAPSLOCK},
-		{0xffeb, KEY_LEFTMETA},
-		{0xffec, KEY_RIGHTMETA},
-	};
-
 	if (ks >= 'A' && ks <= 'Z')
 		ks += 'a' - 'A';
 	if (ks >= 'a' && ks <= 'z')
@@ -118,9 +117,9 @@ keysym_to_key(uint32_t ks)
 		return (uint16_t)(KEY_F1 + (ks - 0xffbe));
 	if (ks == 0xffc8 || ks == 0xffc9)
 		return ks == 0xffc8 ? KEY_F11 : KEY_F12;
-	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
-		if (map[i].ks == ks)
-			return map[i].key;
+	for (size_t i = 0; i < sizeof(keymap) / sizeof(keymap[0]); i++) {
+		if (keymap[i].ks == ks)
+			return keymap[i].key;
 	}
 	return 0;
 }
