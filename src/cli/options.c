@@ -51,8 +51,9 @@ options_usage(FILE *f)
 		"                            mapped into (RESOURCE_MAP_BLOB; default 256M, 0: "
 		"none)\n"
 		"      --shmem-protocol-bit=N  vhost-user protocol-feature bit of SHMEM (the\n"
-		"                            MAP/UNMAP backend messages): 20 (QEMU's series,\n"
-		"                            default), 21 (rust-vmm), 22 (crosvm); off: never\n"
+		"                            MAP/UNMAP backend messages): 22 (QEMU 11.1 and\n"
+		"                            crosvm, default), 20 (QEMU's earlier series),\n"
+		"                            21 (rust-vmm); off: never\n"
 		"      --gfxstream-lib=PATH  the gfxstream renderer library (default: search\n"
 		"                            libgfxstream_backend.so.0, then .so)\n"
 		"      --gfxstream-flags=N   stream_renderer flags (default 0xe8: Vulkan,\n"
@@ -573,7 +574,7 @@ opt_of(int c)
 static void
 options_defaults(struct options *o)
 {
-	*o = (struct options){.fd = -1, .refresh_hz = 60, .shmem_bit = 20};
+	*o = (struct options){.fd = -1, .refresh_hz = 60, .shmem_bit = 22};
 	kr_gpu_config_init(&o->gpu);
 	o->gpu.hostmem_window = 256ull << 20;
 	o->gpu.backends.gfxstream.flags = KR_GFXSTREAM_FLAGS_FD_BLOBS;

@@ -1731,7 +1731,7 @@ static void
 with_shmem(struct vud *v)
 {
 	v->want_shmem = true;
-	v->shmem_bit = 20; /* the daemon's default SHMEM bit */
+	v->shmem_bit = 22; /* the daemon's default SHMEM bit */
 }
 
 /* gfxstream with a 1 MiB host-visible region mapped through the backend
