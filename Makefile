@@ -26,7 +26,7 @@ BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 MESON       ?= meson
 CLANG_FORMAT ?= clang-format
-DEPS_GROUPS ?= base guest libvirt pkg console
+DEPS_GROUPS ?= base guest libvirt pkg console trixie
 DEMO_PNG    ?= demo.png
 
 # Normal build: optimized with debug info, warnings are errors.

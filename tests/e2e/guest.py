@@ -131,7 +131,7 @@ def write_png(path, w, h, rgb):
 
 class Guest:
     def __init__(self, image_dir, log_path, gpu="inprocess", socket_path=None,
-                 xres=1280, yres=800, host_root=False, input_socket=None):
+                 xres=1280, yres=800, host_root=False, input_socket=None, qemu=None):
         self.image_dir = image_dir
         self.log_path = log_path
         self.gpu = gpu
@@ -139,6 +139,8 @@ class Guest:
         self.xres, self.yres = xres, yres
         self.host_root = host_root
         self.input_socket = input_socket
+        # Another QEMU (a command prefix, e.g. QEMU 11.1 from the trixie root).
+        self.qemu = qemu or [QEMU]
         self.proc = None
         self.lines = queue.Queue()
         self.tmp = tempfile.mkdtemp(prefix="kr-guest-")
@@ -149,7 +151,7 @@ class Guest:
 
     # -- lifecycle --
     def start(self, timeout=90):
-        args = [QEMU, "-accel", "tcg", "-m", "512M",
+        args = [*self.qemu, "-accel", "tcg", "-m", "512M",
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
                 "-machine", "q35,memory-backend=mem", "-vga", "none", "-nodefaults",
                 "-display", "none", "-serial", "stdio", "-monitor", "none",
@@ -160,7 +162,13 @@ class Guest:
         if self.host_root:
             # The host's root, read-only, for chroot (the guest gets Mesa).
             args += ["-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on"]
-        if self.gpu == "inprocess":
+        if self.gpu == "generic":
+            # QEMU 11's generic vhost-user device: every device feature of the
+            # backend reaches the guest, and the SHMEM region; no display socket.
+            args += ["-chardev", f"socket,id=vgpu,path={self.socket_path}",
+                     "-device", "vhost-user-test-device-pci,chardev=vgpu,virtio-id=16,"
+                     "num_vqs=2,config_size=16"]
+        elif self.gpu == "inprocess":
             args += ["-device", f"virtio-gpu-pci,xres={self.xres},yres={self.yres}"]
         else:
             args += ["-chardev", f"socket,id=vgpu,path={self.socket_path}",
