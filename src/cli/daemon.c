@@ -13,7 +13,6 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
@@ -26,6 +25,7 @@
 #include "logsink.h"
 #include "options.h"
 #include "util/log.h"
+#include "vhost/unixsock.h"
 #include "vhost/vu.h"
 #include "vhost/vu_input.h"
 #include "vhost/vu_proto.h"
@@ -118,54 +118,21 @@ timer_read(int fd)
 static int
 listen_on(struct daemon *d, const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct stat st;
-	int fd;
+	int fd = unixsock_listen(path, 1, false);
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (fd == -ENAMETOOLONG)
 		log_msg(&d->log, KR_LOG_ERROR, "socket path too long (%zu bytes, at most %zu): %s",
-			strlen(path), sizeof(sa.sun_path) - 1, path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-	/* A stale socket from an earlier run is replaced; anything else is not. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_msg(&d->log, KR_LOG_ERROR,
-				"%s exists and is not a socket; remove it or choose another "
-				"--socket-path",
-				path);
-			return -EEXIST;
-		}
-		/* Taken over only when nobody listens there (a stale socket). */
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		int live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
-		close(fd);
-		if (live == 0 || live == EAGAIN) {
-			log_msg(&d->log, KR_LOG_ERROR,
-				"another process is serving %s; stop it or choose another "
-				"--socket-path",
-				path);
-			return -EADDRINUSE;
-		}
-		if (live != ECONNREFUSED) {
-			log_msg(&d->log, KR_LOG_ERROR, "cannot tell whether %s is in use: %s", path,
-				strerror(live));
-			return -live;
-		}
-		unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
-		int err = -errno;
-		log_msg(&d->log, KR_LOG_ERROR, "cannot listen on %s: %s", path, strerror(errno));
-		close(fd);
-		return err;
-	}
+			strlen(path), sizeof(((struct sockaddr_un *)0)->sun_path) - 1, path);
+	else if (fd == -EEXIST)
+		log_msg(&d->log, KR_LOG_ERROR,
+			"%s exists and is not a socket; remove it or choose another --socket-path",
+			path);
+	else if (fd == -EADDRINUSE)
+		log_msg(&d->log, KR_LOG_ERROR,
+			"another process is serving %s; stop it or choose another --socket-path",
+			path);
+	else if (fd < 0)
+		log_msg(&d->log, KR_LOG_ERROR, "cannot listen on %s: %s", path, strerror(-fd));
 	return fd;
 }
 

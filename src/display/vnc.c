@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "util/pixfmt.h"
+#include "vhost/unixsock.h"
 
 /* How long the VNC thread waits in libvncserver per tick: the latency of a
    flushed frame on its way to the clients. */
@@ -303,35 +303,17 @@ client_new(rfbClientPtr cl)
 static int
 unix_listen(struct vnc_sink *v, struct vnc_desk *d, const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t n = strlen(path);
-	int fd;
+	int fd = n < sizeof(d->unix_path) ? unixsock_listen(path, 8, true) : -ENAMETOOLONG;
 
-	if (n >= sizeof(sa.sun_path) || n >= sizeof(d->unix_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, n + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* A stale socket is taken over, a live one refused. */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(fd);
+	if (fd == -EADDRINUSE) {
 		log_msg(v->log, KR_LOG_ERROR, "--vnc: another process is serving %s", path);
-		return -EADDRINUSE;
+		return fd;
 	}
-	close(fd);
-	struct stat st;
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
-		int err = -errno;
+	if (fd < 0) {
 		log_msg(v->log, KR_LOG_ERROR, "--vnc: cannot listen on %s: %s", path,
-			strerror(errno));
-		close(fd);
-		return err;
+			strerror(-fd));
+		return fd;
 	}
 	d->unix_fd = fd;
 	memcpy(d->unix_path, path, n + 1);
