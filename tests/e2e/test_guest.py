@@ -142,6 +142,27 @@ def fnv1a(data):
     return h
 
 
+def stop_all(g, backend, log, sock_dir):
+    """Quit the guest; the backend's exit status once it followed (killed
+    after 15 s); its log closed and its socket directory removed."""
+    g.close()
+    try:
+        status = backend.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        backend.kill()
+        status = backend.wait()
+    log.close()
+    shutil.rmtree(sock_dir, ignore_errors=True)
+    return status
+
+
+def finish(tap, status):
+    """The last check of every scenario, the TAP plan, the exit status."""
+    tap.result(status == 0, "backend exits 0 when the frontend disconnects", f"exit status {status}")
+    print(f"1..{tap.n}", flush=True)
+    return 1 if tap.failed else 0
+
+
 def start_backend(args, log_dir, env=None):
     sock_dir = tempfile.mkdtemp(prefix="kr-e2e-sock-")
     sock = os.path.join(sock_dir, "gpu.sock")
@@ -226,17 +247,8 @@ def virgl_main(args, image, log_dir, tap):
     except GuestError as e:
         tap.result(False, "virgl guest scenario", str(e))
     finally:
-        g.close()
-        try:
-            status = backend.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            backend.kill()
-            status = backend.wait()
-        log.close()
-        shutil.rmtree(sock_dir, ignore_errors=True)
-    tap.result(status == 0, "backend exits 0 when the frontend disconnects", f"exit status {status}")
-    print(f"1..{tap.n}", flush=True)
-    return 1 if tap.failed else 0
+        status = stop_all(g, backend, log, sock_dir)
+    return finish(tap, status)
 
 
 
@@ -461,17 +473,8 @@ def generic_main(args, image, log_dir, tap):
     except GuestError as e:
         tap.result(False, "generic device guest scenario", str(e))
     finally:
-        g.close()
-        try:
-            status = backend.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            backend.kill()
-            status = backend.wait()
-        log.close()
-        shutil.rmtree(sock_dir, ignore_errors=True)
-    tap.result(status == 0, "backend exits 0 when the frontend disconnects", f"exit status {status}")
-    print(f"1..{tap.n}", flush=True)
-    return 1 if tap.failed else 0
+        status = stop_all(g, backend, log, sock_dir)
+    return finish(tap, status)
 
 
 def main():
@@ -612,19 +615,9 @@ def main():
     except GuestError:
         pass
     finally:
-        g.close()
-        try:
-            status = backend.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            backend.kill()
-            status = backend.wait()
-        backend_log.close()
-        shutil.rmtree(sock_dir, ignore_errors=True)
-    tap.result(status == 0, "backend exits 0 when the frontend disconnects",
-               f"exit status {status}")
-    print(f"1..{tap.n}", flush=True)
+        status = stop_all(g, backend, backend_log, sock_dir)
     print(f"# logs in {log_dir}", flush=True)
-    return 1 if tap.failed else 0
+    return finish(tap, status)
 
 
 if __name__ == "__main__":
