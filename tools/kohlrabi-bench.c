@@ -48,26 +48,16 @@ pct(uint64_t *v, size_t n, double p)
 static int
 setup_frame(struct vud *v, uint32_t id, uint64_t *gpa)
 {
-	struct virtio_gpu_resource_create_2d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
-						  .resource_id = id,
-						  .format = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM,
-						  .width = W,
-						  .height = H};
-	struct {
-		struct virtio_gpu_resource_attach_backing a;
-		struct virtio_gpu_mem_entry e;
-	} at = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING,
-		      .resource_id = id,
-		      .nr_entries = 1}};
 	struct virtio_gpu_set_scanout s = {
 		.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT, .r = {0, 0, W, H}, .resource_id = id};
 
 	*gpa = vud_alloc(v, (size_t)W * H * 4);
 	if (!*gpa)
 		return -ENOMEM;
-	at.e = (struct virtio_gpu_mem_entry){*gpa, W * H * 4, 0};
 	memset(vud_host(v, *gpa), 0x5a, (size_t)W * H * 4);
-	if (vud_cmd_ok(v, &c, sizeof(c)) || vud_cmd_ok(v, &at, sizeof(at)) ||
+	if (vud_create_2d(v, id, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, W, H) !=
+		    VIRTIO_GPU_RESP_OK_NODATA ||
+	    vud_attach(v, id, *gpa, W * H * 4) != VIRTIO_GPU_RESP_OK_NODATA ||
 	    vud_cmd_ok(v, &s, sizeof(s)))
 		return -EPROTO;
 	return 0;

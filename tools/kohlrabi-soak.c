@@ -48,15 +48,11 @@ now_s(void)
 static int
 make_fb(struct vud *v, uint32_t id, uint32_t w, uint32_t h, uint64_t gpa)
 {
-	struct {
-		struct virtio_gpu_resource_attach_backing a;
-		struct virtio_gpu_mem_entry e;
-	} at = {{{.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING}, id, 1}, {gpa, w * h * 4, 0}};
-
 	if (vud_create_2d(v, id, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, w, h) !=
-	    VIRTIO_GPU_RESP_OK_NODATA)
+		    VIRTIO_GPU_RESP_OK_NODATA ||
+	    vud_attach(v, id, gpa, w * h * 4) != VIRTIO_GPU_RESP_OK_NODATA)
 		return -EPROTO;
-	return vud_cmd_ok(v, &at, sizeof(at));
+	return 0;
 }
 
 static int

@@ -104,12 +104,6 @@ pixel(uint32_t x, uint32_t y, uint32_t seed)
 static void
 show(struct vud *v, uint32_t scanout, uint32_t id, uint32_t w, uint32_t h, uint32_t seed)
 {
-	struct {
-		struct virtio_gpu_resource_attach_backing a;
-		struct virtio_gpu_mem_entry e;
-	} at = {.a = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING,
-		      .resource_id = id,
-		      .nr_entries = 1}};
 	uint64_t gpa = vud_alloc(v, (size_t)w * h * 4);
 	uint32_t *px = vud_host(v, gpa);
 
@@ -118,8 +112,7 @@ show(struct vud *v, uint32_t scanout, uint32_t id, uint32_t w, uint32_t h, uint3
 		for (uint32_t x = 0; x < w; x++)
 			px[y * w + x] = pixel(x, y, seed) | 0xff000000u;
 	assert_int_equal(vud_create_2d(v, id, XRGB, w, h), OK);
-	at.e = (struct virtio_gpu_mem_entry){gpa, w * h * 4, 0};
-	assert_int_equal(vud_cmd(v, &at, sizeof(at)), OK);
+	assert_int_equal(vud_attach(v, id, gpa, w * h * 4), OK);
 	struct virtio_gpu_transfer_to_host_2d t = {.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D,
 						   .r = {0, 0, w, h},
 						   .resource_id = id};

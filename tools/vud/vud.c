@@ -1087,6 +1087,17 @@ vud_create_2d(struct vud *v, uint32_t id, uint32_t format, uint32_t w, uint32_t 
 }
 
 uint32_t
+vud_attach(struct vud *v, uint32_t id, uint64_t gpa, uint32_t len)
+{
+	struct {
+		struct virtio_gpu_resource_attach_backing a;
+		struct virtio_gpu_mem_entry e;
+	} at = {{{.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING}, id, 1}, {gpa, len, 0}};
+
+	return vud_cmd(v, &at, sizeof(at));
+}
+
+uint32_t
 vud_ctx_create(struct vud *v, uint32_t ctx, uint32_t context_init)
 {
 	struct virtio_gpu_ctx_create c = {.hdr = {.type = VIRTIO_GPU_CMD_CTX_CREATE, .ctx_id = ctx},

@@ -201,6 +201,8 @@ long vud_backend_fds(const struct vud *v);
 
 /* Driver helpers: one command each, returning the response type. */
 uint32_t vud_create_2d(struct vud *v, uint32_t id, uint32_t format, uint32_t w, uint32_t h);
+/* ATTACH_BACKING of one entry: len bytes at gpa. */
+uint32_t vud_attach(struct vud *v, uint32_t id, uint64_t gpa, uint32_t len);
 /* CTX_CREATE of ctx (context_init: the capset id, CONTEXT_INIT). */
 uint32_t vud_ctx_create(struct vud *v, uint32_t ctx, uint32_t context_init);
 /* A mappable HOST3D blob of ctx. */
