@@ -444,8 +444,8 @@ set_gfxstream_flags(struct options *o, const char *arg)
 static int
 set_screenshot_dir(struct options *o, const char *arg)
 {
-	if (!*arg) {
-		say("--screenshot-dir wants a directory, got ''");
+	if (!*arg || strlen(arg) > SCREENSHOT_DIR_MAX) {
+		say("--screenshot-dir wants a directory of 1..%d bytes", SCREENSHOT_DIR_MAX);
 		return -EINVAL;
 	}
 	o->screenshot_dir = arg;

@@ -10,6 +10,10 @@
 #include "kohlrabi/kohlrabi.h"
 #include "logsink.h"
 
+/* Longest --screenshot-dir: its file names (scanout-N-DATE-TIME.png) must fit
+   the daemon's 4000-byte path. */
+#define SCREENSHOT_DIR_MAX 3900
+
 struct options {
 	/* The device: kr_gpu_config_init()'s defaults, then the daemon's own
 	   (a 256M host-visible window; gfxstream blobs as fds the frontend can

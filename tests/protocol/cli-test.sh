@@ -51,6 +51,9 @@ check "gfxstream library path missing" 1 "cannot load /nonexistent/libgfxstream_
 	-s /tmp/kr-cli-test.sock
 check "gfxstream library without the ABI" 1 "no stream_renderer_init" \
 	"$kr" --gpu backend=gfxstream --gfxstream-lib=libc.so.6 -s /tmp/kr-cli-test.sock
+check "screenshot dir too long" 2 "wants a directory of 1..3900 bytes" "$kr" \
+	--screenshot-dir="/$(printf '%03900d' 0)" -s /tmp/x
+check "screenshot dir empty" 2 "wants a directory of 1..3900 bytes" "$kr" --screenshot-dir= -s /tmp/x
 check "shmem bit taken" 2 "not a bit kohlrabi already uses" "$kr" --shmem-protocol-bit=3 -s /tmp/x
 check "shmem bit range" 2 "wants 0..63" "$kr" --shmem-protocol-bit=64 -s /tmp/x
 check "window not page sized" 2 "not a multiple of 4K" "$kr" --hostmem-window=5000 -s /tmp/x
