@@ -36,8 +36,11 @@ options_usage(FILE *f)
 		"  -c, --print-capabilities  print the vhost-user capabilities as JSON and exit\n"
 		"\n"
 		"Device:\n"
-		"      --backend=NAME        renderer: 2d, virgl (alias 3d) or gfxstream;\n"
-		"                            default 2d.  Names not built in are refused.\n"
+		"      --backend=NAME        renderer: 2d, virgl (alias 3d), venus or\n"
+		"                            gfxstream; default 2d.  venus is virgl with\n"
+		"                            Vulkan (capset 4) required: virglrenderer 1.0+\n"
+		"                            and its render server.  Names not built in are\n"
+		"                            refused.\n"
 		"  -v, --virgl               same as --backend=virgl\n"
 		"  -r, --render-node=PATH    DRM render node for GPU backends (2d needs none)\n"
 		"      --gpu=KEY=VAL,...     crosvm-style device options: backend=2d|virgl|3d|\n"
@@ -155,13 +158,13 @@ parse_bool(const char *s, bool *out)
 static const char *
 backend_name(const char *name)
 {
-	static const char *const known[] = {"2d", "virgl", "3d", "gfxstream"};
+	static const char *const known[] = {"2d", "virgl", "3d", "venus", "gfxstream"};
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		if (!strcmp(name, known[i]))
 			return known[i];
 	}
-	say("unknown backend '%.64s' (expected 2d, virgl, 3d or gfxstream)", name);
+	say("unknown backend '%.64s' (expected 2d, virgl, 3d, venus or gfxstream)", name);
 	return NULL;
 }
 

@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fence_queue.h"
 #include "renderer.h"
 
 /* ---- the stream_renderer 0.1.2 ABI ---- */
@@ -181,22 +182,12 @@ static const struct {
 static const uint32_t capset_ids[] = {3, 8, 9};
 #define CAPSET_MAX 65536u
 
-struct gs_timeline {
-	uint32_t ctx_id;
-	uint8_t ring_idx;
-	bool on_ring;
-	uint64_t seq; /* newest retired (the core's fence sequence) */
-};
-
 struct gs {
 	struct renderer base;
 	struct sr_api api;
 	struct renderer_capset capsets[3];
 	uint32_t n_capsets;
-	pthread_mutex_t lock;	     /* guards the fields below: the fence callback's */
-	struct gs_timeline *retired; /* owned: timelines with fences to retire */
-	size_t n_retired, cap_retired;
-	bool lost; /* a fence could not be queued: retire everything */
+	struct fence_queue fences; /* the fence callback's mailbox */
 };
 
 struct gs_res {
@@ -229,58 +220,15 @@ fence_cb(void *user, struct sr_fence *f)
 {
 	struct gs *g = user;
 	bool on_ring = f->flags & SR_FENCE_FLAG_RING_IDX;
-	uint32_t ctx = on_ring ? f->ctx_id : 0;
-	uint8_t ring = on_ring ? f->ring_idx : 0;
 
-	pthread_mutex_lock(&g->lock);
-	for (size_t i = 0; i < g->n_retired; i++) {
-		struct gs_timeline *t = &g->retired[i];
-		if (t->on_ring == on_ring && t->ctx_id == ctx && t->ring_idx == ring) {
-			if (f->fence_id > t->seq)
-				t->seq = f->fence_id;
-			goto out;
-		}
-	}
-	if (g->n_retired == g->cap_retired) {
-		size_t cap = g->cap_retired ? g->cap_retired * 2 : 16;
-		struct gs_timeline *grown = realloc(g->retired, cap * sizeof(*grown));
-		if (!grown) {
-			g->lost = true;
-			goto out;
-		}
-		g->retired = grown;
-		g->cap_retired = cap;
-	}
-	g->retired[g->n_retired++] = (struct gs_timeline){ctx, ring, on_ring, f->fence_id};
-out:
-	pthread_mutex_unlock(&g->lock);
+	fence_queue_push(&g->fences, f->fence_id, on_ring ? f->ctx_id : 0,
+			 on_ring ? f->ring_idx : 0, on_ring);
 }
 
 static void
 gs_poll(struct renderer *r)
 {
-	struct gs *g = to_gs(r);
-	struct gs_timeline *list;
-	size_t n;
-	bool lost;
-
-	pthread_mutex_lock(&g->lock);
-	list = g->retired;
-	n = g->n_retired;
-	lost = g->lost;
-	g->retired = NULL;
-	g->n_retired = g->cap_retired = 0;
-	g->lost = false;
-	pthread_mutex_unlock(&g->lock);
-	for (size_t i = 0; i < n; i++)
-		renderer_fence_retired(r, list[i].seq, list[i].ctx_id, list[i].ring_idx,
-				       list[i].on_ring);
-	free(list);
-	if (lost) {
-		/* Out of memory in the callback: better early than never. */
-		log_bug_host(r->log, "gfxstream: fences lost; completing all pending");
-		renderer_fence_retire_all(r);
-	}
+	fence_queue_drain(&to_gs(r)->fences, r, "gfxstream");
 }
 
 static void *
@@ -356,7 +304,7 @@ gs_create(const struct renderer_init *init, struct renderer **out)
 		ret = -ENOMEM;
 		goto err;
 	}
-	pthread_mutex_init(&g->lock, NULL);
+	fence_queue_init(&g->fences);
 	ret = load_symbols(init->log, h, &g->api);
 	if (ret < 0) {
 		dlclose(h); /* nothing of it ran */
@@ -381,7 +329,7 @@ gs_create(const struct renderer_init *init, struct renderer **out)
 	return 0;
 err:
 	if (g)
-		pthread_mutex_destroy(&g->lock);
+		fence_queue_fini(&g->fences);
 	free(g);
 	atomic_store(&in_use, false);
 	return ret;
@@ -393,8 +341,7 @@ gs_destroy(struct renderer *r)
 	struct gs *g = to_gs(r);
 
 	g->api.teardown();
-	pthread_mutex_destroy(&g->lock);
-	free(g->retired);
+	fence_queue_fini(&g->fences);
 	free(g);
 	atomic_store(&in_use, false);
 }

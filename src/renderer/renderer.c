@@ -18,6 +18,7 @@ static const struct {
 #if KR_HAVE_VIRGL
 	{"virgl", &virgl_ops},
 	{"3d", &virgl_ops},
+	{"venus", &venus_ops},
 #endif
 	{"gfxstream", &gfxstream_ops},
 };
@@ -25,7 +26,7 @@ static const struct {
 static const char *const names[] = {
 	"2d",
 #if KR_HAVE_VIRGL
-	"virgl",     "3d",
+	"virgl",     "3d", "venus",
 #endif
 	"gfxstream", NULL,
 };

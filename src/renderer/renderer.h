@@ -226,6 +226,7 @@ const char *const *renderer_names(void);
 extern const struct renderer_ops r2d_ops;
 #if KR_HAVE_VIRGL
 extern const struct renderer_ops virgl_ops;
+extern const struct renderer_ops venus_ops; /* virgl with Venus required */
 #endif
 extern const struct renderer_ops gfxstream_ops;
 

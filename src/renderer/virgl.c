@@ -5,18 +5,39 @@
  *
  * virglrenderer keeps process-wide state, so only one device per process may
  * use it: the one exception to "no global state" (a second create gets
- * -EBUSY).  Fences: virglrenderer reports 32-bit fence numbers in order; we
- * hand it our own sequence and map it back to the guest's fences.
+ * -EBUSY).
+ *
+ * Venus (Vulkan, capset 4) lives here too, not in a backend of its own: it
+ * is the same virglrenderer instance, and one guest mixes GL contexts
+ * (capsets 1, 2) and Vulkan contexts (capset 4) as QEMU's virtio-gpu-gl
+ * with venus=on does.  Built against virglrenderer 1.0 or newer
+ * (KR_HAVE_VENUS), the backend runs the render server
+ * (/usr/libexec/virgl_render_server: Venus contexts live in its processes)
+ * and offers blobs, CONTEXT_INIT and capset 4 when the server answers.  The
+ * name "venus" is this backend with Venus required: it fails with the reason
+ * when Venus cannot run.
+ *
+ * Fences: with Venus, virglrenderer reports fences from its sync threads
+ * (VIRGL_RENDERER_ASYNC_FENCE_CB); without, from virgl_renderer_poll().
+ * Either way the callbacks only record them and poll() retires them into
+ * the core.  Context-0 fences carry 32-bit numbers retired in order (we hand
+ * virglrenderer our own sequence and map it back); ring fences carry the
+ * core's 64-bit sequence itself.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#define VIRGL_RENDERER_UNSTABLE_APIS /* blobs, context fences, Venus flags */
 #include <virgl/virglrenderer.h>
 
+#include "fence_queue.h"
 #include "renderer.h"
 
 /* virglrenderer.h only declares it; its ABI is virtio_gpu_box's layout. */
@@ -35,13 +56,20 @@ struct virgl_fence {
 
 #define VIRGL_MAX_FENCES 4096
 
+/* The capsets in GET_CAPSET_INFO's index order: VIRGL, VIRGL2, VENUS. */
+static const uint32_t capset_ids[] = {1, 2, 4};
+#define CAPSET_VENUS 4
+
 struct virgl {
 	struct renderer base;
 	int cookie;		 /* virglrenderer wants a non-NULL cookie */
 	const char *render_node; /* borrowed (the device's config); NULL: surfaceless */
+	bool venus;		 /* capset 4 offered: the render server answered */
 	uint32_t seq;
-	struct virgl_fence fences[VIRGL_MAX_FENCES]; /* ring of fences in flight */
+	struct virgl_fence fences[VIRGL_MAX_FENCES]; /* ring of context-0 fences in flight */
 	unsigned head, count;
+	_Atomic uint32_t global_done; /* newest retired context-0 fence (callbacks) */
+	struct fence_queue rings;     /* retired ring fences (callbacks) */
 };
 
 struct virgl_res {
@@ -49,6 +77,10 @@ struct virgl_res {
 	uint8_t *pixels; /* owned: readback for the display (2D-able resources) */
 	uint32_t stride;
 	bool attached; /* the backing's iovecs are handed to virglrenderer */
+	void *map;     /* a mapped blob's memory, or NULL */
+	uint64_t map_size;
+	bool own_map; /* map is our mmap of fd, not virglrenderer's */
+	int fd; /* owned: the mapped blob exported (for the frontend), or -1 */
 };
 
 /* The process-wide instance (see the file comment). */
@@ -66,12 +98,30 @@ to_res(struct resource *res)
 	return container_of(res, struct virgl_res, base);
 }
 
+/* virglrenderer's threads (or virgl_renderer_poll): record only. */
 static void
 write_fence(void *cookie, uint32_t seq)
 {
 	struct virgl *v = container_of((int *)cookie, struct virgl, cookie);
 
-	/* Retire, in order, every fence up to seq (wrap-aware). */
+	atomic_store(&v->global_done, seq); /* context-0 fences retire in order */
+}
+
+static void
+write_context_fence(void *cookie, uint32_t ctx_id, uint32_t ring_idx, uint64_t fence_id)
+{
+	struct virgl *v = container_of((int *)cookie, struct virgl, cookie);
+
+	fence_queue_push(&v->rings, fence_id, ctx_id, (uint8_t)ring_idx, true);
+}
+
+/* Retire, in order, every context-0 fence up to the newest retired one
+   (wrap-aware). */
+static void
+retire_global(struct virgl *v)
+{
+	uint32_t seq = atomic_load(&v->global_done);
+
 	while (v->count) {
 		struct virgl_fence f = v->fences[v->head];
 		if ((int32_t)(seq - f.seq) < 0)
@@ -98,54 +148,147 @@ get_drm_fd(void *cookie)
 	return open(v->render_node, O_RDWR | O_CLOEXEC);
 }
 
-static int
-virgl_create(const struct renderer_init *init, struct renderer **out)
-{
-	static struct virgl_renderer_callbacks cbs_surfaceless = {.version = 2,
-								  .write_fence = write_fence};
-	static struct virgl_renderer_callbacks cbs_node = {
-		.version = 2, .write_fence = write_fence, .get_drm_fd = get_drm_fd};
-	struct virgl *v;
-	int flags = VIRGL_RENDERER_USE_EGL | VIRGL_RENDERER_USE_GLES;
+static struct virgl_renderer_callbacks cbs_surfaceless = {
+	.version = 3, .write_fence = write_fence, .write_context_fence = write_context_fence};
+static struct virgl_renderer_callbacks cbs_node = {.version = 3,
+						   .write_fence = write_fence,
+						   .get_drm_fd = get_drm_fd,
+						   .write_context_fence = write_context_fence};
 
-	if (instance)
-		return -EBUSY;
-	v = calloc(1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	v->render_node = init->cfg->virgl.render_node;
-	if (v->render_node) {
-		/* Check the node ourselves: a clear message beats EGL's. */
-		int fd = open(v->render_node, O_RDWR | O_CLOEXEC);
-		if (fd < 0) {
-			log_msg(init->log, KR_LOG_WARN,
-				"render node %s: %s; virgl runs surfaceless (Mesa's software "
-				"rendering) instead",
-				v->render_node, strerror(errno));
-			v->render_node = NULL;
-		} else {
-			close(fd);
-		}
+/* The render node if it opens; else NULL, said once. */
+static const char *
+check_render_node(const struct renderer_init *init)
+{
+	const char *node = init->cfg->virgl.render_node;
+
+	if (!node)
+		return NULL;
+	/* Check the node ourselves: a clear message beats EGL's. */
+	int fd = open(node, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		log_msg(init->log, KR_LOG_WARN,
+			"render node %s: %s; virgl runs surfaceless (Mesa's software rendering) "
+			"instead",
+			node, strerror(errno));
+		return NULL;
 	}
-	virgl_set_debug_callback(debug_log);
-	if (v->render_node && virgl_renderer_init(&v->cookie, flags, &cbs_node) != 0) {
+	close(fd);
+	return node;
+}
+
+/* virgl_renderer_init on the render node, else surfaceless.  0 or -ENODEV. */
+static int
+init_egl(struct virgl *v, const struct renderer_init *init, int flags)
+{
+	if (v->render_node && virgl_renderer_init(&v->cookie, flags, &cbs_node) == 0)
+		return 0;
+	if (v->render_node) {
 		log_msg(init->log, KR_LOG_WARN,
 			"virglrenderer: EGL initialisation on %s failed; virgl runs surfaceless "
 			"(Mesa's software rendering) instead",
 			v->render_node);
 		v->render_node = NULL;
 	}
-	if (!v->render_node &&
-	    virgl_renderer_init(&v->cookie, flags | VIRGL_RENDERER_USE_SURFACELESS,
-				&cbs_surfaceless) != 0) {
-		log_bug_host(init->log, "virglrenderer: EGL initialisation failed (surfaceless); "
-					"install Mesa's EGL drivers (libegl-mesa0)");
-		free(v);
+	if (virgl_renderer_init(&v->cookie, flags | VIRGL_RENDERER_USE_SURFACELESS,
+				&cbs_surfaceless) == 0)
+		return 0;
+	return -ENODEV;
+}
+
+#if KR_HAVE_VENUS
+#define VENUS_HOW                                                                                  \
+	"Venus needs virglrenderer's render server (" RENDER_SERVER_PATH ", package "           \
+	"virgl-server) and a Vulkan driver on the host (mesa-vulkan-drivers)"
+#define RENDER_SERVER_PATH "/usr/libexec/virgl_render_server"
+
+/* Start virglrenderer with Venus (the render server) if it can; without it
+   unless required.  0 or -ENODEV (said why). */
+static int
+init_with_venus(struct virgl *v, const struct renderer_init *init, int flags, bool require)
+{
+	const int venus = VIRGL_RENDERER_VENUS | VIRGL_RENDERER_RENDER_SERVER;
+	uint32_t ver = 0, size = 0;
+
+	if (init_egl(v, init, flags | venus) == 0) {
+		virgl_renderer_get_cap_set(CAPSET_VENUS, &ver, &size);
+		if (size)
+			goto on;
+		/* Up, but the server's capset is empty: no Vulkan device there. */
+		virgl_renderer_cleanup(&v->cookie);
+	}
+	if (require) {
+		log_bug_host(init->log, "venus: the render server did not start or found no "
+					"Vulkan device; " VENUS_HOW);
 		return -ENODEV;
+	}
+	log_msg(init->log, KR_LOG_WARN,
+		"virgl: Venus (Vulkan) is off: the render server did not start or found no "
+		"Vulkan device; " VENUS_HOW);
+	return init_egl(v, init, flags);
+on:
+	v->venus = true;
+	log_msg(init->log, KR_LOG_INFO, "virgl: Venus (Vulkan, capset 4) is on: %u bytes, v%u",
+		size, ver);
+	return 0;
+}
+#endif
+
+static int
+create_common(const struct renderer_init *init, bool require_venus, struct renderer **out)
+{
+	struct virgl *v;
+	int flags = VIRGL_RENDERER_USE_EGL | VIRGL_RENDERER_USE_GLES, ret;
+
+	if (instance)
+		return -EBUSY;
+#if !KR_HAVE_VENUS
+	if (require_venus) {
+		log_bug_host(init->log,
+			     "venus: not available: this kohlrabi was built against virglrenderer "
+			     "%s; Venus needs virglrenderer 1.0 or newer with its render server "
+			     "(Debian 13's libvirglrenderer-dev and virgl-server); --backend=virgl "
+			     "gives OpenGL",
+			     KR_VIRGL_VERSION);
+		return -ENOTSUP;
+	}
+#endif
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->render_node = check_render_node(init);
+	fence_queue_init(&v->rings);
+	virgl_set_debug_callback(debug_log);
+#if KR_HAVE_VENUS
+	/* Fences from virglrenderer's threads, not only from polling. */
+	flags |= VIRGL_RENDERER_THREAD_SYNC | VIRGL_RENDERER_ASYNC_FENCE_CB;
+	ret = init_with_venus(v, init, flags, require_venus);
+#else
+	ret = init_egl(v, init, flags);
+#endif
+	if (ret < 0) {
+		if (!require_venus)
+			log_bug_host(init->log, "virglrenderer: EGL initialisation failed "
+						"(surfaceless); install Mesa's EGL drivers "
+						"(libegl-mesa0)");
+		fence_queue_fini(&v->rings);
+		free(v);
+		return ret;
 	}
 	instance = v;
 	*out = &v->base;
 	return 0;
+}
+
+static int
+virgl_create(const struct renderer_init *init, struct renderer **out)
+{
+	return create_common(init, false, out);
+}
+
+static int
+venus_create(const struct renderer_init *init, struct renderer **out)
+{
+	return create_common(init, true, out);
 }
 
 static void
@@ -153,7 +296,8 @@ virgl_destroy(struct renderer *r)
 {
 	struct virgl *v = to_virgl(r);
 
-	virgl_renderer_cleanup(&v->cookie);
+	virgl_renderer_cleanup(&v->cookie); /* joins its sync threads */
+	fence_queue_fini(&v->rings);
 	instance = NULL;
 	free(v);
 }
@@ -170,6 +314,7 @@ create_res(struct virgl_renderer_resource_create_args *args, struct resource **o
 		free(vr);
 		return -EINVAL;
 	}
+	vr->fd = -1;
 	vr->base.id = args->handle;
 	vr->base.format = args->format;
 	vr->base.width = args->width;
@@ -232,11 +377,31 @@ virgl_detach_backing(struct renderer *r, struct resource *res)
 	vr->attached = false;
 }
 
+/* Let go of a blob's mapping and its exported fd (the frontend has its own). */
+static void
+virgl_resource_unmap(struct renderer *r, struct resource *res)
+{
+	struct virgl_res *vr = to_res(res);
+
+	(void)r;
+	if (vr->map && vr->own_map)
+		munmap(vr->map, (size_t)vr->map_size);
+	else if (vr->map)
+		virgl_renderer_resource_unmap(res->id);
+	vr->map = NULL;
+	vr->own_map = false;
+	vr->map_size = 0;
+	if (vr->fd >= 0)
+		close(vr->fd);
+	vr->fd = -1;
+}
+
 static void
 virgl_resource_destroy(struct renderer *r, struct resource *res)
 {
 	struct virgl_res *vr = to_res(res);
 
+	virgl_resource_unmap(r, res);
 	virgl_detach_backing(r, res);
 	virgl_renderer_resource_unref(res->id);
 	free(vr->pixels);
@@ -317,7 +482,8 @@ static int
 virgl_ctx_create(struct renderer *r, uint32_t ctx_id, uint32_t capset_id, const char *name,
 		 uint32_t nlen)
 {
-	(void)r;
+	if (capset_id == CAPSET_VENUS && !to_virgl(r)->venus)
+		return -EINVAL;
 	if (capset_id)
 		return virgl_renderer_context_create_with_flags(ctx_id, capset_id, nlen, name)
 			       ? -EINVAL
@@ -356,18 +522,17 @@ virgl_submit_3d(struct renderer *r, uint32_t ctx_id, void *buf, uint32_t size)
 static uint32_t
 virgl_num_capsets(struct renderer *r)
 {
-	(void)r;
-	return 2; /* VIRGL, VIRGL2 */
+	return to_virgl(r)->venus ? 3 : 2; /* VIRGL, VIRGL2 (, VENUS) */
 }
 
 static int
 virgl_capset_info(struct renderer *r, uint32_t index, struct renderer_capset *out)
 {
-	uint32_t id = index + 1, ver = 0, size = 0;
+	uint32_t id, ver = 0, size = 0;
 
-	(void)r;
-	if (index >= 2)
+	if (index >= virgl_num_capsets(r))
 		return -EINVAL;
+	id = capset_ids[index];
 	virgl_renderer_get_cap_set(id, &ver, &size);
 	*out = (struct renderer_capset){id, ver, size};
 	return 0;
@@ -393,6 +558,15 @@ virgl_create_fence(struct renderer *r, uint64_t core_seq, uint32_t ctx_id, uint8
 {
 	struct virgl *v = to_virgl(r);
 
+#if KR_HAVE_VENUS
+	/* A context's ring: virglrenderer hands our sequence back. */
+	if (on_ring)
+		return virgl_renderer_context_create_fence(ctx_id,
+							   VIRGL_RENDERER_FENCE_FLAG_MERGEABLE,
+							   ring_idx, core_seq)
+			       ? -EINVAL
+			       : 0;
+#endif
 	if (v->count == VIRGL_MAX_FENCES)
 		return -EBUSY; /* the core completes it after the earlier fences */
 	uint32_t seq = ++v->seq;
@@ -407,31 +581,161 @@ virgl_create_fence(struct renderer *r, uint64_t core_seq, uint32_t ctx_id, uint8
 static void
 virgl_poll(struct renderer *r)
 {
-	(void)r;
+	struct virgl *v = to_virgl(r);
+
 	virgl_renderer_poll();
+	retire_global(v);
+	fence_queue_drain(&v->rings, r, "virgl");
 }
 
-const struct renderer_ops virgl_ops = {
-	.name = "virgl",
-	.features = 1ull << VIRTIO_GPU_F_VIRGL,
-	.create = virgl_create,
-	.destroy = virgl_destroy,
-	.resource_create_2d = virgl_resource_create_2d,
-	.resource_destroy = virgl_resource_destroy,
-	.transfer_to_host_2d = virgl_transfer_2d,
-	.resource_pixels = virgl_resource_pixels,
-	.resource_create_3d = virgl_resource_create_3d,
-	.attach_backing = virgl_attach_backing,
-	.detach_backing = virgl_detach_backing,
-	.transfer_3d = virgl_transfer_3d,
-	.ctx_create = virgl_ctx_create,
-	.ctx_destroy = virgl_ctx_destroy,
-	.ctx_attach = virgl_ctx_attach,
-	.ctx_detach = virgl_ctx_detach,
-	.submit_3d = virgl_submit_3d,
-	.num_capsets = virgl_num_capsets,
-	.capset_info = virgl_capset_info,
-	.capset_get = virgl_capset_get,
-	.create_fence = virgl_create_fence,
-	.poll = virgl_poll,
-};
+#if KR_HAVE_VENUS
+static int
+virgl_resource_create_blob(struct renderer *r, const struct renderer_blob *a,
+			   struct resource **out)
+{
+	const struct backing *b = a->backing;
+	struct virgl_renderer_resource_create_blob_args args = {
+		.res_handle = a->id,
+		.ctx_id = a->ctx_id,
+		.blob_mem = a->blob_mem,
+		.blob_flags = a->blob_flags,
+		.blob_id = a->blob_id,
+		.size = a->size,
+	};
+	struct virgl_res *vr;
+
+	if (b && (!b->iov || b->n_iov > UINT32_MAX))
+		return -EINVAL;
+	if (b) {
+		args.iovecs = b->iov;
+		args.num_iovs = (uint32_t)b->n_iov;
+	}
+	vr = calloc(1, sizeof(*vr));
+	if (!vr)
+		return -ENOMEM;
+	if (virgl_renderer_resource_create_blob(&args) != 0) {
+		log_bug_guest(r->log, "virgl: blob %u (ctx %u, blob_id %llu, %llu bytes) not created",
+			      a->id, a->ctx_id, (unsigned long long)a->blob_id,
+			      (unsigned long long)a->size);
+		free(vr);
+		return -EINVAL;
+	}
+	vr->fd = -1;
+	vr->base.id = a->id;
+	/* virglrenderer keeps a GUEST blob's iovecs: detach/attach_backing hand
+	   it new ones when the memory map changes. */
+	vr->attached = b != NULL;
+	*out = &vr->base;
+	return 0;
+}
+
+/* The blob's memory as an fd the frontend can map, or -1. */
+static int
+export_fd(uint32_t id)
+{
+	uint32_t type = 0;
+	int fd = -1;
+
+	if (virgl_renderer_resource_export_blob(id, &type, &fd) != 0 || fd < 0)
+		return -1;
+	if (type == VIRGL_RENDERER_BLOB_FD_TYPE_SHM || type == VIRGL_RENDERER_BLOB_FD_TYPE_OPAQUE ||
+	    type == VIRGL_RENDERER_BLOB_FD_TYPE_DMABUF)
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* Our own mapping of the exported fd, when it is one we can map whole
+   (virglrenderer maps Venus's opaque fds through a Vulkan device of its
+   own in this process, which we keep out of the way). */
+static void *
+map_fd(int fd, uint64_t size)
+{
+	struct stat st;
+
+	if (fd < 0 || size > SIZE_MAX || fstat(fd, &st) < 0 ||
+	    (S_ISREG(st.st_mode) && (uint64_t)st.st_size < size))
+		return NULL;
+	void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Map a MAPPABLE host blob: its exported fd for the frontend's window, and
+   a mapping here (of that fd, else virglrenderer's). */
+static int
+virgl_resource_map(struct renderer *r, struct resource *res, struct renderer_map *out)
+{
+	struct virgl_res *vr = to_res(res);
+	uint32_t info = VIRGL_RENDERER_MAP_CACHE_CACHED;
+	uint64_t size = (res->blob_size + 4095) & ~(uint64_t)4095;
+
+	if (vr->fd < 0)
+		vr->fd = export_fd(res->id);
+	if (!vr->map && (vr->map = map_fd(vr->fd, size)) != NULL) {
+		vr->map_size = size;
+		vr->own_map = true;
+	}
+	if (!vr->map) {
+		void *p = NULL;
+		if (virgl_renderer_resource_map(res->id, &p, &size) != 0 || !p) {
+			log_bug_guest(r->log, "virgl: blob %u cannot be mapped", res->id);
+			return -EINVAL;
+		}
+		vr->map = p;
+		vr->map_size = size;
+	}
+	if (virgl_renderer_resource_get_map_info(res->id, &info) != 0)
+		info = VIRGL_RENDERER_MAP_CACHE_CACHED;
+	*out = (struct renderer_map){
+		.host = vr->map,
+		.size = vr->map_size,
+		.fd = vr->fd,
+		.fd_offset = 0,
+		.map_info = info & VIRTIO_GPU_MAP_CACHE_MASK,
+	};
+	return 0;
+}
+
+static int
+virgl_blob_read(struct renderer *r, struct resource *res, uint64_t off, void *dst, size_t len)
+{
+	struct virgl_res *vr = to_res(res);
+	struct renderer_map m;
+
+	if (!vr->map && virgl_resource_map(r, res, &m) < 0)
+		return -EINVAL;
+	if (off > vr->map_size || len > vr->map_size - off)
+		return -EINVAL;
+	memcpy(dst, (const uint8_t *)vr->map + off, len);
+	return 0;
+}
+#endif
+
+#if KR_HAVE_VENUS
+#define VIRGL_FEATURES                                                                             \
+	((1ull << VIRTIO_GPU_F_VIRGL) | (1ull << VIRTIO_GPU_F_RESOURCE_BLOB) |                     \
+	 (1ull << VIRTIO_GPU_F_CONTEXT_INIT))
+#define VIRGL_BLOB_OPS                                                                             \
+	.resource_create_blob = virgl_resource_create_blob, .resource_map = virgl_resource_map,    \
+	.resource_unmap = virgl_resource_unmap, .blob_read = virgl_blob_read,
+#else
+#define VIRGL_FEATURES (1ull << VIRTIO_GPU_F_VIRGL)
+#define VIRGL_BLOB_OPS
+#endif
+
+/* Everything but the name and create: virgl and venus are one backend. */
+#define VIRGL_OPS                                                                                  \
+	.features = VIRGL_FEATURES, .destroy = virgl_destroy,                                      \
+	.resource_create_2d = virgl_resource_create_2d,                                            \
+	.resource_destroy = virgl_resource_destroy, .transfer_to_host_2d = virgl_transfer_2d,      \
+	.resource_pixels = virgl_resource_pixels, .resource_create_3d = virgl_resource_create_3d,  \
+	.attach_backing = virgl_attach_backing, .detach_backing = virgl_detach_backing,            \
+	.transfer_3d = virgl_transfer_3d, .ctx_create = virgl_ctx_create,                          \
+	.ctx_destroy = virgl_ctx_destroy, .ctx_attach = virgl_ctx_attach,                          \
+	.ctx_detach = virgl_ctx_detach, .submit_3d = virgl_submit_3d,                              \
+	.num_capsets = virgl_num_capsets, .capset_info = virgl_capset_info,                        \
+	.capset_get = virgl_capset_get, .create_fence = virgl_create_fence, .poll = virgl_poll,    \
+	VIRGL_BLOB_OPS
+
+const struct renderer_ops virgl_ops = {.name = "virgl", .create = virgl_create, VIRGL_OPS};
+const struct renderer_ops venus_ops = {.name = "venus", .create = venus_create, VIRGL_OPS};

@@ -167,24 +167,6 @@ vu_dev_attach(struct vu_dev *d, int fd)
 	return 0;
 }
 
-void
-vu_dev_detach(struct vu_dev *d)
-{
-	/* The frontend is gone (or being dropped): nobody answers on the
-	   backend channel, so the reset below unmaps blobs locally at once. */
-	if (d->backend_fd >= 0)
-		close(d->backend_fd);
-	d->backend_fd = -1;
-	reset_all(d);
-	struct vu_mem old = d->mem;
-	memset(&d->mem, 0, sizeof(d->mem));
-	d->cb->mem_changed(d->user, &d->mem); /* forgotten first, then unmapped */
-	vu_mem_clear(&old);
-	if (d->fd >= 0)
-		close(d->fd);
-	d->fd = -1;
-}
-
 static void
 close_fds(struct vu_msg *m)
 {
@@ -193,6 +175,36 @@ close_fds(struct vu_msg *m)
 			close(m->fds[i]);
 	}
 	m->n_fds = 0;
+}
+
+/* A deferred memory table nobody will apply. */
+static void
+drop_deferred(struct vu_dev *d)
+{
+	if (d->deferred) {
+		close_fds(d->deferred);
+		free(d->deferred);
+	}
+	d->deferred = NULL;
+}
+
+void
+vu_dev_detach(struct vu_dev *d)
+{
+	/* The frontend is gone (or being dropped): nobody answers on the
+	   backend channel, so the reset below unmaps blobs locally at once. */
+	if (d->backend_fd >= 0)
+		close(d->backend_fd);
+	d->backend_fd = -1;
+	drop_deferred(d);
+	reset_all(d);
+	struct vu_mem old = d->mem;
+	memset(&d->mem, 0, sizeof(d->mem));
+	d->cb->mem_changed(d->user, &d->mem); /* forgotten first, then unmapped */
+	vu_mem_clear(&old);
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
 }
 
 static uint64_t
@@ -729,6 +741,98 @@ backend_drop(struct vu_dev *d, const char *why, int err)
 }
 
 /*
+ * A SET_MEM_TABLE the frontend sent while we wait for a backend-channel
+ * ack: taken in and acknowledged now, applied by vu_dev_apply_deferred once
+ * the request being served is done (its chain may point into the current
+ * table).  QEMU updates the table when a SHMEM map changes and waits for
+ * our reply before it reads the next backend request, so without this the
+ * next map would wait for an ack that cannot come.  A newer table replaces
+ * an older deferred one (a table is complete).  Anything else is left on
+ * the socket for the loop: -EAGAIN, and the socket is not read again
+ * during this wait.
+ */
+static int
+defer_front(struct vu_dev *d)
+{
+	struct vu_hdr h;
+	struct vu_msg *m;
+	ssize_t n = recv(d->fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+	int ret;
+
+	if (n != (ssize_t)sizeof(h) || h.request != VU_SET_MEM_TABLE)
+		return -EAGAIN;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	ret = recv_msg(d, m);
+	if (ret < 0) {
+		/* The message is half read: the connection cannot go on. */
+		shutdown(d->fd, SHUT_RDWR);
+		close_fds(m);
+		free(m);
+		return ret;
+	}
+	d->messages++;
+	drop_deferred(d);
+	d->deferred = m;
+	log_msg(d->log, KR_LOG_DEBUG,
+		"vhost-user: SET_MEM_TABLE (%u fds) while a backend request waits for its ack: "
+		"acknowledged, applied after the request",
+		m->n_fds);
+	if ((m->hdr.flags & VU_FLAG_NEED_REPLY) &&
+	    (d->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK)))
+		reply_u64(d, m->hdr.request, 0);
+	return 0;
+}
+
+/* Until the backend channel is readable (or deadline), taking in the
+   frontend's memory-table updates meanwhile (defer_front). */
+static int
+await_backend(struct vu_dev *d, uint64_t deadline)
+{
+	bool front = d->fd >= 0;
+
+	for (;;) {
+		uint64_t now = mono_ms();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd pfd[2] = {{d->backend_fd, POLLIN, 0}, {front ? d->fd : -1, POLLIN, 0}};
+		int r = poll(pfd, 2, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (pfd[0].revents)
+			return 0; /* data, or a hang-up read_before reports */
+		if (pfd[1].revents && defer_front(d) < 0)
+			front = false;
+	}
+}
+
+int
+vu_dev_apply_deferred(struct vu_dev *d)
+{
+	struct vu_msg *m = d->deferred;
+	int ret;
+
+	if (!m)
+		return 0;
+	d->deferred = NULL;
+	ret = handle(d, m);
+	if (ret < 0) {
+		/* Already acknowledged: the frontend's view is wrong; hang up. */
+		log_msg(d->log, KR_LOG_ERROR,
+			"vhost-user: deferred SET_MEM_TABLE refused: %s; dropping the frontend",
+			strerror(-ret));
+		if (d->fd >= 0)
+			shutdown(d->fd, SHUT_RDWR);
+	}
+	close_fds(m);
+	free(m);
+	return ret;
+}
+
+/*
  * Send a request on the backend channel and wait for its ack.  The channel
  * carries one request at a time and nothing else comes from the frontend on
  * it, so the reply must be the ack of this request: anything unsolicited,
@@ -786,7 +890,9 @@ backend_request(struct vu_dev *d, uint32_t request, const struct vu_mmap *p, int
 		uint64_t u64;
 	} __attribute__((packed)) r;
 	uint64_t deadline = mono_ms() + VU_BACKEND_ACK_TIMEOUT_MS;
-	int ret = read_before(d->backend_fd, &r.hdr, sizeof(r.hdr), deadline);
+	int ret = await_backend(d, deadline);
+	if (ret == 0)
+		ret = read_before(d->backend_fd, &r.hdr, sizeof(r.hdr), deadline);
 	if (ret == 0 &&
 	    (r.hdr.request != request || (r.hdr.flags & VU_FLAG_VERSION_MASK) != VU_VERSION ||
 	     !(r.hdr.flags & VU_FLAG_REPLY) || r.hdr.size != 8))
@@ -830,9 +936,13 @@ vu_dev_shmem_unmap(struct vu_dev *d, uint8_t shmid, uint64_t shm_offset, uint64_
 int
 vu_dev_dispatch(struct vu_dev *d)
 {
-	struct vu_msg *m = calloc(1, sizeof(*m));
+	struct vu_msg *m;
 	int ret;
 
+	/* A table taken in during an ack wait comes before what follows it. */
+	if (vu_dev_apply_deferred(d) < 0)
+		return -EPROTO;
+	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	ret = recv_msg(d, m);

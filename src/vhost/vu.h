@@ -38,6 +38,8 @@ struct vu_ops {
 	void (*reset)(void *user);
 };
 
+struct vu_msg;
+
 struct vu_dev {
 	int fd; /* owned: the connection, -1 when none */
 	uint64_t features;
@@ -58,6 +60,10 @@ struct vu_dev {
 	   crosvm 22); shmem_bit < 0 disables it. */
 	uint64_t shmem_size;
 	int shmem_bit;
+	/* owned: a SET_MEM_TABLE taken in (and acknowledged) while a backend
+	   request waited for its ack, or NULL; applied by vu_dev_apply_deferred
+	   or the next vu_dev_dispatch, freed by vu_dev_detach. */
+	struct vu_msg *deferred;
 };
 
 void vu_dev_init(struct vu_dev *d, const struct vu_ops *ops, void *user, struct logger *log);
@@ -76,10 +82,17 @@ int vu_dev_dispatch(struct vu_dev *d);
    backend channel (-EOPNOTSUPP otherwise); waits for the frontend's ack when
    REPLY_ACK was negotiated (-EIO when it refuses), at most
    VU_BACKEND_ACK_TIMEOUT_MS: a missing, late or malformed ack closes the
-   channel (-ETIMEDOUT / -EPROTO) until the next SET_BACKEND_REQ_FD. */
+   channel (-ETIMEDOUT / -EPROTO) until the next SET_BACKEND_REQ_FD.  A
+   SET_MEM_TABLE the frontend sends meanwhile is acknowledged at once and
+   kept in d->deferred (the caller's request may still use the current
+   table): call vu_dev_apply_deferred when that request is done. */
 int vu_dev_shmem_map(struct vu_dev *d, uint8_t shmid, int fd, uint64_t fd_offset,
 		     uint64_t shm_offset, uint64_t len, bool writable);
 int vu_dev_shmem_unmap(struct vu_dev *d, uint8_t shmid, uint64_t shm_offset, uint64_t len);
+/* Apply a deferred SET_MEM_TABLE (see vu_dev_shmem_map), if any.  0, or
+   -errno when it was refused: the connection is then shut down (the loop
+   sees the hang-up). */
+int vu_dev_apply_deferred(struct vu_dev *d);
 /* Features offered to the frontend (ring + vhost-user + device). */
 uint64_t vu_dev_offered(const struct vu_dev *d);
 

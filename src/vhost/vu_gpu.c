@@ -407,6 +407,8 @@ dev_queue_kick(void *user, unsigned q)
 		vring_set_avail_event(vr);
 	} while (ret == 0 && !(q == 0 && g->ctrl_held) && vring_has_avail(vr));
 	vring_flush(vr);
+	/* A memory table that came during a blob map's ack wait. */
+	vu_dev_apply_deferred(&g->vu);
 	poll_fences(g);
 	schedule_present(g);
 	display_watch(g);

@@ -160,8 +160,11 @@ class Guest:
                 "-initrd", os.path.join(self.image_dir, "initrd.img"),
                 "-append", "console=ttyS0 quiet panic=-1"]
         if self.host_root:
-            # The host's root, read-only, for chroot (the guest gets Mesa).
-            args += ["-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on"]
+            # The host's root (or another root: a path), read-only, for
+            # chroot at /host (the guest gets Mesa).
+            path = "/" if self.host_root is True else self.host_root
+            args += ["-virtfs", f"local,path={path},mount_tag=hostroot,security_model=none,"
+                     "readonly=on"]
         if self.gpu == "generic":
             # QEMU 11's generic vhost-user device: every device feature of the
             # backend reaches the guest, and the SHMEM region; no display socket.

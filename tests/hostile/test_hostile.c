@@ -1774,6 +1774,35 @@ map_blob(struct vud *v, uint32_t id)
 	return r.hdr.type;
 }
 
+/* A frontend that sends a new memory table (and waits for its reply)
+   before it acks a map or unmap, as QEMU 11.1 does: the daemon takes the
+   table in while it waits, so the ack comes and the map succeeds (it
+   waited for an ack that could not come, then failed the map). */
+static void
+test_map_memtable_first(void **state)
+{
+	struct vud *v = start_mappable(2);
+
+	(void)state;
+	__atomic_store_n(&v->backend_peer, VUD_PEER_MEMTABLE_FIRST, __ATOMIC_RELEASE);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(map_blob(v, 1), MAP_INFO);
+		assert_int_equal(map_blob(v, 2), MAP_INFO);
+		struct virtio_gpu_resource_unmap_blob u = {
+			.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB, .resource_id = 1};
+		expect(v, &u, sizeof(u), OK);
+		u.resource_id = 2;
+		expect(v, &u, sizeof(u), OK);
+	}
+	assert_int_equal(__atomic_load_n(&v->n_shmem_map, __ATOMIC_ACQUIRE), 6);
+	assert_int_equal(__atomic_load_n(&v->n_shmem_unmap, __ATOMIC_ACQUIRE), 6);
+	/* The queue still works on the table taken in meanwhile. */
+	assert_int_equal(vud_create_2d(v, 9, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64), OK);
+	__atomic_store_n(&v->backend_peer, VUD_PEER_ANSWER, __ATOMIC_RELEASE);
+	unref_blobs(v, 2);
+	finish(v);
+}
+
 /* Our end of the backend channel answers as peer says: the daemon waits at
    most 1 s, closes the channel and fails that MAP_BLOB; later ones fail at
    once without a word on any channel, until a new channel comes. */
@@ -2026,6 +2055,7 @@ main(int argc, char **argv)
 		T(test_backend_reply_oversized),
 		T(test_backend_reply_late),
 		T(test_backend_silent),
+		T(test_map_memtable_first),
 		T(test_hangup_silent_backend),
 		T(test_sigterm_silent_backend),
 #endif

@@ -250,6 +250,8 @@ backend_msg(struct vud *v, const struct vu_hdr *h, const struct vu_mmap *m, int 
 	return 1;
 }
 
+static int mem_table_msg(struct vud *v);
+
 /* Our answer to a request that wants one, as v->backend_peer says. */
 static int
 backend_answer(struct vud *v, int fd, uint32_t request, uint64_t status)
@@ -265,6 +267,13 @@ backend_answer(struct vud *v, int fd, uint32_t request, uint64_t status)
 							      : VU_BACKEND_SHMEM_MAP;
 		break;
 	case VUD_PEER_OVERSIZED: r.h.size = 16; break;
+	case VUD_PEER_MEMTABLE_FIRST:
+		/* QEMU commits the region change (a new table, its reply
+		   awaited) before it reads on; the main thread is meanwhile in
+		   a queue request, not on the socket. */
+		if (mem_table_msg(v) < 0)
+			return -EPIPE;
+		break;
 	case VUD_PEER_LATE:
 		for (int i = 0; i < 150 && !__atomic_load_n(&v->backend_stop, __ATOMIC_ACQUIRE);
 		     i++)

@@ -52,6 +52,8 @@ enum vud_backend_peer {
 	VUD_PEER_LATE,		/* the right ack, 1.5 s late */
 	VUD_PEER_SILENT,	/* reads nothing, answers nothing; kept open by
 				   vud_disconnect until vud_stop */
+	VUD_PEER_MEMTABLE_FIRST, /* as QEMU 11.1: a SET_MEM_TABLE on the front
+				    channel (its reply awaited) before the ack */
 };
 
 struct vud_ring {
