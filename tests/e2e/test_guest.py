@@ -477,6 +477,46 @@ def generic_main(args, image, log_dir, tap):
     return finish(tap, status)
 
 
+def venus_main(args, log_dir, image, tap):
+    """Venus (Vulkan) in a real guest: kohlrabi built in the trixie root
+    (scripts/trixie-build, virglrenderer 1.1 with its render server) and run
+    chrooted there (scripts/trixie-chroot), QEMU 11.1's generic vhost-user
+    device, the guest chrooted into the same root over 9p (Mesa 26's Venus
+    driver)."""
+    build = ["--asan"] if args.asan else []
+    subprocess.run([os.path.join(TOP, "scripts", "trixie-build"), *build, args.cache],
+                   check=True, stdout=sys.stderr)
+    root = os.path.join(args.cache, "trixie")
+    exe = os.path.join(TOP, "build-trixie-asan" if args.asan else "build-trixie", "kohlrabi")
+    qemu = [os.path.join(TOP, "scripts", "trixie-run"), root, "/usr/bin/qemu-system-x86_64",
+            "-L", os.path.join(root, "usr", "share", "qemu")]
+    args.backend = [os.path.join(TOP, "scripts", "trixie-chroot"), root, exe, "--backend=venus",
+                    "--socket-path", "{socket}", "--log-level", "info"]
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"  # Mesa's allocations at exit
+    backend, sock, sock_dir, log = start_backend(args, log_dir, env)
+    g = Guest(image, os.path.join(log_dir, "guest.log"), gpu="generic", socket_path=sock,
+              qemu=qemu, host_root=root)
+    icd = "VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/virtio_icd.json"
+    try:
+        boot = g.start()
+        st, out = g.run("dmesg | grep -E 'features:|cap set'")
+        ok = (st == 0 and "+resource_blob" in out and "+host_visible" in out
+              and "+context_init" in out and re.search(r"cap set \d+: id 4,", out) is not None)
+        tap.result(ok, "venus: the guest kernel reports blobs, context init, the host-visible "
+                   "region and capset 4", f"boot {boot:.1f} s; " + " | ".join(out.split("\n")))
+        st, out = g.run(f"chroot /host env {icd} vulkaninfo --summary 2>&1 | "
+                        "grep -E 'deviceName|driverName|driverInfo'", timeout=300)
+        ok = st == 0 and "Virtio-GPU Venus" in out and re.search(r"driverName\s*=\s*venus", out)
+        tap.result(bool(ok), "venus: vulkaninfo in the guest names the Venus device",
+                   " | ".join(x.strip() for x in out.split("\n")))
+    except GuestError as e:
+        tap.result(False, "venus guest scenario", str(e))
+    finally:
+        status = stop_all(g, backend, log, sock_dir)
+    return finish(tap, status)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cache", default=default_cache())
@@ -487,9 +527,14 @@ def main():
     ap.add_argument("--vncgrab", help="tests/e2e/vncgrab, to check the backend's --vnc console")
     ap.add_argument("--generic", action="store_true",
                     help="QEMU 11.1's generic vhost-user device (scripts/build-trixie)")
+    ap.add_argument("--venus", action="store_true",
+                    help="Venus in a real guest (scripts/trixie-build; the backend command "
+                    "is the trixie build's)")
+    ap.add_argument("--asan", action="store_true",
+                    help="with --venus: the trixie root's ASan + UBSan build")
     ap.add_argument("backend", nargs=argparse.REMAINDER)
     args = ap.parse_args()
-    if not args.backend:
+    if not args.backend and not args.venus:
         ap.error("give the backend command")
     if not os.path.exists(QEMU):
         print("Bail out! qemu-system-x86_64 missing: run scripts/install-deps guest")
@@ -501,6 +546,8 @@ def main():
         return virgl_main(args, image, log_dir, tap)
     if args.generic:
         return generic_main(args, image, log_dir, tap)
+    if args.venus:
+        return venus_main(args, log_dir, image, tap)
 
     t0 = time.monotonic()
     refs = references(image, args.cache, log_dir)

@@ -32,7 +32,7 @@ fi
 check "no socket" 2 "exactly one of --socket-path and --fd" "$kr"
 check "socket and fd" 2 "exactly one" "$kr" -s /tmp/x.sock -f 3
 check "unknown option" 2 "unknown option" "$kr" --bogus
-check "unknown backend" 2 "expected 2d, virgl, 3d or gfxstream" "$kr" --backend=metal -s /tmp/x
+check "unknown backend" 2 "expected 2d, virgl, 3d, venus or gfxstream" "$kr" --backend=metal -s /tmp/x
 check "gpu unknown key" 2 "expected backend, width, height" "$kr" --gpu backend=2d,colour=red -s /tmp/x
 check "gpu bad value" 2 "width wants 1..16384, got '0'" "$kr" --gpu width=0 -s /tmp/x
 check "gpu range" 2 "width wants 1..16384, got '99999999'" "$kr" --gpu width=99999999 -s /tmp/x
@@ -58,6 +58,10 @@ check "shmem bit taken" 2 "not a bit kohlrabi already uses" "$kr" --shmem-protoc
 check "shmem bit range" 2 "wants 0..63" "$kr" --shmem-protocol-bit=64 -s /tmp/x
 check "window not page sized" 2 "not a multiple of 4K" "$kr" --hostmem-window=5000 -s /tmp/x
 check "max contexts 0" 2 "wants 1..1048576" "$kr" --max-contexts=0 -s /tmp/x
+if ! "$kr" -c | grep -q venus; then
+	check "venus without Venus" 1 "venus: not available.*virglrenderer 1.0 or newer" \
+		"$kr" --backend=venus -s /tmp/kr-cli-test.sock
+fi
 check "--fd not a socket" 1 "not a socket" "$kr" --fd 0
 if "$kr" -c | grep -q virgl; then
 	# An unusable render node: virgl warns and runs surfaceless; it exits 0
