@@ -80,7 +80,7 @@ struct virgl_res {
 	void *map;     /* a mapped blob's memory, or NULL */
 	uint64_t map_size;
 	bool own_map; /* map is our mmap of fd, not virglrenderer's */
-	int fd; /* owned: the mapped blob exported (for the frontend), or -1 */
+	int fd;	      /* owned: the mapped blob exported (for the frontend), or -1 */
 };
 
 /* The process-wide instance (see the file comment). */
@@ -197,7 +197,7 @@ init_egl(struct virgl *v, const struct renderer_init *init, int flags)
 
 #if KR_HAVE_VENUS
 #define VENUS_HOW                                                                                  \
-	"Venus needs virglrenderer's render server (" RENDER_SERVER_PATH ", package "           \
+	"Venus needs virglrenderer's render server (" RENDER_SERVER_PATH ", package "              \
 	"virgl-server) and a Vulkan driver on the host (mesa-vulkan-drivers)"
 #define RENDER_SERVER_PATH "/usr/libexec/virgl_render_server"
 
@@ -561,9 +561,8 @@ virgl_create_fence(struct renderer *r, uint64_t core_seq, uint32_t ctx_id, uint8
 #if KR_HAVE_VENUS
 	/* A context's ring: virglrenderer hands our sequence back. */
 	if (on_ring)
-		return virgl_renderer_context_create_fence(ctx_id,
-							   VIRGL_RENDERER_FENCE_FLAG_MERGEABLE,
-							   ring_idx, core_seq)
+		return virgl_renderer_context_create_fence(
+			       ctx_id, VIRGL_RENDERER_FENCE_FLAG_MERGEABLE, ring_idx, core_seq)
 			       ? -EINVAL
 			       : 0;
 #endif
@@ -590,8 +589,7 @@ virgl_poll(struct renderer *r)
 
 #if KR_HAVE_VENUS
 static int
-virgl_resource_create_blob(struct renderer *r, const struct renderer_blob *a,
-			   struct resource **out)
+virgl_resource_create_blob(struct renderer *r, const struct renderer_blob *a, struct resource **out)
 {
 	const struct backing *b = a->backing;
 	struct virgl_renderer_resource_create_blob_args args = {
@@ -614,7 +612,8 @@ virgl_resource_create_blob(struct renderer *r, const struct renderer_blob *a,
 	if (!vr)
 		return -ENOMEM;
 	if (virgl_renderer_resource_create_blob(&args) != 0) {
-		log_bug_guest(r->log, "virgl: blob %u (ctx %u, blob_id %llu, %llu bytes) not created",
+		log_bug_guest(r->log,
+			      "virgl: blob %u (ctx %u, blob_id %llu, %llu bytes) not created",
 			      a->id, a->ctx_id, (unsigned long long)a->blob_id,
 			      (unsigned long long)a->size);
 		free(vr);

@@ -796,7 +796,8 @@ await_backend(struct vu_dev *d, uint64_t deadline)
 		uint64_t now = mono_ms();
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		struct pollfd pfd[2] = {{d->backend_fd, POLLIN, 0}, {front ? d->fd : -1, POLLIN, 0}};
+		struct pollfd pfd[2] = {{d->backend_fd, POLLIN, 0},
+					{front ? d->fd : -1, POLLIN, 0}};
 		int r = poll(pfd, 2, (int)(deadline - now));
 		if (r < 0 && errno == EINTR)
 			continue;

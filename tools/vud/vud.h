@@ -46,12 +46,12 @@ enum vud_display_lie {
 /* How our end of the backend channel answers SHMEM_MAP/UNMAP
    (vud.backend_peer, an atomic). */
 enum vud_backend_peer {
-	VUD_PEER_ANSWER,	/* the ack of the request */
-	VUD_PEER_WRONG_REQUEST, /* an ack carrying another request's code */
-	VUD_PEER_OVERSIZED,	/* an ack of 16 payload bytes instead of 8 */
-	VUD_PEER_LATE,		/* the right ack, 1.5 s late */
-	VUD_PEER_SILENT,	/* reads nothing, answers nothing; kept open by
-				   vud_disconnect until vud_stop */
+	VUD_PEER_ANSWER,	 /* the ack of the request */
+	VUD_PEER_WRONG_REQUEST,	 /* an ack carrying another request's code */
+	VUD_PEER_OVERSIZED,	 /* an ack of 16 payload bytes instead of 8 */
+	VUD_PEER_LATE,		 /* the right ack, 1.5 s late */
+	VUD_PEER_SILENT,	 /* reads nothing, answers nothing; kept open by
+				    vud_disconnect until vud_stop */
 	VUD_PEER_MEMTABLE_FIRST, /* as QEMU 11.1: a SET_MEM_TABLE on the front
 				    channel (its reply awaited) before the ack */
 };

@@ -100,8 +100,8 @@ open_device(struct vk *v, char *name, size_t name_len, char *driver, size_t driv
 		die("no Vulkan device");
 	VkPhysicalDeviceDriverProperties drv = {
 		.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
-	VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
-					     .pNext = &drv};
+	VkPhysicalDeviceProperties2 props = {
+		.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &drv};
 	vkGetPhysicalDeviceProperties2(v->pdev, &props);
 	snprintf(name, name_len, "%s", props.properties.deviceName);
 	snprintf(driver, driver_len, "%s", drv.driverName);
@@ -154,12 +154,12 @@ host_buffer(struct vk *v, VkDeviceSize size, VkBufferUsageFlags usage, struct bu
 
 	VK(vkCreateBuffer(v->dev, &bci, NULL, &b->buf));
 	vkGetBufferMemoryRequirements(v->dev, b->buf, &req);
-	VkMemoryAllocateInfo mai = {
-		.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-		.allocationSize = req.size,
-		.memoryTypeIndex = mem_type(v, req.memoryTypeBits,
-					    VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-						    VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)};
+	VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+				    .allocationSize = req.size,
+				    .memoryTypeIndex =
+					    mem_type(v, req.memoryTypeBits,
+						     VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+							     VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)};
 	VK(vkAllocateMemory(v->dev, &mai, NULL, &b->mem));
 	VK(vkBindBufferMemory(v->dev, b->buf, b->mem, 0));
 	VK(vkMapMemory(v->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map));
@@ -307,17 +307,17 @@ struct target {
 static void
 make_image(struct vk *v, struct target *t)
 {
-	VkImageCreateInfo ii = {
-		.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO,
-		.imageType = VK_IMAGE_TYPE_2D,
-		.format = FMT,
-		.extent = {t->w, t->h, 1},
-		.mipLevels = 1,
-		.arrayLayers = 1,
-		.samples = VK_SAMPLE_COUNT_1_BIT,
-		.tiling = VK_IMAGE_TILING_OPTIMAL,
-		.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
-		.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED};
+	VkImageCreateInfo ii = {.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO,
+				.imageType = VK_IMAGE_TYPE_2D,
+				.format = FMT,
+				.extent = {t->w, t->h, 1},
+				.mipLevels = 1,
+				.arrayLayers = 1,
+				.samples = VK_SAMPLE_COUNT_1_BIT,
+				.tiling = VK_IMAGE_TILING_OPTIMAL,
+				.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT |
+					 VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
+				.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED};
 	VkMemoryRequirements req;
 
 	VK(vkCreateImage(v->dev, &ii, NULL, &t->img));
@@ -364,7 +364,8 @@ make_image(struct vk *v, struct target *t)
 static void
 make_pipeline(struct vk *v, struct target *t)
 {
-	VkPushConstantRange pcr = {VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, 32};
+	VkPushConstantRange pcr = {VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0,
+				   32};
 	VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
 					  .pushConstantRangeCount = 1,
 					  .pPushConstantRanges = &pcr};
@@ -406,7 +407,8 @@ make_pipeline(struct vk *v, struct target *t)
 		.sType = VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO,
 		.attachmentCount = 1,
 		.pAttachments = &cba};
-	VkGraphicsPipelineCreateInfo gpi = {.sType = VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO,
+	VkGraphicsPipelineCreateInfo gpi = {.sType =
+						    VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO,
 					    .stageCount = 2,
 					    .pStages = st,
 					    .pVertexInputState = &vin,
@@ -462,8 +464,8 @@ frame(struct vk *v, struct target *t, struct buf *out, uint32_t f)
 	vkCmdBeginRenderPass(v->cmd, &rbi, VK_SUBPASS_CONTENTS_INLINE);
 	vkCmdBindPipeline(v->cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, t->pipe);
 	vkCmdPushConstants(v->cmd, t->layout,
-			   VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0,
-			   sizeof(pc), pc);
+			   VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof(pc),
+			   pc);
 	vkCmdDraw(v->cmd, 6, 1, 0, 0);
 	vkCmdEndRenderPass(v->cmd);
 	VkBufferImageCopy bic = {.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
@@ -528,8 +530,9 @@ main(int argc, char **argv)
 	for (uint32_t f = 0; f < frames; f++)
 		fbad += frame(&v, &t, &out, f);
 	double dt = now() - t0;
-	printf("VKCHECK device=%s driver=%s api=%u.%u.%u compute_bytes=%u compute_mismatches=%" PRIu64
-	       " frames=%u frame_bytes=%u frame_mismatches=%" PRIu64 " fps=%.1f\n",
+	printf("VKCHECK device=%s driver=%s api=%u.%u.%u compute_bytes=%u "
+	       "compute_mismatches=%" PRIu64 " frames=%u frame_bytes=%u frame_mismatches=%" PRIu64
+	       " fps=%.1f\n",
 	       name, driver, VK_API_VERSION_MAJOR(api), VK_API_VERSION_MINOR(api),
 	       VK_API_VERSION_PATCH(api), bytes, cbad, frames, w * h * 4, fbad,
 	       dt > 0 ? frames / dt : 0.0);
