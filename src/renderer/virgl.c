@@ -37,6 +37,7 @@
 #define VIRGL_RENDERER_UNSTABLE_APIS /* blobs, context fences, Venus flags */
 #include <virgl/virglrenderer.h>
 
+#include "fd_offset.h"
 #include "fence_queue.h"
 #include "renderer.h"
 
@@ -79,8 +80,9 @@ struct virgl_res {
 	bool attached; /* the backing's iovecs are handed to virglrenderer */
 	void *map;     /* a mapped blob's memory, or NULL */
 	uint64_t map_size;
-	bool own_map; /* map is our mmap of fd, not virglrenderer's */
-	int fd;	      /* owned: the mapped blob exported (for the frontend), or -1 */
+	bool own_map;	    /* map is our mmap of fd, not virglrenderer's */
+	int fd;		    /* owned: the mapped blob exported (for the frontend), or -1 */
+	uint64_t fd_offset; /* where the blob starts in fd */
 };
 
 /* The process-wide instance (see the file comment). */
@@ -259,8 +261,12 @@ create_common(const struct renderer_init *init, bool require_venus, struct rende
 	fence_queue_init(&v->rings);
 	virgl_set_debug_callback(debug_log);
 #if KR_HAVE_VENUS
-	/* Fences from virglrenderer's threads, not only from polling. */
-	flags |= VIRGL_RENDERER_THREAD_SYNC | VIRGL_RENDERER_ASYNC_FENCE_CB;
+	/* Fences from virglrenderer's threads, not only from polling.  Blobs
+	   the guest maps reach the frontend as fds: EXTERNAL_BLOB keeps
+	   virglrenderer from offering GL buffer storage, whose memory (GL's
+	   own, in this process) no fd could share. */
+	flags |= VIRGL_RENDERER_THREAD_SYNC | VIRGL_RENDERER_ASYNC_FENCE_CB |
+		 VIRGL_RENDERER_USE_EXTERNAL_BLOB;
 	ret = init_with_venus(v, init, flags, require_venus);
 #else
 	ret = init_egl(v, init, flags);
@@ -628,25 +634,25 @@ virgl_resource_create_blob(struct renderer *r, const struct renderer_blob *a, st
 	return 0;
 }
 
-/* The blob's memory as an fd the frontend can map, or -1. */
+/* The blob's memory as an fd the frontend can map, or -1; *type is
+   VIRGL_RENDERER_BLOB_FD_TYPE_*. */
 static int
-export_fd(uint32_t id)
+export_fd(uint32_t id, uint32_t *type)
 {
-	uint32_t type = 0;
 	int fd = -1;
 
-	if (virgl_renderer_resource_export_blob(id, &type, &fd) != 0 || fd < 0)
+	*type = 0;
+	if (virgl_renderer_resource_export_blob(id, type, &fd) != 0 || fd < 0)
 		return -1;
-	if (type == VIRGL_RENDERER_BLOB_FD_TYPE_SHM || type == VIRGL_RENDERER_BLOB_FD_TYPE_OPAQUE ||
-	    type == VIRGL_RENDERER_BLOB_FD_TYPE_DMABUF)
+	if (*type == VIRGL_RENDERER_BLOB_FD_TYPE_SHM ||
+	    *type == VIRGL_RENDERER_BLOB_FD_TYPE_OPAQUE ||
+	    *type == VIRGL_RENDERER_BLOB_FD_TYPE_DMABUF)
 		return fd;
 	close(fd);
 	return -1;
 }
 
-/* Our own mapping of the exported fd, when it is one we can map whole
-   (virglrenderer maps Venus's opaque fds through a Vulkan device of its
-   own in this process, which we keep out of the way). */
+/* Our own mapping of a shm or dma-buf fd: its bytes start at offset 0. */
 static void *
 map_fd(int fd, uint64_t size)
 {
@@ -660,17 +666,20 @@ map_fd(int fd, uint64_t size)
 }
 
 /* Map a MAPPABLE host blob: its exported fd for the frontend's window, and
-   a mapping here (of that fd, else virglrenderer's). */
+   a mapping here.  Shm and dma-buf fds we map ourselves at offset 0; an
+   opaque fd through virglrenderer (its Vulkan device in this process
+   imports it), and the frontend gets the offset that mapping uses. */
 static int
 virgl_resource_map(struct renderer *r, struct resource *res, struct renderer_map *out)
 {
 	struct virgl_res *vr = to_res(res);
-	uint32_t info = VIRGL_RENDERER_MAP_CACHE_CACHED;
+	uint32_t info = VIRGL_RENDERER_MAP_CACHE_CACHED, type = 0;
 	uint64_t size = (res->blob_size + 4095) & ~(uint64_t)4095;
 
 	if (vr->fd < 0)
-		vr->fd = export_fd(res->id);
-	if (!vr->map && (vr->map = map_fd(vr->fd, size)) != NULL) {
+		vr->fd = export_fd(res->id, &type);
+	if (!vr->map && type != VIRGL_RENDERER_BLOB_FD_TYPE_OPAQUE &&
+	    (vr->map = map_fd(vr->fd, size)) != NULL) {
 		vr->map_size = size;
 		vr->own_map = true;
 	}
@@ -682,6 +691,15 @@ virgl_resource_map(struct renderer *r, struct resource *res, struct renderer_map
 		}
 		vr->map = p;
 		vr->map_size = size;
+		vr->fd_offset = 0;
+		if (vr->fd >= 0 && fd_offset_of(vr->fd, p, size, &vr->fd_offset) < 0) {
+			log_msg(r->log, KR_LOG_WARN,
+				"virgl: blob %u: its fd does not back virglrenderer's mapping; "
+				"the frontend cannot map it",
+				res->id);
+			close(vr->fd);
+			vr->fd = -1;
+		}
 	}
 	if (virgl_renderer_resource_get_map_info(res->id, &info) != 0)
 		info = VIRGL_RENDERER_MAP_CACHE_CACHED;
@@ -689,7 +707,7 @@ virgl_resource_map(struct renderer *r, struct resource *res, struct renderer_map
 		.host = vr->map,
 		.size = vr->map_size,
 		.fd = vr->fd,
-		.fd_offset = 0,
+		.fd_offset = vr->fd_offset,
 		.map_info = info & VIRTIO_GPU_MAP_CACHE_MASK,
 	};
 	return 0;

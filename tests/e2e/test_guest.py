@@ -163,11 +163,11 @@ def finish(tap, status):
     return 1 if tap.failed else 0
 
 
-def start_backend(args, log_dir, env=None):
+def start_backend(args, log_dir, env=None, log_name="backend.log"):
     sock_dir = tempfile.mkdtemp(prefix="kr-e2e-sock-")
     sock = os.path.join(sock_dir, "gpu.sock")
     cmd = [a.replace("{socket}", sock) for a in args.backend]
-    log = open(os.path.join(log_dir, "backend.log"), "w")
+    log = open(os.path.join(log_dir, log_name), "w")
     backend = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     for _ in range(200):
         if os.path.exists(sock):
@@ -477,43 +477,89 @@ def generic_main(args, image, log_dir, tap):
     return finish(tap, status)
 
 
-def venus_main(args, log_dir, image, tap):
-    """Venus (Vulkan) in a real guest: kohlrabi built in the trixie root
-    (scripts/trixie-build, virglrenderer 1.1 with its render server) and run
-    chrooted there (scripts/trixie-chroot), QEMU 11.1's generic vhost-user
-    device, the guest chrooted into the same root over 9p (Mesa 26's Venus
-    driver)."""
-    build = ["--asan"] if args.asan else []
-    subprocess.run([os.path.join(TOP, "scripts", "trixie-build"), *build, args.cache],
-                   check=True, stdout=sys.stderr)
+def trixie_guest(args, log_dir, image, name):
+    """kohlrabi built in the trixie root (scripts/trixie-build: virglrenderer
+    1.1 with its render server) and run chrooted there (scripts/trixie-chroot)
+    with --backend=NAME, under QEMU 11.1's generic vhost-user device; the
+    guest sees the same root over 9p (Mesa 26's guest drivers)."""
     root = os.path.join(args.cache, "trixie")
     exe = os.path.join(TOP, "build-trixie-asan" if args.asan else "build-trixie", "kohlrabi")
     qemu = [os.path.join(TOP, "scripts", "trixie-run"), root, "/usr/bin/qemu-system-x86_64",
             "-L", os.path.join(root, "usr", "share", "qemu")]
-    args.backend = [os.path.join(TOP, "scripts", "trixie-chroot"), root, exe, "--backend=venus",
+    args.backend = [os.path.join(TOP, "scripts", "trixie-chroot"), root, exe, f"--backend={name}",
                     "--socket-path", "{socket}", "--log-level", "info"]
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"  # Mesa's allocations at exit
-    backend, sock, sock_dir, log = start_backend(args, log_dir, env)
-    g = Guest(image, os.path.join(log_dir, "guest.log"), gpu="generic", socket_path=sock,
+    backend, sock, sock_dir, log = start_backend(args, log_dir, env, f"backend-{name}.log")
+    g = Guest(image, os.path.join(log_dir, f"guest-{name}.log"), gpu="generic", socket_path=sock,
               qemu=qemu, host_root=root)
-    icd = "VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/virtio_icd.json"
+    return g, (backend, log, sock_dir)
+
+
+ICD = "VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/virtio_icd.json"
+
+
+def check_features(g, tap, name, boot):
+    st, out = g.run("dmesg | grep -E 'features:|cap set'")
+    ok = (st == 0 and "+resource_blob" in out and "+host_visible" in out
+          and "+context_init" in out and re.search(r"cap set \d+: id 4,", out) is not None)
+    tap.result(ok, f"{name}: the guest kernel reports blobs, context init, the host-visible "
+               "region and capset 4", f"boot {boot:.1f} s; " + " | ".join(out.split("\n")))
+
+
+def check_vkcheck(g, tap, name, frames=30):
+    """Compute into host-visible memory and rendered frames read back, every
+    byte checked in the guest (tests/e2e/vk/vkcheck.c): the ring, the blobs
+    mapped through the shared-memory region, fences retiring."""
+    st, out = g.run(f"chroot /host env {ICD} /usr/local/bin/kr-vkcheck --frames {frames} 2>&1",
+                    timeout=300)
+    m = re.search(r"VKCHECK device=(.*) driver=(\S+) .*compute_bytes=(\d+) "
+                  r"compute_mismatches=(\d+) frames=(\d+) frame_bytes=(\d+) "
+                  r"frame_mismatches=(\d+) fps=(\S+)", out)
+    ok = (st == 0 and m is not None and "Venus" in m.group(1) and int(m.group(3)) > 0
+          and m.group(4) == "0" and int(m.group(5)) == frames and int(m.group(6)) > 0
+          and m.group(7) == "0")
+    tap.result(ok, f"{name}: a guest Vulkan program's compute and rendered frames are exact",
+               (m.group(0) if m else out.strip()[-400:]) or f"exit {st}")
+
+
+def venus_main(args, log_dir, image, tap):
+    """Vulkan (Venus) and GL (virgl) in real guests on QEMU 11.1's generic
+    vhost-user device: --backend=venus, then --backend=virgl (GL with blobs
+    and context init, Vulkan beside it in the same guest)."""
+    build = ["--asan"] if args.asan else []
+    subprocess.run([os.path.join(TOP, "scripts", "trixie-build"), *build, args.cache],
+                   check=True, stdout=sys.stderr)
+    g, b = trixie_guest(args, log_dir, image, "venus")
     try:
-        boot = g.start()
-        st, out = g.run("dmesg | grep -E 'features:|cap set'")
-        ok = (st == 0 and "+resource_blob" in out and "+host_visible" in out
-              and "+context_init" in out and re.search(r"cap set \d+: id 4,", out) is not None)
-        tap.result(ok, "venus: the guest kernel reports blobs, context init, the host-visible "
-                   "region and capset 4", f"boot {boot:.1f} s; " + " | ".join(out.split("\n")))
-        st, out = g.run(f"chroot /host env {icd} vulkaninfo --summary 2>&1 | "
+        check_features(g, tap, "venus", g.start())
+        st, out = g.run(f"chroot /host env {ICD} vulkaninfo --summary 2>&1 | "
                         "grep -E 'deviceName|driverName|driverInfo'", timeout=300)
         ok = st == 0 and "Virtio-GPU Venus" in out and re.search(r"driverName\s*=\s*venus", out)
         tap.result(bool(ok), "venus: vulkaninfo in the guest names the Venus device",
                    " | ".join(x.strip() for x in out.split("\n")))
+        check_vkcheck(g, tap, "venus")
     except GuestError as e:
         tap.result(False, "venus guest scenario", str(e))
     finally:
-        status = stop_all(g, backend, log, sock_dir)
+        status = stop_all(g, *b)
+    tap.result(status == 0, "venus: backend exits 0 when the frontend disconnects",
+               f"exit status {status}")
+    g, b = trixie_guest(args, log_dir, image, "virgl")
+    try:
+        check_features(g, tap, "virgl", g.start())
+        st, out = g.run("chroot /host /usr/local/bin/kr-glprobe /dev/dri/renderD128 2>&1",
+                        timeout=300)
+        m = re.search(r"GLPROBE renderer=(.*) version=(.*) mismatches=(\d+) glerror=(\S+)", out)
+        ok = (st == 0 and m is not None and "virgl" in m.group(1) and m.group(3) == "0"
+              and m.group(4) == "0x0")
+        tap.result(ok, "virgl: a guest GLES program renders the exact image (blobs, context "
+                   "init on)", (m.group(0) if m else out.strip()[-400:]) or f"exit {st}")
+        check_vkcheck(g, tap, "virgl", frames=5)
+    except GuestError as e:
+        tap.result(False, "virgl guest scenario", str(e))
+    finally:
+        status = stop_all(g, *b)
     return finish(tap, status)
 
 

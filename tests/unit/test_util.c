@@ -7,10 +7,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "guestmem.h"
+#include "renderer/fd_offset.h"
 #include "restab.h"
 #include "util/iov.h"
 #include "util/log.h"
@@ -231,13 +234,47 @@ test_log(void **state)
 	assert_int_equal(log_count, 3 + LOG_GUEST_BURST);
 }
 
+/* fd_offset_of() finds where a mapping made by someone else lies in the fd
+   (Venus's opaque fds: lavapipe maps its memory one page into the file). */
+static void
+test_fd_offset(void **state)
+{
+	uint64_t off = 0;
+	int fd = memfd_create("kr-test", MFD_CLOEXEC),
+	    other = memfd_create("kr-other", MFD_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0 && other >= 0);
+	assert_int_equal(ftruncate(fd, 4 * 4096), 0);
+	assert_int_equal(ftruncate(other, 4 * 4096), 0);
+	uint8_t *m = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(fd_offset_of(fd, m, 2 * 4096, &off), 0);
+	assert_int_equal(off, 4096);
+	assert_int_equal(fd_offset_of(fd, m + 100, 4096, &off), 0);
+	assert_int_equal(off, 4196);
+	/* More than the mapping holds, another file's fd, an address nothing maps. */
+	assert_int_equal(fd_offset_of(fd, m, 3 * 4096, &off), -ENOENT);
+	assert_int_equal(fd_offset_of(other, m, 4096, &off), -ENOENT);
+	assert_int_equal(munmap(m, 2 * 4096), 0);
+	assert_int_equal(fd_offset_of(fd, m, 4096, &off), -ENOENT);
+	/* A private mapping is not the memory the fd shares. */
+	m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(fd_offset_of(fd, m, 4096, &off), -ENOENT);
+	munmap(m, 4096);
+	assert_int_equal(fd_offset_of(-1, &off, 1, &off), -EBADF);
+	close(fd);
+	close(other);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_iov),	cmocka_unit_test(test_guestmem),
 		cmocka_unit_test(test_backing), cmocka_unit_test(test_restab),
-		cmocka_unit_test(test_log),
+		cmocka_unit_test(test_log),	cmocka_unit_test(test_fd_offset),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
