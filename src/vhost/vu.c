@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@
 /* The longest wait for the frontend's ack of a backend-channel request, for
    the whole reply; past it the channel is closed (see backend_request). */
 #define VU_BACKEND_ACK_TIMEOUT_MS 1000
+#define VU_MAP_COMMIT_FIRST_MS	  250
+#define VU_MAP_COMMIT_MS	  1000
 
 #define DEVICE_FEATURE_MASK ((1ull << 24) - 1)
 
@@ -28,6 +31,7 @@ struct vu_msg {
 		struct vu_vring_state state;
 		struct vu_vring_addr addr;
 		struct vu_mem_table mem;
+		struct vu_mem_single single;
 		struct vu_config config;
 		uint8_t raw[VU_MAX_PAYLOAD];
 	} p;
@@ -94,7 +98,7 @@ protocol_offered(const struct vu_dev *d)
 {
 	return (1ull << VU_PROTOCOL_F_REPLY_ACK) | (1ull << VU_PROTOCOL_F_CONFIG) |
 	       (1ull << VU_PROTOCOL_F_RESET_DEVICE) | (1ull << VU_PROTOCOL_F_BACKEND_REQ) |
-	       shmem_feature(d);
+	       (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | shmem_feature(d);
 }
 
 static bool
@@ -164,6 +168,7 @@ vu_dev_attach(struct vu_dev *d, int fd)
 	d->features = d->protocol_features = 0;
 	d->features_set = d->owner = false;
 	d->messages = 0;
+	d->map_commit = 0;
 	return 0;
 }
 
@@ -177,15 +182,16 @@ close_fds(struct vu_msg *m)
 	m->n_fds = 0;
 }
 
-/* A deferred memory table nobody will apply. */
+/* Deferred memory-table messages nobody will apply. */
 static void
 drop_deferred(struct vu_dev *d)
 {
-	if (d->deferred) {
-		close_fds(d->deferred);
-		free(d->deferred);
+	for (unsigned i = 0; i < d->n_deferred; i++) {
+		close_fds(d->deferred[i]);
+		free(d->deferred[i]);
+		d->deferred[i] = NULL;
 	}
-	d->deferred = NULL;
+	d->n_deferred = 0;
 }
 
 void
@@ -374,31 +380,65 @@ set_num(struct vu_dev *d, struct vring *vr, uint32_t num)
 	return -EPROTO;
 }
 
+/* The table changed (old: what left it, still mapped): every ring with
+   addresses is mapped again (or stops) before anything can read it, the
+   device and its renderers let go of the old regions (detaching backings
+   they hold) while they are still mapped; then they go. */
 static int
-handle_mem_table(struct vu_dev *d, struct vu_msg *m)
+table_changed(struct vu_dev *d, struct vu_mem *old)
 {
-	uint32_t n = m->p.mem.nregions;
-	int ret;
-
-	if (m->hdr.size < 8 || n == 0 || n > VU_MAX_REGIONS ||
-	    m->hdr.size < 8 + n * sizeof(struct vu_region) || m->n_fds != n)
-		return -EPROTO;
-	struct vu_mem old;
-	ret = vu_mem_replace(&d->mem, m->p.mem.regions, n, m->fds, &old);
-	if (ret < 0)
-		return ret;
-	/* The old mappings are gone: every ring with addresses is mapped
-	   again (or stops) before anything can read it. */
 	for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
 		struct vring *vr = &d->vq[q];
 		if (vr->addr_set && vring_map(vr, &d->mem) < 0)
 			vr->broken = true;
 	}
-	/* The device and its renderers let go of the old table (detaching
-	   backings they hold) while it is still mapped; then it goes. */
-	ret = d->cb->mem_changed(d->user, &d->mem);
-	vu_mem_clear(&old);
+	int ret = d->cb->mem_changed(d->user, &d->mem);
+	vu_mem_clear(old);
 	return ret;
+}
+
+static int
+handle_mem_table(struct vu_dev *d, struct vu_msg *m)
+{
+	uint32_t n = m->p.mem.nregions;
+	struct vu_mem old;
+
+	if (m->hdr.size < 8 || n == 0 || n > VU_MAX_REGIONS ||
+	    m->hdr.size < 8 + n * sizeof(struct vu_region) || m->n_fds != n)
+		return -EPROTO;
+	int ret = vu_mem_replace(&d->mem, m->p.mem.regions, n, m->fds, &old);
+	return ret < 0 ? ret : table_changed(d, &old);
+}
+
+static bool
+mem_slots(const struct vu_dev *d)
+{
+	return d->protocol_features & (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+}
+
+/* ADD_MEM_REG: one region and its fd; the others stay mapped. */
+static int
+handle_add_reg(struct vu_dev *d, struct vu_msg *m)
+{
+	struct vu_mem none = {0};
+
+	if (!mem_slots(d))
+		return -EPROTO;
+	int ret = vu_mem_add(&d->mem, &m->p.single.region, m->fds[0]);
+	return ret < 0 ? ret : table_changed(d, &none);
+}
+
+/* REM_MEM_REG: named by guest address, frontend address and size (the
+   spec lets a frontend attach an fd, which is closed unused). */
+static int
+handle_rem_reg(struct vu_dev *d, struct vu_msg *m)
+{
+	struct vu_mem old;
+
+	if (!mem_slots(d) || m->hdr.size != sizeof(struct vu_mem_single) || m->n_fds > 1)
+		return -EPROTO;
+	int ret = vu_mem_remove(&d->mem, &m->p.single.region, &old);
+	return ret < 0 ? ret : table_changed(d, &old);
 }
 
 static int
@@ -523,6 +563,29 @@ on_mem_table(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
 {
 	(void)vr;
 	return handle_mem_table(d, m);
+}
+
+static int
+on_add_mem_reg(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	return handle_add_reg(d, m);
+}
+
+static int
+on_rem_mem_reg(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	return handle_rem_reg(d, m);
+}
+
+static int
+on_get_max_mem_slots(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
+{
+	(void)vr;
+	if (!mem_slots(d))
+		return -EPROTO;
+	return reply_u64(d, m->hdr.request, VU_MAX_MEM_SLOTS) ?: 1;
 }
 
 static int
@@ -689,6 +752,9 @@ static const struct req_def {
 	{VU_SET_PROTOCOL_FEATURES, 8, NONE, 0, false, on_set_protocol_features},
 	{VU_GET_QUEUE_NUM, 0, 8, 0, false, on_get_queue_num},
 	{VU_SET_MEM_TABLE, ANY, NONE, 0, false, on_mem_table},
+	{VU_GET_MAX_MEM_SLOTS, 0, NONE, 0, false, on_get_max_mem_slots},
+	{VU_ADD_MEM_REG, sizeof(struct vu_mem_single), NONE, 1, false, on_add_mem_reg},
+	{VU_REM_MEM_REG, ANY, NONE, 0, false, on_rem_mem_reg},
 	{VU_SET_VRING_NUM, 8, NONE, 0, true, on_vring_num},
 	{VU_SET_VRING_ADDR, sizeof(struct vu_vring_addr), NONE, 0, true, on_vring_addr},
 	{VU_SET_VRING_BASE, 8, NONE, 0, true, on_vring_base},
@@ -740,16 +806,39 @@ backend_drop(struct vu_dev *d, const char *why, int err)
 	d->backend_fd = -1;
 }
 
+/* Whether a memory table holds a region of the awaited mapping's file. */
+static bool
+table_maps_awaited(const struct vu_dev *d, const struct vu_msg *m)
+{
+	struct stat st;
+
+	for (unsigned i = 0; i < m->n_fds; i++) {
+		if (fstat(m->fds[i], &st) == 0 && st.st_dev == d->awaited.dev &&
+		    st.st_ino == d->awaited.ino)
+			return true;
+	}
+	return false;
+}
+
+static bool
+is_table_msg(uint32_t request)
+{
+	return request == VU_SET_MEM_TABLE || request == VU_ADD_MEM_REG ||
+	       request == VU_REM_MEM_REG;
+}
+
 /*
- * A SET_MEM_TABLE the frontend sent while we wait for a backend-channel
- * ack: taken in and acknowledged now, applied by vu_dev_apply_deferred once
- * the request being served is done (its chain may point into the current
- * table).  QEMU updates the table when a SHMEM map changes and waits for
- * our reply before it reads the next backend request, so without this the
- * next map would wait for an ack that cannot come.  A newer table replaces
- * an older deferred one (a table is complete).  Anything else is left on
- * the socket for the loop: -EAGAIN, and the socket is not read again
- * during this wait.
+ * A memory-table message (SET_MEM_TABLE, ADD/REM_MEM_REG) the frontend sent
+ * while we wait on the backend channel: taken in and acknowledged now,
+ * applied by vu_dev_apply_deferred once the request being served is done
+ * (its chain may point into the current table).  QEMU updates the table
+ * when a SHMEM map changes and waits for our reply before it reads the next
+ * backend request, so without this the next map would wait for an ack that
+ * cannot come.  A SET_MEM_TABLE drops what was deferred before it (a table
+ * is complete).  Anything else is left on the socket for the loop: -EAGAIN,
+ * and the socket is not read again during this wait.  More deferred
+ * messages than the table has slots (twice, plus one) is a frontend gone
+ * wrong: -ENOSPC, the connection is shut down.
  */
 static int
 defer_front(struct vu_dev *d)
@@ -759,26 +848,32 @@ defer_front(struct vu_dev *d)
 	ssize_t n = recv(d->fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
 	int ret;
 
-	if (n != (ssize_t)sizeof(h) || h.request != VU_SET_MEM_TABLE)
+	if (n != (ssize_t)sizeof(h) || !is_table_msg(h.request))
 		return -EAGAIN;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	ret = recv_msg(d, m);
+	if (ret == 0 && m->hdr.request != VU_SET_MEM_TABLE &&
+	    d->n_deferred == ARRAY_SIZE(d->deferred))
+		ret = -ENOSPC;
 	if (ret < 0) {
-		/* The message is half read: the connection cannot go on. */
+		/* Half read, or too many: the connection cannot go on. */
 		shutdown(d->fd, SHUT_RDWR);
 		close_fds(m);
 		free(m);
 		return ret;
 	}
 	d->messages++;
-	drop_deferred(d);
-	d->deferred = m;
+	if (d->awaited.active)
+		d->awaited.seen |= table_maps_awaited(d, m);
+	if (m->hdr.request == VU_SET_MEM_TABLE)
+		drop_deferred(d);
+	d->deferred[d->n_deferred++] = m;
 	log_msg(d->log, KR_LOG_DEBUG,
-		"vhost-user: SET_MEM_TABLE (%u fds) while a backend request waits for its ack: "
-		"acknowledged, applied after the request",
-		m->n_fds);
+		"vhost-user: %s (%u fds) while a backend request waits: acknowledged, applied "
+		"after the request",
+		req_name(m->hdr.request), m->n_fds);
 	if ((m->hdr.flags & VU_FLAG_NEED_REPLY) &&
 	    (d->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK)))
 		reply_u64(d, m->hdr.request, 0);
@@ -813,24 +908,22 @@ await_backend(struct vu_dev *d, uint64_t deadline)
 int
 vu_dev_apply_deferred(struct vu_dev *d)
 {
-	struct vu_msg *m = d->deferred;
-	int ret;
+	int ret = 0;
 
-	if (!m)
-		return 0;
-	d->deferred = NULL;
-	ret = handle(d, m);
-	if (ret < 0) {
-		/* Already acknowledged: the frontend's view is wrong; hang up. */
-		log_msg(d->log, KR_LOG_ERROR,
-			"vhost-user: deferred SET_MEM_TABLE refused: %s; dropping the frontend",
-			strerror(-ret));
-		if (d->fd >= 0)
-			shutdown(d->fd, SHUT_RDWR);
+	for (unsigned i = 0; i < d->n_deferred && ret == 0; i++) {
+		struct vu_msg *m = d->deferred[i];
+		ret = handle(d, m);
+		if (ret < 0) {
+			/* Already acknowledged: the frontend's view is wrong; hang up. */
+			log_msg(d->log, KR_LOG_ERROR,
+				"vhost-user: deferred %s refused: %s; dropping the frontend",
+				req_name(m->hdr.request), strerror(-ret));
+			if (d->fd >= 0)
+				shutdown(d->fd, SHUT_RDWR);
+		}
 	}
-	close_fds(m);
-	free(m);
-	return ret;
+	drop_deferred(d);
+	return ret < 0 ? ret : 0;
 }
 
 /*
@@ -911,6 +1004,42 @@ backend_request(struct vu_dev *d, uint32_t request, const struct vu_mmap *p, int
 	return r.u64 ? -EIO : 0;
 }
 
+/* After a map's ack: until the frontend's memory table holds fd's file
+   (QEMU's commit of the mapping), taking tables in as during an ack wait;
+   see vu.h. */
+static void
+await_map_commit(struct vu_dev *d, int fd)
+{
+	struct stat st;
+
+	if (d->map_commit < 0 || d->fd < 0 || fstat(fd, &st) < 0)
+		return;
+	d->awaited.active = true;
+	d->awaited.seen = false;
+	d->awaited.dev = st.st_dev;
+	d->awaited.ino = st.st_ino;
+	uint64_t deadline = mono_ms() + (d->map_commit ? VU_MAP_COMMIT_MS : VU_MAP_COMMIT_FIRST_MS);
+	for (uint64_t now = mono_ms(); !d->awaited.seen && now < deadline; now = mono_ms()) {
+		struct pollfd pfd = {d->fd, POLLIN, 0};
+		int r = poll(&pfd, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || defer_front(d) < 0)
+			break; /* timed out, or something else comes first */
+	}
+	d->awaited.active = false;
+	if (d->awaited.seen) {
+		d->map_commit = 1;
+		return;
+	}
+	log_msg(d->log, KR_LOG_WARN,
+		"vhost-user: the frontend acknowledged a blob mapping but sent no memory table "
+		"with it within %d ms; not waiting for one again on this connection (the guest "
+		"may see a new mapping before the frontend has made it)",
+		d->map_commit ? VU_MAP_COMMIT_MS : VU_MAP_COMMIT_FIRST_MS);
+	d->map_commit = -1;
+}
+
 int
 vu_dev_shmem_map(struct vu_dev *d, uint8_t shmid, int fd, uint64_t fd_offset, uint64_t shm_offset,
 		 uint64_t len, bool writable)
@@ -923,7 +1052,10 @@ vu_dev_shmem_map(struct vu_dev *d, uint8_t shmid, int fd, uint64_t fd_offset, ui
 
 	if (fd < 0)
 		return -EBADF;
-	return backend_request(d, VU_BACKEND_SHMEM_MAP, &p, fd);
+	int ret = backend_request(d, VU_BACKEND_SHMEM_MAP, &p, fd);
+	if (ret == 0 && (d->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK)))
+		await_map_commit(d, fd);
+	return ret;
 }
 
 int

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/log.h"
 #include "vring.h"
@@ -60,10 +61,22 @@ struct vu_dev {
 	   crosvm 22); shmem_bit < 0 disables it. */
 	uint64_t shmem_size;
 	int shmem_bit;
-	/* owned: a SET_MEM_TABLE taken in (and acknowledged) while a backend
-	   request waited for its ack, or NULL; applied by vu_dev_apply_deferred
-	   or the next vu_dev_dispatch, freed by vu_dev_detach. */
-	struct vu_msg *deferred;
+	/* owned: memory-table messages (SET_MEM_TABLE, ADD/REM_MEM_REG) taken
+	   in and acknowledged while a backend request waited, in arrival order
+	   (a SET_MEM_TABLE drops those before it: a table is complete);
+	   applied by vu_dev_apply_deferred or the next vu_dev_dispatch, freed
+	   by vu_dev_detach. */
+	struct vu_msg *deferred[2 * VU_MAX_MEM_SLOTS + 2];
+	unsigned n_deferred;
+	/* The map-commit wait (see vu_dev_shmem_map): 1 once this frontend
+	   announced a mapping in its memory table, -1 once it did not in time
+	   (not waited for again), 0 before the first map. */
+	int map_commit;
+	struct {
+		bool active, seen;
+		dev_t dev;
+		ino_t ino;
+	} awaited; /* the file of the mapping being waited for */
 };
 
 void vu_dev_init(struct vu_dev *d, const struct vu_ops *ops, void *user, struct logger *log);
@@ -83,13 +96,20 @@ int vu_dev_dispatch(struct vu_dev *d);
    REPLY_ACK was negotiated (-EIO when it refuses), at most
    VU_BACKEND_ACK_TIMEOUT_MS: a missing, late or malformed ack closes the
    channel (-ETIMEDOUT / -EPROTO) until the next SET_BACKEND_REQ_FD.  A
-   SET_MEM_TABLE the frontend sends meanwhile is acknowledged at once and
-   kept in d->deferred (the caller's request may still use the current
-   table): call vu_dev_apply_deferred when that request is done. */
+   memory-table message the frontend sends meanwhile is acknowledged at once
+   and kept in d->deferred (the caller's request may still use the current
+   table): call vu_dev_apply_deferred when that request is done.
+   QEMU 11.1 acks a map before it commits the guest's new memory layout and
+   announces the commit with a memory table holding the mapped file: after
+   the ack vu_dev_shmem_map waits for that table (VU_MAP_COMMIT_FIRST_MS the
+   first time, VU_MAP_COMMIT_MS once the frontend has shown it sends one),
+   so the guest never touches the region before the frontend has mapped it
+   (it would read zeros and lose writes).  A frontend that sends no table
+   in time is not waited for again (a warning says so). */
 int vu_dev_shmem_map(struct vu_dev *d, uint8_t shmid, int fd, uint64_t fd_offset,
 		     uint64_t shm_offset, uint64_t len, bool writable);
 int vu_dev_shmem_unmap(struct vu_dev *d, uint8_t shmid, uint64_t shm_offset, uint64_t len);
-/* Apply a deferred SET_MEM_TABLE (see vu_dev_shmem_map), if any.  0, or
+/* Apply the deferred memory-table messages (see vu_dev_shmem_map), if any.  0, or
    -errno when it was refused: the connection is then shut down (the loop
    sees the hang-up). */
 int vu_dev_apply_deferred(struct vu_dev *d);

@@ -193,7 +193,7 @@ static int
 dev_mem_changed(void *user, const struct vu_mem *mem)
 {
 	struct vu_gpu *g = user;
-	struct kr_mem_region r[VU_MAX_REGIONS];
+	struct kr_mem_region r[VU_MAX_MEM_SLOTS];
 
 	for (unsigned i = 0; i < mem->n; i++)
 		r[i] = (struct kr_mem_region){mem->r[i].gpa, mem->r[i].size, mem->r[i].host};

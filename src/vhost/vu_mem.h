@@ -21,7 +21,7 @@ struct vu_mregion {
 };
 
 struct vu_mem {
-	struct vu_mregion r[VU_MAX_REGIONS];
+	struct vu_mregion r[VU_MAX_MEM_SLOTS];
 	unsigned n;
 };
 
@@ -34,6 +34,14 @@ struct vu_mem {
  */
 int vu_mem_replace(struct vu_mem *m, const struct vu_region *regs, unsigned n, const int *fds,
 		   struct vu_mem *old);
+/* ADD_MEM_REG: map one more region (fd borrowed) beside the others, whose
+   mappings stay as they are.  -EINVAL (bad or overlapping), -ENOSPC (all
+   VU_MAX_MEM_SLOTS used), -errno of mmap. */
+int vu_mem_add(struct vu_mem *m, const struct vu_region *r, int fd);
+/* REM_MEM_REG: the region of that guest address, frontend address and size
+   leaves the table; its mapping is moved to *old (still mapped) for the
+   caller to clear.  -ENOENT when there is none. */
+int vu_mem_remove(struct vu_mem *m, const struct vu_region *r, struct vu_mem *old);
 void vu_mem_clear(struct vu_mem *m);
 
 /* Our pointer for [gpa, gpa + len) when it lies in one region, else NULL. */

@@ -68,7 +68,10 @@ enum vu_backend_request {
 #define VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
 #define VU_PROTOCOL_F_STATUS		  16
 
-#define VU_MAX_REGIONS	  8
+#define VU_MAX_REGIONS 8 /* in one SET_MEM_TABLE */
+/* Regions of the memory table with CONFIGURE_MEM_SLOTS (ADD/REM_MEM_REG):
+   QEMU maps each blob the guest maps as a region of its own. */
+#define VU_MAX_MEM_SLOTS  64
 #define VU_VRING_IDX_MASK 0xffu
 #define VU_VRING_NOFD	  (1u << 8)
 #define VU_HDR_SIZE	  12

@@ -539,6 +539,15 @@ def venus_main(args, log_dir, image, tap):
         tap.result(bool(ok), "venus: vulkaninfo in the guest names the Venus device",
                    " | ".join(x.strip() for x in out.split("\n")))
         check_vkcheck(g, tap, "venus")
+        # The blob, map and ring families from a hostile guest program
+        # (tests/e2e/virtgpu_hostile.c, DRM ioctls), then Vulkan again.
+        st, out = g.run("chroot /host /usr/local/bin/kr-virtgpu-hostile 2>&1", timeout=300)
+        m = re.search(r"HOSTILE passed=(\d+) failed=(\d+)", out)
+        ok = st == 0 and m is not None and int(m.group(1)) >= 5 and m.group(2) == "0"
+        tap.result(ok, "venus: a hostile guest's blobs, maps and ring submissions get the "
+                   "right answers", " | ".join(x for x in out.split("\n") if x.startswith(
+                       ("case", "HOSTILE"))) or f"exit {st}")
+        check_vkcheck(g, tap, "venus, after the hostile program", frames=5)
     except GuestError as e:
         tap.result(False, "venus guest scenario", str(e))
     finally:
