@@ -176,7 +176,7 @@ struct harness {
 	struct mapping {
 		void *addr;
 		size_t len;
-	} seen[VU_MAX_REGIONS], guards[MAX_GUARDS];
+	} seen[VU_MAX_MEM_SLOTS], guards[MAX_GUARDS];
 	unsigned n_seen, n_guards;
 };
 

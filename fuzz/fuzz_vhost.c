@@ -78,7 +78,7 @@ static int
 op_mem_changed(void *user, const struct vu_mem *mem)
 {
 	(void)user;
-	FZ_CHECK(mem->n <= VU_MAX_REGIONS);
+	FZ_CHECK(mem->n <= VU_MAX_MEM_SLOTS);
 	for (unsigned i = 0; i < mem->n; i++) {
 		volatile const uint8_t *p = mem->r[i].host;
 		FZ_CHECK(mem->r[i].size > 0);
@@ -300,10 +300,17 @@ build_msg(struct fz *f, uint8_t *buf, unsigned *nfds)
 	case VU_GPU_SET_SOCKET: *nfds = 1; break;
 	case VU_ADD_MEM_REG:
 	case VU_REM_MEM_REG: {
-		struct vu_mem_single m = {0, {0, MEMFD_SIZE, UADDR, 0}};
+		/* Slots of a page apart (up to past VU_MAX_MEM_SLOTS), sometimes
+		   overlapping, sometimes anything; REM with or without an fd. */
+		uint8_t r = fz_u8(f);
+		uint64_t slot = fz_u8(f) % (VU_MAX_MEM_SLOTS + 4);
+		struct vu_mem_single m = {
+			0,
+			{r < 200 ? slot * 0x1000 : fz_val64(f), r < 220 ? 0x1000 : fz_val64(f),
+			 r < 200 ? UADDR + slot * 0x1000 : fz_val64(f), r < 230 ? 0 : fz_val64(f)}};
 		memcpy(p, &m, sizeof(m));
 		size = sizeof(m);
-		*nfds = 1;
+		*nfds = h->request == VU_ADD_MEM_REG || (r & 1) ? 1 : 0;
 		break;
 	}
 	default: size = fz_u8(f) < 200 ? 0 : 8; break;

@@ -1066,6 +1066,61 @@ test_mem_slots_not_negotiated(void **state)
 	drop_on(VU_GET_MAX_MEM_SLOTS, VU_VERSION, NULL, 0, NULL, 0);
 }
 
+static void
+with_slots(struct vud *v)
+{
+	v->want_mem_slots = true;
+}
+
+/* A 4 KiB region of g_memfd at slot i, apart from the guest's memory. */
+static struct vu_mem_single
+slot_region(unsigned i)
+{
+	return (struct vu_mem_single){
+		0, {0x40000000ull + i * 4096ull, 4096, 0x7e0000000000ull + i * 4096ull, 0}};
+}
+
+/* With CONFIGURE_MEM_SLOTS: what ADD/REM_MEM_REG must refuse (the frontend
+   is dropped), and what they must take (a REM with an fd: closed unused;
+   the table full at VU_MAX_MEM_SLOTS). */
+static void
+test_mem_slots_hostile(void **state)
+{
+	struct vu_mem_single m = slot_region(0);
+	struct vud *v;
+
+	(void)state;
+	/* Overlapping the guest's memory (ADD_MEM_REG came at vud_start). */
+	v = launch_with(ALL_2D, with_slots, NULL);
+	m.region.gpa = VUD_GPA_BASE;
+	assert_int_equal(vud_send_raw(v, VU_ADD_MEM_REG, VU_VERSION, &m, sizeof(m), &g_memfd, 1),
+			 0);
+	dropped(v);
+	/* No fd; then a region nobody added. */
+	v = launch_with(ALL_2D, with_slots, NULL);
+	m = slot_region(0);
+	assert_int_equal(vud_send_raw(v, VU_ADD_MEM_REG, VU_VERSION, &m, sizeof(m), NULL, 0), 0);
+	dropped(v);
+	v = launch_with(ALL_2D, with_slots, NULL);
+	assert_int_equal(vud_send_raw(v, VU_REM_MEM_REG, VU_VERSION, &m, sizeof(m), NULL, 0), 0);
+	dropped(v);
+	/* Every slot: the guest's memory and 63 more; then one too many. */
+	v = launch_with(ALL_2D, with_slots, NULL);
+	for (unsigned i = 0; i + 1 < VU_MAX_MEM_SLOTS; i++) {
+		m = slot_region(i);
+		assert_int_equal(vud_msg_ack(v, VU_ADD_MEM_REG, &m, sizeof(m), &g_memfd, 1), 0);
+	}
+	/* A REM carrying an fd (the spec's allowance) frees a slot. */
+	m = slot_region(0);
+	assert_int_equal(vud_msg_ack(v, VU_REM_MEM_REG, &m, sizeof(m), &g_memfd, 1), 0);
+	assert_int_equal(vud_msg_ack(v, VU_ADD_MEM_REG, &m, sizeof(m), &g_memfd, 1), 0);
+	assert_int_equal(vud_create_2d(v, 1, XRGB, 4, 4), OK);
+	m = slot_region(VU_MAX_MEM_SLOTS);
+	assert_int_equal(vud_send_raw(v, VU_ADD_MEM_REG, VU_VERSION, &m, sizeof(m), &g_memfd, 1),
+			 0);
+	dropped(v);
+}
+
 /* ---- ring setup ---- */
 
 static void
@@ -1803,6 +1858,57 @@ test_map_memtable_first(void **state)
 	finish(v);
 }
 
+static void
+with_shmem_slots(struct vud *v)
+{
+	with_shmem(v);
+	v->want_mem_slots = true;
+}
+
+/* A frontend that acks a map before the guest can see it (QEMU 11.1: the
+   ack, then the commit that adds the region, announced by a memory-table
+   message): MAP_BLOB is answered only after that message (the guest was
+   told at once, touched the region before QEMU mapped it, and read zeros).
+   Both ways QEMU announces it: ADD_MEM_REG, and SET_MEM_TABLE. */
+static void
+map_waits_for_commit(bool slots)
+{
+	struct vud *v = launch_with(ALL_2D | GS, slots ? with_shmem_slots : with_shmem,
+				    "--backend=gfxstream", "--gfxstream-lib=" FAKE_GS_PATH,
+				    "--hostmem-window=1M", NULL);
+
+	assert_int_equal(vud_ctx_create(v, 1, 3), OK);
+	assert_int_equal(vud_blob_host3d(v, 1, 1, 1, 4096), OK);
+	__atomic_store_n(&v->backend_peer, VUD_PEER_COMMIT_AFTER, __ATOMIC_RELEASE);
+	for (unsigned round = 0; round < 3; round++) {
+		assert_int_equal(map_blob(v, 1), MAP_INFO);
+		assert_int_equal(__atomic_load_n(&v->n_map_commits, __ATOMIC_ACQUIRE), round + 1);
+		struct virtio_gpu_resource_unmap_blob u = {
+			.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB, .resource_id = 1};
+		expect(v, &u, sizeof(u), OK);
+	}
+	/* The queue still works on the tables taken in meanwhile. */
+	assert_int_equal(vud_create_2d(v, 9, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64), OK);
+	usleep(200 * 1000); /* the last unmap's table message */
+	__atomic_store_n(&v->backend_peer, VUD_PEER_ANSWER, __ATOMIC_RELEASE);
+	unref_blobs(v, 1);
+	finish(v);
+}
+
+static void
+test_map_waits_for_commit_slots(void **state)
+{
+	(void)state;
+	map_waits_for_commit(true);
+}
+
+static void
+test_map_waits_for_commit_table(void **state)
+{
+	(void)state;
+	map_waits_for_commit(false);
+}
+
 /* Our end of the backend channel answers as peer says: the daemon waits at
    most 1 s, closes the channel and fails that MAP_BLOB; later ones fail at
    once without a word on any channel, until a new channel comes. */
@@ -2024,6 +2130,7 @@ main(int argc, char **argv)
 		T(test_mem_overflow),
 		T(test_mem_overlap),
 		T(test_mem_slots_not_negotiated),
+		T(test_mem_slots_hostile),
 		T(test_vring_index_out_of_range),
 		T(test_vring_num_zero),
 		T(test_vring_num_not_power_of_two),
@@ -2056,6 +2163,8 @@ main(int argc, char **argv)
 		T(test_backend_reply_late),
 		T(test_backend_silent),
 		T(test_map_memtable_first),
+		T(test_map_waits_for_commit_slots),
+		T(test_map_waits_for_commit_table),
 		T(test_hangup_silent_backend),
 		T(test_sigterm_silent_backend),
 #endif

@@ -284,6 +284,41 @@ backend_answer(struct vud *v, int fd, uint32_t request, uint64_t status)
 	return write_all(fd, &r, sizeof(r.h) + r.h.size);
 }
 
+/* VUD_SHM_GPA: where our host-visible region sits in the guest's
+   physical map for VUD_PEER_COMMIT_AFTER's tables (past guest memory). */
+#define VUD_SHM_GPA 0x100000000ull
+
+/* VUD_PEER_COMMIT_AFTER, after the ack: the table change a frontend that
+   maps the region into the guest's memory makes (QEMU 11.1). */
+static int
+commit_after(struct vud *v, uint32_t request, const struct vu_mmap *m, int fd)
+{
+	struct vu_region r = {VUD_SHM_GPA + m->shm_offset, m->len,
+			      (uint64_t)(uintptr_t)(v->shmem + m->shm_offset), m->fd_offset};
+	struct vu_mem_single one = {0, r};
+	bool slots = v->protocol_features & (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+	int ret;
+
+	usleep(50 * 1000);
+	if (request == VU_BACKEND_SHMEM_UNMAP)
+		return slots ? vud_msg_ack(v, VU_REM_MEM_REG, &one, sizeof(one), NULL, 0)
+			     : mem_table_msg(v);
+	if (slots) {
+		ret = vud_msg_ack(v, VU_ADD_MEM_REG, &one, sizeof(one), &fd, 1);
+	} else {
+		struct vu_mem_table mt = {.nregions = 2};
+		int fds[2] = {v->memfd, fd};
+		mt.regions[0] = (struct vu_region){VUD_GPA_BASE, v->mem_size,
+						   vud_uaddr(v, VUD_GPA_BASE), 0};
+		mt.regions[1] = r;
+		ret = vud_msg_ack(v, VU_SET_MEM_TABLE, &mt, 8 + 2 * sizeof(struct vu_region), fds,
+				  2);
+	}
+	if (ret == 0)
+		__atomic_add_fetch(&v->n_map_commits, 1, __ATOMIC_RELEASE);
+	return ret;
+}
+
 static void *
 backend_main(void *arg)
 {
@@ -329,10 +364,14 @@ backend_main(void *arg)
 			}
 		}
 		uint64_t status = (size_t)n == sizeof(req) ? backend_msg(v, &req.h, &req.m, fd) : 1;
+		bool stop = (req.h.flags & VU_FLAG_NEED_REPLY) &&
+			    backend_answer(v, bfd, req.h.request, status) < 0;
+		if (!stop && status == 0 &&
+		    __atomic_load_n(&v->backend_peer, __ATOMIC_ACQUIRE) == VUD_PEER_COMMIT_AFTER)
+			stop = commit_after(v, req.h.request, &req.m, fd) < 0;
 		if (fd >= 0)
 			close(fd);
-		if ((req.h.flags & VU_FLAG_NEED_REPLY) &&
-		    backend_answer(v, bfd, req.h.request, status) < 0)
+		if (stop)
 			break;
 	}
 	return NULL;
@@ -657,9 +696,20 @@ static int
 mem_table_msg(struct vud *v)
 {
 	struct vu_mem_table mt = {.nregions = 1};
+	struct vu_region r = {VUD_GPA_BASE, v->mem_size, vud_uaddr(v, VUD_GPA_BASE), 0};
+	uint64_t slots = 0;
+	int ret;
 
-	mt.regions[0] =
-		(struct vu_region){VUD_GPA_BASE, v->mem_size, vud_uaddr(v, VUD_GPA_BASE), 0};
+	if (v->protocol_features & (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)) {
+		struct vu_mem_single one = {0, r};
+		if ((ret = msg(v, VU_GET_MAX_MEM_SLOTS, NULL, 0, NULL, 0)) < 0 ||
+		    (ret = vud_recv_reply(v, VU_GET_MAX_MEM_SLOTS, &slots, 8)) < 0)
+			return ret;
+		if (slots == 0)
+			return -EPROTO;
+		return vud_msg_ack(v, VU_ADD_MEM_REG, &one, sizeof(one), &v->memfd, 1);
+	}
+	mt.regions[0] = r;
 	return vud_msg_ack(v, VU_SET_MEM_TABLE, &mt, 8 + sizeof(struct vu_region), &v->memfd, 1);
 }
 
@@ -699,6 +749,8 @@ vud_start(struct vud *v, uint64_t want, unsigned mem_mb)
 	uint64_t keep = (1ull << VU_PROTOCOL_F_REPLY_ACK) | (1ull << VU_PROTOCOL_F_CONFIG);
 	if (v->want_shmem)
 		keep |= (1ull << VU_PROTOCOL_F_BACKEND_REQ) | (1ull << v->shmem_bit);
+	if (v->want_mem_slots)
+		keep |= 1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS;
 	v->protocol_features &= keep;
 	if (!(v->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK)))
 		return -ENOTSUP;

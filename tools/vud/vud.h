@@ -54,6 +54,11 @@ enum vud_backend_peer {
 				    vud_disconnect until vud_stop */
 	VUD_PEER_MEMTABLE_FIRST, /* as QEMU 11.1: a SET_MEM_TABLE on the front
 				    channel (its reply awaited) before the ack */
+	VUD_PEER_COMMIT_AFTER,	 /* as QEMU 11.1 too: the ack, then (50 ms
+				    later) the memory-table message that adds
+				    the mapped region (ADD_MEM_REG, or
+				    SET_MEM_TABLE without mem slots) or
+				    removes it; n_map_commits counts the adds */
 };
 
 struct vud_ring {
@@ -86,6 +91,9 @@ struct vud {
 	   dereferences it). */
 	bool uaddr_set;
 	uint64_t uaddr;
+	/* Negotiate CONFIGURE_MEM_SLOTS (before vud_start): the memory comes as
+	   ADD_MEM_REG, as QEMU sends it when the backend offers the feature. */
+	bool want_mem_slots;
 	/* Host-visible region (VIRTIO shmid 1): set want_shmem and shmem_bit
 	   (the SHMEM protocol-feature bit) before vud_start. */
 	bool want_shmem;
@@ -97,6 +105,7 @@ struct vud {
 	pthread_t backend_thread;
 	bool backend_running, backend_stop;
 	unsigned n_shmem_map, n_shmem_unmap, n_shmem_refused; /* atomics */
+	unsigned n_map_commits; /* atomic: VUD_PEER_COMMIT_AFTER's adds sent */
 	unsigned n_backend_req; /* atomic: requests read on the backend channel */
 	bool shmem_refuse;	/* answer MAP requests with failure */
 	int backend_peer;	/* atomic: enum vud_backend_peer */
