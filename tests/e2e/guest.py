@@ -131,7 +131,8 @@ def write_png(path, w, h, rgb):
 
 class Guest:
     def __init__(self, image_dir, log_path, gpu="inprocess", socket_path=None,
-                 xres=1280, yres=800, host_root=False, input_socket=None, qemu=None):
+                 xres=1280, yres=800, host_root=False, input_socket=None, qemu=None,
+                 device=None, display="none"):
         self.image_dir = image_dir
         self.log_path = log_path
         self.gpu = gpu
@@ -141,6 +142,10 @@ class Guest:
         self.input_socket = input_socket
         # Another QEMU (a command prefix, e.g. QEMU 11.1 from the trixie root).
         self.qemu = qemu or [QEMU]
+        # gpu="custom": these -device options instead (e.g. QEMU's own
+        # virtio-gpu-gl-pci with Venus, which needs a GL display).
+        self.device = device
+        self.display = display
         self.proc = None
         self.lines = queue.Queue()
         self.tmp = tempfile.mkdtemp(prefix="kr-guest-")
@@ -154,7 +159,7 @@ class Guest:
         args = [*self.qemu, "-accel", "tcg", "-m", "512M",
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
                 "-machine", "q35,memory-backend=mem", "-vga", "none", "-nodefaults",
-                "-display", "none", "-serial", "stdio", "-monitor", "none",
+                "-display", self.display, "-serial", "stdio", "-monitor", "none",
                 "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
                 "-kernel", os.path.join(self.image_dir, "vmlinuz"),
                 "-initrd", os.path.join(self.image_dir, "initrd.img"),
@@ -171,6 +176,8 @@ class Guest:
             args += ["-chardev", f"socket,id=vgpu,path={self.socket_path}",
                      "-device", "vhost-user-test-device-pci,chardev=vgpu,virtio-id=16,"
                      "num_vqs=2,config_size=16"]
+        elif self.gpu == "custom":
+            args += ["-device", self.device]
         elif self.gpu == "inprocess":
             args += ["-device", f"virtio-gpu-pci,xres={self.xres},yres={self.yres}"]
         else:

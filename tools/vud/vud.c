@@ -303,6 +303,9 @@ commit_after(struct vud *v, uint32_t request, const struct vu_mmap *m, int fd)
 	if (request == VU_BACKEND_SHMEM_UNMAP)
 		return slots ? vud_msg_ack(v, VU_REM_MEM_REG, &one, sizeof(one), NULL, 0)
 			     : mem_table_msg(v);
+	/* Counted before it is sent: the daemon may answer the guest as soon
+	   as it has read it, before our thread sees the reply. */
+	__atomic_add_fetch(&v->n_map_commits, 1, __ATOMIC_RELEASE);
 	if (slots) {
 		ret = vud_msg_ack(v, VU_ADD_MEM_REG, &one, sizeof(one), &fd, 1);
 	} else {
@@ -314,8 +317,6 @@ commit_after(struct vud *v, uint32_t request, const struct vu_mmap *m, int fd)
 		ret = vud_msg_ack(v, VU_SET_MEM_TABLE, &mt, 8 + 2 * sizeof(struct vu_region), fds,
 				  2);
 	}
-	if (ret == 0)
-		__atomic_add_fetch(&v->n_map_commits, 1, __ATOMIC_RELEASE);
 	return ret;
 }
 

@@ -105,7 +105,7 @@ struct vud {
 	pthread_t backend_thread;
 	bool backend_running, backend_stop;
 	unsigned n_shmem_map, n_shmem_unmap, n_shmem_refused; /* atomics */
-	unsigned n_map_commits; /* atomic: VUD_PEER_COMMIT_AFTER's adds sent */
+	unsigned n_map_commits; /* atomic: VUD_PEER_COMMIT_AFTER's adds, counted as they go out */
 	unsigned n_backend_req; /* atomic: requests read on the backend channel */
 	bool shmem_refuse;	/* answer MAP requests with failure */
 	int backend_peer;	/* atomic: enum vud_backend_peer */
