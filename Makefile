@@ -239,12 +239,14 @@ demo2d:
 	@echo "demo: screenshot written to $(abspath $(DEMO_PNG))"
 
 # --- benchmarks (not tests) -------------------------------------------------------
-# Guest page flips on kohlrabi and its peers, then the backend micro-benchmarks.
+# Guest page flips on kohlrabi and its peers, Vulkan (Venus) on kohlrabi and on
+# QEMU's own device, then the backend micro-benchmarks.
 # Figures go to bench-results/.
 bench: deps
 	@$(MAKE) --no-print-directory build
 	@mkdir -p bench-results
 	bench/flips --json bench-results/flips.json
+	bench/venus --json bench-results/venus.json
 	$(BUILD)/tools/kohlrabi-bench --json bench-results/kohlrabi.json --name kohlrabi -- \
 		$(BUILD)/kohlrabi --socket-path {socket}
 	$(BUILD)/tools/kohlrabi-bench --json bench-results/qemu-vhost-user-gpu.json \
