@@ -569,7 +569,70 @@ def venus_main(args, log_dir, image, tap):
         tap.result(False, "virgl guest scenario", str(e))
     finally:
         status = stop_all(g, *b)
+    if args.host_kohlrabi and os.environ.get("KOHLRABI_GFXSTREAM_LIB"):
+        tap.result(status == 0, "virgl: backend exits 0 when the frontend disconnects",
+                   f"exit status {status}")
+        status = gfxstream_main(args, log_dir, image, tap)
+    elif args.host_kohlrabi:
+        gfxstream_main(args, log_dir, image, tap)  # says it is not run
     return finish(tap, status)
+
+
+def gfxstream_main(args, log_dir, image, tap):
+    """gfxstream (Vulkan, capset 3) in a real guest on QEMU 11.1's generic
+    device: kohlrabi --backend=gfxstream with the host library that
+    KOHLRABI_GFXSTREAM_LIB names (built locally from gfxstream's public
+    source; not packaged, never committed), Mesa's gfxstream guest driver
+    from KOHLRABI_GFXSTREAM_GUEST_ROOT (default: the trixie root) over 9p,
+    the host library's Vulkan on KOHLRABI_GFXSTREAM_VK_ICD (default
+    lavapipe).  Without a library it is reported as not run."""
+    lib = os.environ.get("KOHLRABI_GFXSTREAM_LIB")
+    if not lib:
+        print("# gfxstream in a real guest: not run (KOHLRABI_GFXSTREAM_LIB names no gfxstream "
+              "host library; build one from gfxstream's public source to run it)", flush=True)
+        return None
+    root = os.path.join(args.cache, "trixie")
+    subprocess.run([os.path.join(TOP, "scripts", "build-trixie"), args.cache], check=True,
+                   stdout=sys.stderr)
+    guest_root = os.environ.get("KOHLRABI_GFXSTREAM_GUEST_ROOT", root)
+    icd = os.environ.get("KOHLRABI_GFXSTREAM_VK_ICD",
+                         "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json")
+    qemu = [os.path.join(TOP, "scripts", "trixie-run"), root, "/usr/bin/qemu-system-x86_64",
+            "-L", os.path.join(root, "usr", "share", "qemu")]
+    args.backend = ["env", f"VK_ICD_FILENAMES={icd}", args.host_kohlrabi, "--backend=gfxstream",
+                    f"--gfxstream-lib={lib}", "--socket-path", "{socket}", "--log-level", "info"]
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"  # the library's allocations
+    backend, sock, sock_dir, log = start_backend(args, log_dir, env)
+    g = Guest(image, os.path.join(log_dir, "guest.log"), gpu="generic", socket_path=sock,
+              qemu=qemu, host_root=guest_root)
+    gicd = "VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/gfxstream_vk_icd.json"
+    try:
+        boot = g.start()
+        st, out = g.run("dmesg | grep -E 'features:|cap set'")
+        ok = (st == 0 and "+resource_blob" in out and "+host_visible" in out
+              and "+context_init" in out and re.search(r"cap set \d+: id 3,", out) is not None)
+        tap.result(ok, "gfxstream: the guest kernel reports blobs, context init, the "
+                   "host-visible region and capset 3",
+                   f"boot {boot:.1f} s; " + " | ".join(out.split("\n")))
+        st, out = g.run(f"chroot /host env {gicd} vulkaninfo --summary 2>&1 | "
+                        "grep -E 'deviceName|driverName|driverInfo'", timeout=300)
+        tap.result(st == 0 and "deviceName" in out,
+                   "gfxstream: vulkaninfo in the guest names a device",
+                   " | ".join(x.strip() for x in out.split("\n")))
+        st, out = g.run(f"chroot /host env {gicd} /usr/local/bin/kr-vkcheck --frames 30 2>&1",
+                        timeout=300)
+        m = re.search(r"VKCHECK .*compute_mismatches=(\d+) frames=(\d+) frame_bytes=\d+ "
+                      r"frame_mismatches=(\d+)", out)
+        tap.result(st == 0 and m is not None and m.group(1) == "0" and m.group(2) == "30"
+                   and m.group(3) == "0",
+                   "gfxstream: a guest Vulkan program's compute and rendered frames are exact",
+                   (m.group(0) if m else out.strip()[-400:]) or f"exit {st}")
+    except GuestError as e:
+        tap.result(False, "gfxstream guest scenario", str(e))
+    finally:
+        status = stop_all(g, backend, log, sock_dir)
+    return status
 
 
 def main():
@@ -585,6 +648,9 @@ def main():
     ap.add_argument("--venus", action="store_true",
                     help="Venus in a real guest (scripts/trixie-build; the backend command "
                     "is the trixie build's)")
+    ap.add_argument("--host-kohlrabi", default=None,
+                    help="with --venus: this build's daemon, for gfxstream in a real guest "
+                    "after Venus and virgl (only with KOHLRABI_GFXSTREAM_LIB)")
     ap.add_argument("--asan", action="store_true",
                     help="with --venus: the trixie root's ASan + UBSan build")
     ap.add_argument("backend", nargs=argparse.REMAINDER)
