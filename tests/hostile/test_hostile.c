@@ -1923,7 +1923,12 @@ backend_peer(int peer)
 	   map_blob's 5 s (SILENT never answers). */
 	assert_int_equal(map_blob(v, 2), UNSPEC);
 	__atomic_store_n(&v->backend_peer, VUD_PEER_ANSWER, __ATOMIC_RELEASE);
+	/* Two maps were sent; SILENT left the second unread until now: our
+	   thread reads it first (it waited in the socket), then we count. */
+	for (int i = 0; i < 500 && __atomic_load_n(&v->n_backend_req, __ATOMIC_ACQUIRE) < 2; i++)
+		usleep(10000);
 	unsigned seen = __atomic_load_n(&v->n_backend_req, __ATOMIC_ACQUIRE);
+	assert_int_equal(seen, 2);
 	assert_int_equal(map_blob(v, 2), UNSPEC);
 	/* Nothing sent on the dropped channel, so nothing waited for. */
 	assert_int_equal(__atomic_load_n(&v->n_backend_req, __ATOMIC_ACQUIRE), seen);
