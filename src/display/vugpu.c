@@ -46,6 +46,7 @@ vugpu_detach(struct vugpu *v)
 		v->stage[i].pending = v->stage[i].staged = (struct kr_rect){0};
 		v->sent_scanout[i] = false;
 	}
+	v->cursor_known = false;
 }
 
 void
@@ -438,14 +439,26 @@ vugpu_cursor(struct vugpu *v, const struct kr_cursor_info *c)
 
 	if (v->fd < 0)
 		return;
+	const uint32_t at[3] = {c->scanout_id, c->x, c->y};
+	bool same = v->cursor_known && !memcmp(at, v->cursor_at, sizeof(at));
 	if (!c->visible) {
 		send_msg(v, VUGPU_CURSOR_POS_HIDE, &pos, sizeof(pos));
+		v->cursor_known = v->cursor_hidden = true;
+		memcpy(v->cursor_at, at, sizeof(at));
 		return;
 	}
 	if (!c->pixels) {
-		send_msg(v, VUGPU_CURSOR_POS, &pos, sizeof(pos));
+		/* A move to where the frontend already shows it changes nothing. */
+		if (!same || v->cursor_hidden)
+			send_msg(v, VUGPU_CURSOR_POS, &pos, sizeof(pos));
+		v->cursor_known = true;
+		v->cursor_hidden = false;
+		memcpy(v->cursor_at, at, sizeof(at));
 		return;
 	}
+	v->cursor_known = true;
+	v->cursor_hidden = false;
+	memcpy(v->cursor_at, at, sizeof(at));
 	pixman_format_code_t pf = pixfmt_from_virtio(c->format);
 	uint8_t *p =
 		pf ? queue_msg(v, VUGPU_CURSOR_UPDATE, sizeof(struct vugpu_cursor_update)) : NULL;

@@ -68,6 +68,10 @@ struct vugpu {
 	struct vugpu_stage stage[KR_MAX_SCANOUTS];
 	struct logger *log;		    /* borrowed */
 	bool sent_scanout[KR_MAX_SCANOUTS]; /* the frontend has a surface of stage size */
+	/* The cursor as the frontend last heard of it: a move to the same
+	   place is not sent again (weston moves it there every frame). */
+	bool cursor_known, cursor_hidden;
+	uint32_t cursor_at[3]; /* scanout, x, y */
 	uint64_t bytes_sent, frames_sent, updates_merged, copies;
 	uint64_t grows; /* times the output queue was reallocated */
 };

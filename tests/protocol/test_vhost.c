@@ -169,6 +169,12 @@ test_session_pixels(void **state)
 	uc.hdr.type = VIRTIO_GPU_CMD_MOVE_CURSOR;
 	uc.pos.x = 150;
 	assert_int_equal(vud_request(v, 1, &uc, sizeof(uc), NULL, 0, 5000), 0);
+	/* Moves to where it already is (weston's every frame) reach no one;
+	   one elsewhere does. */
+	assert_int_equal(vud_request(v, 1, &uc, sizeof(uc), NULL, 0, 5000), 0);
+	assert_int_equal(vud_request(v, 1, &uc, sizeof(uc), NULL, 0, 5000), 0);
+	uc.pos.x = 160;
+	assert_int_equal(vud_request(v, 1, &uc, sizeof(uc), NULL, 0, 5000), 0);
 	uc.hdr.type = VIRTIO_GPU_CMD_UPDATE_CURSOR;
 	uc.resource_id = 0;
 	assert_int_equal(vud_request(v, 1, &uc, sizeof(uc), NULL, 0, 5000), 0);
@@ -176,7 +182,8 @@ test_session_pixels(void **state)
 	vud_wait_count(v, &v->disp.n_cursor_hide, 1, 5000);
 	pthread_mutex_lock(&v->disp.lock);
 	assert_int_equal(v->disp.n_cursor_update, 1);
-	assert_int_equal(v->disp.n_cursor_pos, 1);
+	assert_int_equal(v->disp.n_cursor_pos, 2);
+	assert_int_equal(v->disp.cursor_x, 160);
 	assert_int_equal(v->disp.n_cursor_hide, 1);
 	assert_int_equal(v->disp.cursor_hot_x, 3);
 	assert_int_equal(v->disp.cursor_hot_y, 4);
