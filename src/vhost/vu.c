@@ -380,7 +380,7 @@ set_num(struct vu_dev *d, struct vring *vr, uint32_t num)
 	return -EPROTO;
 }
 
-/* The table changed (old: what left it, still mapped): every ring with
+/* The table changed (old: what left it, still mapped; NULL: nothing did): every ring with
    addresses is mapped again (or stops) before anything can read it, the
    device and its renderers let go of the old regions (detaching backings
    they hold) while they are still mapped; then they go. */
@@ -393,7 +393,8 @@ table_changed(struct vu_dev *d, struct vu_mem *old)
 			vr->broken = true;
 	}
 	int ret = d->cb->mem_changed(d->user, &d->mem);
-	vu_mem_clear(old);
+	if (old)
+		vu_mem_clear(old);
 	return ret;
 }
 
@@ -414,31 +415,6 @@ static bool
 mem_slots(const struct vu_dev *d)
 {
 	return d->protocol_features & (1ull << VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
-}
-
-/* ADD_MEM_REG: one region and its fd; the others stay mapped. */
-static int
-handle_add_reg(struct vu_dev *d, struct vu_msg *m)
-{
-	struct vu_mem none = {0};
-
-	if (!mem_slots(d))
-		return -EPROTO;
-	int ret = vu_mem_add(&d->mem, &m->p.single.region, m->fds[0]);
-	return ret < 0 ? ret : table_changed(d, &none);
-}
-
-/* REM_MEM_REG: named by guest address, frontend address and size (the
-   spec lets a frontend attach an fd, which is closed unused). */
-static int
-handle_rem_reg(struct vu_dev *d, struct vu_msg *m)
-{
-	struct vu_mem old;
-
-	if (!mem_slots(d) || m->hdr.size != sizeof(struct vu_mem_single) || m->n_fds > 1)
-		return -EPROTO;
-	int ret = vu_mem_remove(&d->mem, &m->p.single.region, &old);
-	return ret < 0 ? ret : table_changed(d, &old);
 }
 
 static int
@@ -565,18 +541,29 @@ on_mem_table(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
 	return handle_mem_table(d, m);
 }
 
+/* ADD_MEM_REG: one region and its fd; the others stay mapped. */
 static int
 on_add_mem_reg(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
 {
 	(void)vr;
-	return handle_add_reg(d, m);
+	if (!mem_slots(d))
+		return -EPROTO;
+	int ret = vu_mem_add(&d->mem, &m->p.single.region, m->fds[0]);
+	return ret < 0 ? ret : table_changed(d, NULL);
 }
 
+/* REM_MEM_REG: named by guest address, frontend address and size (the
+   spec lets a frontend attach an fd, which is closed unused). */
 static int
 on_rem_mem_reg(struct vu_dev *d, struct vu_msg *m, struct vring *vr)
 {
+	struct vu_mem old;
+
 	(void)vr;
-	return handle_rem_reg(d, m);
+	if (!mem_slots(d) || m->hdr.size != sizeof(struct vu_mem_single) || m->n_fds > 1)
+		return -EPROTO;
+	int ret = vu_mem_remove(&d->mem, &m->p.single.region, &old);
+	return ret < 0 ? ret : table_changed(d, &old);
 }
 
 static int
@@ -880,18 +867,28 @@ defer_front(struct vu_dev *d)
 	return 0;
 }
 
-/* Until the backend channel is readable (or deadline), taking in the
-   frontend's memory-table updates meanwhile (defer_front). */
+/*
+ * Wait, taking in the frontend's memory-table messages meanwhile
+ * (defer_front), until deadline or:
+ *  - backend: the backend channel is readable (data, or a hang-up that
+ *    read_before reports); if the frontend sends something else first, the
+ *    wait goes on without watching it;
+ *  - !backend: a table held the awaited mapping (d->awaited.seen); if the
+ *    frontend sends something else first: -EAGAIN.
+ * 0, -ETIMEDOUT, or -errno of poll.
+ */
 static int
-await_backend(struct vu_dev *d, uint64_t deadline)
+await_events(struct vu_dev *d, bool backend, uint64_t deadline)
 {
 	bool front = d->fd >= 0;
 
 	for (;;) {
+		if (!backend && d->awaited.seen)
+			return 0;
 		uint64_t now = mono_ms();
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		struct pollfd pfd[2] = {{d->backend_fd, POLLIN, 0},
+		struct pollfd pfd[2] = {{backend ? d->backend_fd : -1, POLLIN, 0},
 					{front ? d->fd : -1, POLLIN, 0}};
 		int r = poll(pfd, 2, (int)(deadline - now));
 		if (r < 0 && errno == EINTR)
@@ -899,9 +896,12 @@ await_backend(struct vu_dev *d, uint64_t deadline)
 		if (r < 0)
 			return -errno;
 		if (pfd[0].revents)
-			return 0; /* data, or a hang-up read_before reports */
-		if (pfd[1].revents && defer_front(d) < 0)
+			return 0;
+		if (pfd[1].revents && defer_front(d) < 0) {
+			if (!backend)
+				return -EAGAIN;
 			front = false;
+		}
 	}
 }
 
@@ -984,7 +984,7 @@ backend_request(struct vu_dev *d, uint32_t request, const struct vu_mmap *p, int
 		uint64_t u64;
 	} __attribute__((packed)) r;
 	uint64_t deadline = mono_ms() + VU_BACKEND_ACK_TIMEOUT_MS;
-	int ret = await_backend(d, deadline);
+	int ret = await_events(d, true, deadline);
 	if (ret == 0)
 		ret = read_before(d->backend_fd, &r.hdr, sizeof(r.hdr), deadline);
 	if (ret == 0 &&
@@ -1005,8 +1005,9 @@ backend_request(struct vu_dev *d, uint32_t request, const struct vu_mmap *p, int
 }
 
 /* After a map's ack: until the frontend's memory table holds fd's file
-   (QEMU's commit of the mapping), taking tables in as during an ack wait;
-   see vu.h. */
+   (QEMU's commit of the mapping); see vu.h.  Only a wait that ran out
+   teaches us this frontend sends no such table; one cut short by another
+   message does not. */
 static void
 await_map_commit(struct vu_dev *d, int fd)
 {
@@ -1018,26 +1019,19 @@ await_map_commit(struct vu_dev *d, int fd)
 	d->awaited.seen = false;
 	d->awaited.dev = st.st_dev;
 	d->awaited.ino = st.st_ino;
-	uint64_t deadline = mono_ms() + (d->map_commit ? VU_MAP_COMMIT_MS : VU_MAP_COMMIT_FIRST_MS);
-	for (uint64_t now = mono_ms(); !d->awaited.seen && now < deadline; now = mono_ms()) {
-		struct pollfd pfd = {d->fd, POLLIN, 0};
-		int r = poll(&pfd, 1, (int)(deadline - now));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || defer_front(d) < 0)
-			break; /* timed out, or something else comes first */
-	}
+	int ms = d->map_commit ? VU_MAP_COMMIT_MS : VU_MAP_COMMIT_FIRST_MS;
+	int ret = await_events(d, false, mono_ms() + (uint64_t)ms);
 	d->awaited.active = false;
 	if (d->awaited.seen) {
 		d->map_commit = 1;
-		return;
+	} else if (ret == -ETIMEDOUT) {
+		log_msg(d->log, KR_LOG_WARN,
+			"vhost-user: the frontend acknowledged a blob mapping but sent no memory "
+			"table with it within %d ms; not waiting for one again on this connection "
+			"(the guest may see a new mapping before the frontend has made it)",
+			ms);
+		d->map_commit = -1;
 	}
-	log_msg(d->log, KR_LOG_WARN,
-		"vhost-user: the frontend acknowledged a blob mapping but sent no memory table "
-		"with it within %d ms; not waiting for one again on this connection (the guest "
-		"may see a new mapping before the frontend has made it)",
-		d->map_commit ? VU_MAP_COMMIT_MS : VU_MAP_COMMIT_FIRST_MS);
-	d->map_commit = -1;
 }
 
 int
