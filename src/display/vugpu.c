@@ -440,25 +440,21 @@ vugpu_cursor(struct vugpu *v, const struct kr_cursor_info *c)
 	if (v->fd < 0)
 		return;
 	const uint32_t at[3] = {c->scanout_id, c->x, c->y};
-	bool same = v->cursor_known && !memcmp(at, v->cursor_at, sizeof(at));
+	/* Shown, and just there: a move to it changes nothing. */
+	bool shown_there =
+		v->cursor_known && !v->cursor_hidden && !memcmp(at, v->cursor_at, sizeof(at));
+	v->cursor_known = true;
+	v->cursor_hidden = !c->visible;
+	memcpy(v->cursor_at, at, sizeof(at));
 	if (!c->visible) {
 		send_msg(v, VUGPU_CURSOR_POS_HIDE, &pos, sizeof(pos));
-		v->cursor_known = v->cursor_hidden = true;
-		memcpy(v->cursor_at, at, sizeof(at));
 		return;
 	}
 	if (!c->pixels) {
-		/* A move to where the frontend already shows it changes nothing. */
-		if (!same || v->cursor_hidden)
+		if (!shown_there)
 			send_msg(v, VUGPU_CURSOR_POS, &pos, sizeof(pos));
-		v->cursor_known = true;
-		v->cursor_hidden = false;
-		memcpy(v->cursor_at, at, sizeof(at));
 		return;
 	}
-	v->cursor_known = true;
-	v->cursor_hidden = false;
-	memcpy(v->cursor_at, at, sizeof(at));
 	pixman_format_code_t pf = pixfmt_from_virtio(c->format);
 	uint8_t *p =
 		pf ? queue_msg(v, VUGPU_CURSOR_UPDATE, sizeof(struct vugpu_cursor_update)) : NULL;
