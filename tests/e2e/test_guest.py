@@ -439,8 +439,7 @@ def generic_main(args, image, log_dir, tap):
     subprocess.run([os.path.join(TOP, "scripts", "build-trixie"), args.cache], check=True,
                    stdout=sys.stderr)
     root = os.path.join(args.cache, "trixie")
-    qemu = [os.path.join(TOP, "scripts", "trixie-run"), root, "/usr/bin/qemu-system-x86_64",
-            "-L", os.path.join(root, "usr", "share", "qemu")]
+    qemu = trixie_qemu(root)
     ver = subprocess.run(qemu + ["--version"], capture_output=True, text=True).stdout
     print(f"# {ver.splitlines()[0] if ver else 'no QEMU in the trixie root'}", flush=True)
     refs = references(image, args.cache, log_dir, modes=[(1280, 800)])
@@ -477,6 +476,12 @@ def generic_main(args, image, log_dir, tap):
     return finish(tap, status)
 
 
+def trixie_qemu(root):
+    """QEMU 11.1 of the trixie root, run on this host with the root's loader."""
+    return [os.path.join(TOP, "scripts", "trixie-run"), root, "/usr/bin/qemu-system-x86_64",
+            "-L", os.path.join(root, "usr", "share", "qemu")]
+
+
 def trixie_guest(args, log_dir, image, name):
     """kohlrabi built in the trixie root (scripts/trixie-build: virglrenderer
     1.1 with its render server) and run chrooted there (scripts/trixie-chroot)
@@ -484,39 +489,37 @@ def trixie_guest(args, log_dir, image, name):
     guest sees the same root over 9p (Mesa 26's guest drivers)."""
     root = os.path.join(args.cache, "trixie")
     exe = os.path.join(TOP, "build-trixie-asan" if args.asan else "build-trixie", "kohlrabi")
-    qemu = [os.path.join(TOP, "scripts", "trixie-run"), root, "/usr/bin/qemu-system-x86_64",
-            "-L", os.path.join(root, "usr", "share", "qemu")]
     args.backend = [os.path.join(TOP, "scripts", "trixie-chroot"), root, exe, f"--backend={name}",
                     "--socket-path", "{socket}", "--log-level", "info"]
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"  # Mesa's allocations at exit
     backend, sock, sock_dir, log = start_backend(args, log_dir, env, f"backend-{name}.log")
     g = Guest(image, os.path.join(log_dir, f"guest-{name}.log"), gpu="generic", socket_path=sock,
-              qemu=qemu, host_root=root)
+              qemu=trixie_qemu(root), host_root=root)
     return g, (backend, log, sock_dir)
 
 
 ICD = "VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/virtio_icd.json"
 
 
-def check_features(g, tap, name, boot):
+def check_features(g, tap, name, boot, capset=4):
     st, out = g.run("dmesg | grep -E 'features:|cap set'")
     ok = (st == 0 and "+resource_blob" in out and "+host_visible" in out
-          and "+context_init" in out and re.search(r"cap set \d+: id 4,", out) is not None)
+          and "+context_init" in out and re.search(rf"cap set \d+: id {capset},", out) is not None)
     tap.result(ok, f"{name}: the guest kernel reports blobs, context init, the host-visible "
-               "region and capset 4", f"boot {boot:.1f} s; " + " | ".join(out.split("\n")))
+               f"region and capset {capset}", f"boot {boot:.1f} s; " + " | ".join(out.split("\n")))
 
 
-def check_vkcheck(g, tap, name, frames=30):
+def check_vkcheck(g, tap, name, frames=30, icd=ICD, device="Venus"):
     """Compute into host-visible memory and rendered frames read back, every
     byte checked in the guest (tests/e2e/vk/vkcheck.c): the ring, the blobs
     mapped through the shared-memory region, fences retiring."""
-    st, out = g.run(f"chroot /host env {ICD} /usr/local/bin/kr-vkcheck --frames {frames} 2>&1",
+    st, out = g.run(f"chroot /host env {icd} /usr/local/bin/kr-vkcheck --frames {frames} 2>&1",
                     timeout=300)
     m = re.search(r"VKCHECK device=(.*) driver=(\S+) .*compute_bytes=(\d+) "
                   r"compute_mismatches=(\d+) frames=(\d+) frame_bytes=(\d+) "
                   r"frame_mismatches=(\d+) fps=(\S+)", out)
-    ok = (st == 0 and m is not None and "Venus" in m.group(1) and int(m.group(3)) > 0
+    ok = (st == 0 and m is not None and device in m.group(1) and int(m.group(3)) > 0
           and m.group(4) == "0" and int(m.group(5)) == frames and int(m.group(6)) > 0
           and m.group(7) == "0")
     tap.result(ok, f"{name}: a guest Vulkan program's compute and rendered frames are exact",
@@ -597,37 +600,22 @@ def gfxstream_main(args, log_dir, image, tap):
     guest_root = os.environ.get("KOHLRABI_GFXSTREAM_GUEST_ROOT", root)
     icd = os.environ.get("KOHLRABI_GFXSTREAM_VK_ICD",
                          "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json")
-    qemu = [os.path.join(TOP, "scripts", "trixie-run"), root, "/usr/bin/qemu-system-x86_64",
-            "-L", os.path.join(root, "usr", "share", "qemu")]
     args.backend = ["env", f"VK_ICD_FILENAMES={icd}", args.host_kohlrabi, "--backend=gfxstream",
                     f"--gfxstream-lib={lib}", "--socket-path", "{socket}", "--log-level", "info"]
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"  # the library's allocations
     backend, sock, sock_dir, log = start_backend(args, log_dir, env)
     g = Guest(image, os.path.join(log_dir, "guest.log"), gpu="generic", socket_path=sock,
-              qemu=qemu, host_root=guest_root)
+              qemu=trixie_qemu(root), host_root=guest_root)
     gicd = "VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/gfxstream_vk_icd.json"
     try:
-        boot = g.start()
-        st, out = g.run("dmesg | grep -E 'features:|cap set'")
-        ok = (st == 0 and "+resource_blob" in out and "+host_visible" in out
-              and "+context_init" in out and re.search(r"cap set \d+: id 3,", out) is not None)
-        tap.result(ok, "gfxstream: the guest kernel reports blobs, context init, the "
-                   "host-visible region and capset 3",
-                   f"boot {boot:.1f} s; " + " | ".join(out.split("\n")))
+        check_features(g, tap, "gfxstream", g.start(), capset=3)
         st, out = g.run(f"chroot /host env {gicd} vulkaninfo --summary 2>&1 | "
                         "grep -E 'deviceName|driverName|driverInfo'", timeout=300)
         tap.result(st == 0 and "deviceName" in out,
                    "gfxstream: vulkaninfo in the guest names a device",
                    " | ".join(x.strip() for x in out.split("\n")))
-        st, out = g.run(f"chroot /host env {gicd} /usr/local/bin/kr-vkcheck --frames 30 2>&1",
-                        timeout=300)
-        m = re.search(r"VKCHECK .*compute_mismatches=(\d+) frames=(\d+) frame_bytes=\d+ "
-                      r"frame_mismatches=(\d+)", out)
-        tap.result(st == 0 and m is not None and m.group(1) == "0" and m.group(2) == "30"
-                   and m.group(3) == "0",
-                   "gfxstream: a guest Vulkan program's compute and rendered frames are exact",
-                   (m.group(0) if m else out.strip()[-400:]) or f"exit {st}")
+        check_vkcheck(g, tap, "gfxstream", icd=gicd, device="")
     except GuestError as e:
         tap.result(False, "gfxstream guest scenario", str(e))
     finally:

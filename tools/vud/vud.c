@@ -284,6 +284,13 @@ backend_answer(struct vud *v, int fd, uint32_t request, uint64_t status)
 	return write_all(fd, &r, sizeof(r.h) + r.h.size);
 }
 
+/* The guest's memory as one region of the memory table. */
+static struct vu_region
+guest_region(struct vud *v)
+{
+	return (struct vu_region){VUD_GPA_BASE, v->mem_size, vud_uaddr(v, VUD_GPA_BASE), 0};
+}
+
 /* VUD_SHM_GPA: where our host-visible region sits in the guest's
    physical map for VUD_PEER_COMMIT_AFTER's tables (past guest memory). */
 #define VUD_SHM_GPA 0x100000000ull
@@ -311,8 +318,7 @@ commit_after(struct vud *v, uint32_t request, const struct vu_mmap *m, int fd)
 	} else {
 		struct vu_mem_table mt = {.nregions = 2};
 		int fds[2] = {v->memfd, fd};
-		mt.regions[0] = (struct vu_region){VUD_GPA_BASE, v->mem_size,
-						   vud_uaddr(v, VUD_GPA_BASE), 0};
+		mt.regions[0] = guest_region(v);
 		mt.regions[1] = r;
 		ret = vud_msg_ack(v, VU_SET_MEM_TABLE, &mt, 8 + 2 * sizeof(struct vu_region), fds,
 				  2);
@@ -697,7 +703,7 @@ static int
 mem_table_msg(struct vud *v)
 {
 	struct vu_mem_table mt = {.nregions = 1};
-	struct vu_region r = {VUD_GPA_BASE, v->mem_size, vud_uaddr(v, VUD_GPA_BASE), 0};
+	struct vu_region r = guest_region(v);
 	uint64_t slots = 0;
 	int ret;
 
