@@ -35,8 +35,10 @@ extern "C" {
 #define KR_EXPORT
 #endif
 
-#define KR_MAX_SCANOUTS		 16
-#define KR_DEFAULT_MAX_HOSTMEM	 (256ull * 1024 * 1024)
+#define KR_MAX_SCANOUTS 16
+/* Host memory guest resources may take by default: 24 32-bit buffers of the
+   largest mode the guest kernel offers from our EDID (5120x2160, 42 MiB). */
+#define KR_DEFAULT_MAX_HOSTMEM	 (1024ull * 1024 * 1024)
 #define KR_DEFAULT_MAX_RESOURCES 16384u
 #define KR_DEFAULT_MAX_CONTEXTS	 1024u
 /* The virtio shared memory region id of the host-visible window. */

@@ -9,6 +9,8 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +64,7 @@ struct cmd {
 	size_t resp_len;   /* bytes of response (resp_dyn when set, else resp) */
 	bool on_ring;	   /* fenced on a context's ring (CONTEXT_INIT) */
 	bool ring_bad;	   /* ... on a ring that cannot be: no fence is created */
+	char why[96];	   /* why the command was refused, when a handler says */
 };
 
 typedef uint32_t (*cmd_handler)(struct kr_gpu *gpu, struct cmd *c);
@@ -94,6 +97,38 @@ static struct resource *
 lookup(struct kr_gpu *gpu, uint32_t id)
 {
 	return id ? restab_lookup(&gpu->resources, id) : NULL;
+}
+
+/* Refuse the command with RESP, saying why in the debug log (dispatch). */
+static uint32_t KR_PRINTF(3, 4) refuse(struct cmd *c, uint32_t resp, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	return resp;
+}
+
+/* The resource the request names, or NULL with the reason recorded. */
+static struct resource *
+find(struct kr_gpu *gpu, struct cmd *c, uint32_t id)
+{
+	struct resource *res = lookup(gpu, id);
+
+	if (!res)
+		snprintf(c->why, sizeof(c->why), "no resource %u", id);
+	return res;
+}
+
+/* A new resource's id, refused when 0 or taken. */
+static bool
+id_free(struct kr_gpu *gpu, struct cmd *c, uint32_t id)
+{
+	if (id && !lookup(gpu, id))
+		return true;
+	snprintf(c->why, sizeof(c->why), id ? "resource %u exists" : "resource id 0", id);
+	return false;
 }
 
 static uint32_t
@@ -148,7 +183,7 @@ cmd_resource_create_2d(struct kr_gpu *gpu, struct cmd *c)
 	uint32_t bpp = format_bpp(a.format);
 	uint64_t size;
 
-	if (a.id == 0 || lookup(gpu, a.id))
+	if (!id_free(gpu, c, a.id))
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (!bpp || !a.width || !a.height)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
@@ -168,7 +203,7 @@ cmd_resource_create_2d(struct kr_gpu *gpu, struct cmd *c)
 static uint32_t
 cmd_resource_unref(struct kr_gpu *gpu, struct cmd *c)
 {
-	struct resource *res = lookup(gpu, le32toh(c->req.unref.resource_id));
+	struct resource *res = find(gpu, c, le32toh(c->req.unref.resource_id));
 
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
@@ -190,18 +225,21 @@ cmd_set_scanout(struct kr_gpu *gpu, struct cmd *c)
 		scanout_disable(gpu, id);
 		return VIRTIO_GPU_RESP_OK_NODATA;
 	}
-	res = lookup(gpu, le32toh(q->resource_id));
+	res = find(gpu, c, le32toh(q->resource_id));
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (!rect_inside(&q->r, res->width, res->height) || q->r.width == 0 || q->r.height == 0)
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	if (res->is_blob)
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER; /* SET_SCANOUT_BLOB shows blobs */
+		return refuse(c, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
+			      "resource %u: rectangle not inside its %ux%u", res->id, res->width,
+			      res->height);
+	if (res->is_blob) /* SET_SCANOUT_BLOB shows blobs */
+		return refuse(c, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
+			      "resource %u: a blob (SET_SCANOUT_BLOB shows blobs)", res->id);
 	scanout_clear(gpu, id);
 	gpu->scanouts[id].resource_id = res->id;
 	gpu->scanouts[id].rect = rect_host(&q->r);
 	res->scanout_mask |= 1u << id;
-	if (!scanout_info(gpu, id, &info)) {
+	if (!scanout_info(gpu, id, &gpu->scanouts[id].rect, &info)) {
 		scanout_disable(gpu, id);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	}
@@ -214,7 +252,7 @@ static uint32_t
 cmd_resource_flush(struct kr_gpu *gpu, struct cmd *c)
 {
 	const struct virtio_gpu_resource_flush *q = &c->req.flush;
-	struct resource *res = lookup(gpu, le32toh(q->resource_id));
+	struct resource *res = find(gpu, c, le32toh(q->resource_id));
 	struct kr_scanout_info info;
 
 	if (!res)
@@ -222,7 +260,9 @@ cmd_resource_flush(struct kr_gpu *gpu, struct cmd *c)
 	/* A blob's framebuffer size is per scanout: the intersection below
 	   keeps a blob flush inside what each scanout shows. */
 	if (!res->is_blob && !rect_inside(&q->r, res->width, res->height))
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+		return refuse(c, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
+			      "resource %u: rectangle not inside its %ux%u", res->id, res->width,
+			      res->height);
 	struct kr_rect f = rect_host(&q->r);
 	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
 		if (!(res->scanout_mask & (1u << i)))
@@ -232,7 +272,12 @@ cmd_resource_flush(struct kr_gpu *gpu, struct cmd *c)
 		uint64_t x0 = MAX(f.x, s->x), y0 = MAX(f.y, s->y);
 		uint64_t x1 = MIN((uint64_t)f.x + f.width, (uint64_t)s->x + s->width);
 		uint64_t y1 = MIN((uint64_t)f.y + f.height, (uint64_t)s->y + s->height);
-		if (x0 >= x1 || y0 >= y1 || !scanout_info(gpu, i, &info))
+		if (x0 >= x1 || y0 >= y1)
+			continue;
+		/* Only the damage is read back, in the resource's coordinates. */
+		struct kr_rect fresh = {(uint32_t)x0, (uint32_t)y0, (uint32_t)(x1 - x0),
+					(uint32_t)(y1 - y0)};
+		if (!scanout_info(gpu, i, &fresh, &info))
 			continue;
 		struct kr_rect d = {(uint32_t)(x0 - s->x), (uint32_t)(y0 - s->y),
 				    (uint32_t)(x1 - x0), (uint32_t)(y1 - y0)};
@@ -248,7 +293,7 @@ static uint32_t
 cmd_transfer_to_host_2d(struct kr_gpu *gpu, struct cmd *c)
 {
 	const struct virtio_gpu_transfer_to_host_2d *q = &c->req.t2d;
-	struct resource *res = lookup(gpu, le32toh(q->resource_id));
+	struct resource *res = find(gpu, c, le32toh(q->resource_id));
 	uint64_t offset = le64toh(q->offset), end;
 
 	if (!res)
@@ -333,7 +378,7 @@ static uint32_t
 cmd_attach_backing(struct kr_gpu *gpu, struct cmd *c)
 {
 	const struct virtio_gpu_resource_attach_backing *q = &c->req.attach;
-	struct resource *res = lookup(gpu, le32toh(q->resource_id));
+	struct resource *res = find(gpu, c, le32toh(q->resource_id));
 	struct backing *b = NULL;
 	uint32_t type;
 
@@ -361,7 +406,7 @@ cmd_attach_backing(struct kr_gpu *gpu, struct cmd *c)
 static uint32_t
 cmd_detach_backing(struct kr_gpu *gpu, struct cmd *c)
 {
-	struct resource *res = lookup(gpu, le32toh(c->req.detach.resource_id));
+	struct resource *res = find(gpu, c, le32toh(c->req.detach.resource_id));
 
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
@@ -443,7 +488,7 @@ mix64(uint64_t x)
 static uint32_t
 cmd_assign_uuid(struct kr_gpu *gpu, struct cmd *c)
 {
-	struct resource *res = lookup(gpu, le32toh(c->req.uuid.resource_id));
+	struct resource *res = find(gpu, c, le32toh(c->req.uuid.resource_id));
 
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
@@ -526,7 +571,7 @@ static uint32_t
 ctx_resource(struct kr_gpu *gpu, struct cmd *c, bool attach)
 {
 	uint32_t ctx = le32toh(c->req.hdr.ctx_id);
-	struct resource *res = lookup(gpu, le32toh(c->req.ctx_res.resource_id));
+	struct resource *res = find(gpu, c, le32toh(c->req.ctx_res.resource_id));
 
 	if (!gpu_ctx_exists(gpu, ctx))
 		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
@@ -555,6 +600,25 @@ cmd_ctx_detach(struct kr_gpu *gpu, struct cmd *c)
 #define TARGET_MAX    8
 #define TARGET_BUFFER 0
 
+/* What a 3D resource is charged to the host memory cap: the format's bytes
+   per texel (the widest format's when it is not known) of every sample and
+   layer, 22/16 of that with mip levels (their sum is under 22/16 of level
+   0).  False when that does not fit 64 bits. */
+static bool
+charge_3d(const struct renderer_res_3d *a, uint64_t *size)
+{
+	uint64_t n;
+
+	if (__builtin_mul_overflow((uint64_t)a->width * a->height,
+				   (uint64_t)a->depth * a->array_size, &n) ||
+	    __builtin_mul_overflow(n, (uint64_t)MAX(a->nr_samples, 1u), &n) ||
+	    __builtin_mul_overflow(n, (uint64_t)format_virgl_texel_bytes(a->format), &n) ||
+	    __builtin_mul_overflow(n, a->last_level ? 22ull : 16ull, &n))
+		return false;
+	*size = n / 16;
+	return true;
+}
+
 static uint32_t
 cmd_resource_create_3d(struct kr_gpu *gpu, struct cmd *c)
 {
@@ -575,22 +639,22 @@ cmd_resource_create_3d(struct kr_gpu *gpu, struct cmd *c)
 	struct resource *res;
 	uint64_t size;
 
-	if (a.id == 0 || lookup(gpu, a.id))
+	if (!id_free(gpu, c, a.id))
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (a.target > TARGET_MAX || !a.width || !a.height || !a.depth || !a.array_size ||
 	    a.last_level > 31 || a.nr_samples > 32)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	/* Charge 16 bytes per texel (the widest format) of every sample and
-	   layer, more with mip levels (their sum is under 22/16 of level 0). */
-	if (__builtin_mul_overflow((uint64_t)a.width * a.height, (uint64_t)a.depth * a.array_size,
-				   &size) ||
-	    __builtin_mul_overflow(size, (uint64_t)MAX(a.nr_samples, 1u), &size) ||
-	    __builtin_mul_overflow(size, a.last_level ? 22ull : 16ull, &size) ||
-	    size > gpu->cfg.max_hostmem - gpu->hostmem_used ||
+	if (!charge_3d(&a, &size) || size > gpu->cfg.max_hostmem - gpu->hostmem_used ||
 	    gpu->resources.count >= gpu->cfg.max_resources)
-		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+		return refuse(c, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
+			      "resource %u: %ux%ux%u format %u over the host memory cap (%llu of "
+			      "%llu bytes in use)",
+			      a.id, a.width, a.height, a.depth, a.format,
+			      (unsigned long long)gpu->hostmem_used,
+			      (unsigned long long)gpu->cfg.max_hostmem);
 	if (renderer_resource_create_3d(gpu->renderer, &a, &res) < 0)
-		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+		return refuse(c, VIRTIO_GPU_RESP_ERR_UNSPEC, "resource %u: the renderer refused it",
+			      a.id);
 	res->is_3d = true;
 	res->target = a.target;
 	res->depth = a.depth;
@@ -629,7 +693,7 @@ static uint32_t
 transfer_3d(struct kr_gpu *gpu, struct cmd *c, bool to_host)
 {
 	const struct virtio_gpu_transfer_host_3d *q = &c->req.t3d;
-	struct resource *res = lookup(gpu, le32toh(q->resource_id));
+	struct resource *res = find(gpu, c, le32toh(q->resource_id));
 	struct renderer_transfer t = {
 		.ctx_id = le32toh(q->hdr.ctx_id),
 		.level = le32toh(q->level),
@@ -702,7 +766,9 @@ cmd_submit_3d(struct kr_gpu *gpu, struct cmd *c)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	iov_to_buf(c->chain->in, c->chain->n_in, sizeof(c->req.submit), buf, size);
 	if (renderer_submit_3d(gpu->renderer, ctx, buf, size) < 0)
-		type = VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+		type = refuse(c, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
+			      "context %u: the renderer rejected a %u-byte command stream", ctx,
+			      size);
 	free(buf);
 	return type;
 }
@@ -738,7 +804,7 @@ cmd_resource_create_blob(struct kr_gpu *gpu, struct cmd *c)
 	uint64_t charge;
 	uint32_t type;
 
-	if (a.id == 0 || lookup(gpu, a.id))
+	if (!id_free(gpu, c, a.id))
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (a.blob_mem < VIRTIO_GPU_BLOB_MEM_GUEST ||
 	    a.blob_mem > VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST || (a.blob_flags & ~BLOB_FLAGS_KNOWN) ||
@@ -807,7 +873,7 @@ cmd_set_scanout_blob(struct kr_gpu *gpu, struct cmd *c)
 		scanout_disable(gpu, id);
 		return VIRTIO_GPU_RESP_OK_NODATA;
 	}
-	res = lookup(gpu, rid);
+	res = find(gpu, c, rid);
 	if (!res || !res->is_blob)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (format_bpp(format) != 4 || !fb_w || !fb_h || !r.width || !r.height ||
@@ -839,7 +905,8 @@ cmd_set_scanout_blob(struct kr_gpu *gpu, struct cmd *c)
 	gpu->hostmem_used += shadow_size;
 	res->scanout_mask |= 1u << id;
 	struct kr_rect all = {0, 0, r.width, r.height};
-	if (scanout_blob_refresh(gpu, id, res, &all, false) < 0 || !scanout_info(gpu, id, &info)) {
+	if (scanout_blob_refresh(gpu, id, res, &all, false) < 0 ||
+	    !scanout_info(gpu, id, NULL, &info)) {
 		log_bug_guest(&gpu->log, "blob %u: cannot read it for scanout %u", rid, id);
 		scanout_disable(gpu, id);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
@@ -866,7 +933,7 @@ window_free(const struct kr_gpu *gpu, uint64_t off, uint64_t size)
 static uint32_t
 cmd_map_blob(struct kr_gpu *gpu, struct cmd *c)
 {
-	struct resource *res = lookup(gpu, le32toh(c->req.map_blob.resource_id));
+	struct resource *res = find(gpu, c, le32toh(c->req.map_blob.resource_id));
 	uint64_t off = le64toh(c->req.map_blob.offset), window = gpu->cfg.hostmem_window;
 	struct renderer_map m = {.fd = -1};
 
@@ -911,7 +978,7 @@ cmd_map_blob(struct kr_gpu *gpu, struct cmd *c)
 static uint32_t
 cmd_unmap_blob(struct kr_gpu *gpu, struct cmd *c)
 {
-	struct resource *res = lookup(gpu, le32toh(c->req.unmap_blob.resource_id));
+	struct resource *res = find(gpu, c, le32toh(c->req.unmap_blob.resource_id));
 
 	if (!res || !res->is_blob)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
@@ -1014,7 +1081,10 @@ dispatch(struct kr_gpu *gpu, struct cmd *c)
 			       : VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
 	}
 	log_msg(&gpu->log, KR_LOG_DEBUG, "%s", d->name);
-	return d->handle(gpu, c);
+	uint32_t resp = d->handle(gpu, c);
+	if (resp >= VIRTIO_GPU_RESP_ERR_UNSPEC && c->why[0])
+		log_guest_debug(&gpu->log, "%s answered 0x%x: %s", d->name, resp, c->why);
+	return resp;
 }
 
 int

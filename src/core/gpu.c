@@ -419,7 +419,8 @@ kr_gpu_get_scanout(struct kr_gpu *gpu, uint32_t scanout_id, struct kr_scanout_in
 {
 	if (scanout_id >= gpu->cfg.num_scanouts)
 		return -EINVAL;
-	if (!gpu->scanouts[scanout_id].resource_id || !scanout_info(gpu, scanout_id, info))
+	if (!gpu->scanouts[scanout_id].resource_id ||
+	    !scanout_info(gpu, scanout_id, &gpu->scanouts[scanout_id].rect, info))
 		return -ENOENT;
 	return 0;
 }

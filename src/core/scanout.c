@@ -20,7 +20,8 @@ lookup(struct kr_gpu *gpu, uint32_t id)
 
 /* Fill info for scanout i, which shows a live resource. */
 bool
-scanout_info(struct kr_gpu *gpu, uint32_t i, struct kr_scanout_info *info)
+scanout_info(struct kr_gpu *gpu, uint32_t i, const struct kr_rect *fresh,
+	     struct kr_scanout_info *info)
 {
 	struct scanout *s = &gpu->scanouts[i];
 	struct resource *res = lookup(gpu, s->resource_id);
@@ -39,7 +40,7 @@ scanout_info(struct kr_gpu *gpu, uint32_t i, struct kr_scanout_info *info)
 		};
 		return true;
 	}
-	if (!res || renderer_resource_pixels(gpu->renderer, res, &pixels, &stride) < 0)
+	if (!res || renderer_resource_pixels(gpu->renderer, res, fresh, &pixels, &stride) < 0)
 		return false;
 	*info = (struct kr_scanout_info){
 		.scanout_id = i,
@@ -60,7 +61,8 @@ scanout_notify_changing(struct kr_gpu *gpu, uint32_t i)
 {
 	struct kr_scanout_info info;
 
-	if (gpu->cb.version >= 2 && gpu->cb.scanout_changing && scanout_info(gpu, i, &info))
+	/* What the display holds: no readback (fresh NULL). */
+	if (gpu->cb.version >= 2 && gpu->cb.scanout_changing && scanout_info(gpu, i, NULL, &info))
 		gpu->cb.scanout_changing(gpu->user, &info);
 }
 
@@ -111,7 +113,9 @@ cursor_notify(struct kr_gpu *gpu, bool with_shape)
 	const uint8_t *pixels;
 
 	if (with_shape && res &&
-	    renderer_resource_pixels(gpu->renderer, res, &pixels, &info.stride) == 0) {
+	    renderer_resource_pixels(gpu->renderer, res,
+				     &(struct kr_rect){0, 0, res->width, res->height}, &pixels,
+				     &info.stride) == 0) {
 		info.pixels = pixels;
 		info.format = res->format;
 	}

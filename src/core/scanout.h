@@ -34,8 +34,11 @@ struct cursor {
 	uint32_t x, y, hot_x, hot_y;
 };
 
-/* Fill info for scanout i, which shows a live resource. */
-bool scanout_info(struct kr_gpu *gpu, uint32_t i, struct kr_scanout_info *info);
+/* Fill info for scanout i, which shows a live resource.  fresh (inside the
+   resource, may be NULL) is the part whose current pixels are wanted: a
+   renderer that reads back refreshes only that (renderer_resource_pixels). */
+bool scanout_info(struct kr_gpu *gpu, uint32_t i, const struct kr_rect *fresh,
+		  struct kr_scanout_info *info);
 /* Scanout i's pixels are about to be rewritten or freed: warn the display,
    which may still hold them (kr_scanout_info.pixels). */
 void scanout_notify_changing(struct kr_gpu *gpu, uint32_t i);

@@ -488,8 +488,8 @@ gs_transfer_3d(struct renderer *r, struct resource *res, const struct renderer_t
 
 /* Read a resource back for the display path (flush with readback). */
 static int
-gs_resource_pixels(struct renderer *r, struct resource *res, const uint8_t **pixels,
-		   uint32_t *stride)
+gs_resource_pixels(struct renderer *r, struct resource *res, const struct kr_rect *fresh,
+		   const uint8_t **pixels, uint32_t *stride)
 {
 	struct gs *g = to_gs(r);
 	struct gs_res *gr = to_res(res);
@@ -502,6 +502,10 @@ gs_resource_pixels(struct renderer *r, struct resource *res, const uint8_t **pix
 		gr->pixels = calloc(1, (size_t)size);
 		if (!gr->pixels)
 			return -ENOMEM;
+	} else if (!fresh) { /* the copy as it is */
+		*pixels = gr->pixels;
+		*stride = res->width * 4;
+		return 0;
 	}
 	if (g->api.flush)
 		g->api.flush(res->id);

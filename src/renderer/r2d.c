@@ -140,12 +140,13 @@ r2d_resource_create_blob(struct renderer *r, const struct renderer_blob *a, stru
 }
 
 static int
-r2d_resource_pixels(struct renderer *r, struct resource *res, const uint8_t **pixels,
-		    uint32_t *stride)
+r2d_resource_pixels(struct renderer *r, struct resource *res, const struct kr_rect *fresh,
+		    const uint8_t **pixels, uint32_t *stride)
 {
 	struct r2d_res *rr = to_r2d_res(res);
 
 	(void)r;
+	(void)fresh; /* the resource's own pixels: always current */
 	*pixels = rr->bits;
 	*stride = rr->stride;
 	return 0;

@@ -185,10 +185,10 @@ renderer_transfer_to_host_2d(struct renderer *r, struct resource *res, const str
 }
 
 int
-renderer_resource_pixels(struct renderer *r, struct resource *res, const uint8_t **pixels,
-			 uint32_t *stride)
+renderer_resource_pixels(struct renderer *r, struct resource *res, const struct kr_rect *fresh,
+			 const uint8_t **pixels, uint32_t *stride)
 {
-	return CALL(r, resource_pixels, res, pixels, stride);
+	return CALL(r, resource_pixels, res, fresh, pixels, stride);
 }
 
 int

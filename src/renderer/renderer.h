@@ -104,8 +104,12 @@ struct renderer_ops {
 	   offset + (height-1)*width*bpp + rect.width*bpp bytes). */
 	int (*transfer_to_host_2d)(struct renderer *r, struct resource *res,
 				   const struct kr_rect *rect, uint64_t offset);
-	/* Host pixels of a resource for the display path. */
-	int (*resource_pixels)(struct renderer *r, struct resource *res, const uint8_t **pixels,
+	/* Host pixels of a resource for the display path.  A renderer that
+	   keeps a copy (a readback) refreshes only fresh, the part (inside the
+	   resource) whose current pixels the caller needs; fresh NULL: the copy
+	   as it is (read whole only the first time). */
+	int (*resource_pixels)(struct renderer *r, struct resource *res,
+			       const struct kr_rect *fresh, const uint8_t **pixels,
 			       uint32_t *stride);
 
 	/* Optional: 3D (VIRGL feature).  Errors answer ERR_UNSPEC unless noted. */
@@ -190,8 +194,8 @@ int renderer_resource_create_2d(struct renderer *r, const struct renderer_res_2d
 void renderer_resource_destroy(struct renderer *r, struct resource *res);
 int renderer_transfer_to_host_2d(struct renderer *r, struct resource *res,
 				 const struct kr_rect *rect, uint64_t offset);
-int renderer_resource_pixels(struct renderer *r, struct resource *res, const uint8_t **pixels,
-			     uint32_t *stride);
+int renderer_resource_pixels(struct renderer *r, struct resource *res, const struct kr_rect *fresh,
+			     const uint8_t **pixels, uint32_t *stride);
 int renderer_resource_create_3d(struct renderer *r, const struct renderer_res_3d *a,
 				struct resource **out);
 int renderer_attach_backing(struct renderer *r, struct resource *res);

@@ -66,6 +66,7 @@ struct virgl {
 	int cookie;		 /* virglrenderer wants a non-NULL cookie */
 	const char *render_node; /* borrowed (the device's config); NULL: surfaceless */
 	bool venus;		 /* capset 4 offered: the render server answered */
+	bool gles;		 /* the host context is GLES, not desktop GL core */
 	uint32_t seq;
 	struct virgl_fence fences[VIRGL_MAX_FENCES]; /* ring of context-0 fences in flight */
 	unsigned head, count;
@@ -178,11 +179,29 @@ check_render_node(const struct renderer_init *init)
 	return node;
 }
 
+/* virgl_renderer_init on one EGL display: a desktop OpenGL core context
+   first (what QEMU's in-process device gives the guest: fp64, shadow
+   samplers and the extensions GLES lacks), GLES only where that fails.
+   Records which in v->gles.  0 or -ENODEV. */
+static int
+init_api(struct virgl *v, int flags, struct virgl_renderer_callbacks *cbs)
+{
+	if (virgl_renderer_init(&v->cookie, flags, cbs) == 0) {
+		v->gles = false;
+		return 0;
+	}
+	if (virgl_renderer_init(&v->cookie, flags | VIRGL_RENDERER_USE_GLES, cbs) == 0) {
+		v->gles = true;
+		return 0;
+	}
+	return -ENODEV;
+}
+
 /* virgl_renderer_init on the render node, else surfaceless.  0 or -ENODEV. */
 static int
 init_egl(struct virgl *v, const struct renderer_init *init, int flags)
 {
-	if (v->render_node && virgl_renderer_init(&v->cookie, flags, &cbs_node) == 0)
+	if (v->render_node && init_api(v, flags, &cbs_node) == 0)
 		return 0;
 	if (v->render_node) {
 		log_msg(init->log, KR_LOG_WARN,
@@ -191,10 +210,25 @@ init_egl(struct virgl *v, const struct renderer_init *init, int flags)
 			v->render_node);
 		v->render_node = NULL;
 	}
-	if (virgl_renderer_init(&v->cookie, flags | VIRGL_RENDERER_USE_SURFACELESS,
-				&cbs_surfaceless) == 0)
-		return 0;
-	return -ENODEV;
+	return init_api(v, flags | VIRGL_RENDERER_USE_SURFACELESS, &cbs_surfaceless);
+}
+
+/* Which host GL the guest's GL runs on: info, or a warning for GLES (the
+   guest then lacks desktop-only features). */
+static void
+say_api(const struct virgl *v, const struct renderer_init *init)
+{
+	const char *where = v->render_node ? v->render_node : "EGL surfaceless";
+
+	if (v->gles)
+		log_msg(init->log, KR_LOG_WARN,
+			"virgl: the host has no desktop OpenGL core context on %s: virgl runs on "
+			"GLES, and guests lack fp64, some shadow samplers and extensions a "
+			"desktop context gives",
+			where);
+	else
+		log_msg(init->log, KR_LOG_INFO, "virgl: host GL is desktop OpenGL core on %s",
+			where);
 }
 
 #if KR_HAVE_VENUS
@@ -239,7 +273,7 @@ static int
 create_common(const struct renderer_init *init, bool require_venus, struct renderer **out)
 {
 	struct virgl *v;
-	int flags = VIRGL_RENDERER_USE_EGL | VIRGL_RENDERER_USE_GLES, ret;
+	int flags = VIRGL_RENDERER_USE_EGL, ret;
 
 	if (instance)
 		return -EBUSY;
@@ -280,6 +314,7 @@ create_common(const struct renderer_init *init, bool require_venus, struct rende
 		free(v);
 		return ret;
 	}
+	say_api(v, init);
 	instance = v;
 	*out = &v->base;
 	return 0;
@@ -458,14 +493,16 @@ virgl_transfer_3d(struct renderer *r, struct resource *res, const struct rendere
 	return ret ? -EINVAL : 0;
 }
 
-/* Read a resource back into host memory for the display path. */
+/* Read (the fresh part of) a resource back into host memory for the
+   display path: the copy's rows are the resource's, the box lands at its
+   place in them. */
 static int
-virgl_resource_pixels(struct renderer *r, struct resource *res, const uint8_t **pixels,
-		      uint32_t *stride)
+virgl_resource_pixels(struct renderer *r, struct resource *res, const struct kr_rect *fresh,
+		      const uint8_t **pixels, uint32_t *stride)
 {
 	struct virgl_res *vr = to_res(res);
 	uint64_t size = (uint64_t)res->width * res->height * 4;
-	struct virgl_box box = {0, 0, 0, res->width, res->height, 1};
+	struct kr_rect all = {0, 0, res->width, res->height};
 
 	(void)r;
 	if (size > SIZE_MAX)
@@ -474,11 +511,18 @@ virgl_resource_pixels(struct renderer *r, struct resource *res, const uint8_t **
 		vr->pixels = malloc((size_t)size);
 		if (!vr->pixels)
 			return -ENOMEM;
+		fresh = &all; /* nothing read yet */
 	}
 	vr->stride = res->width * 4;
-	struct iovec iov = {vr->pixels, (size_t)size};
-	if (virgl_renderer_transfer_read_iov(res->id, 0, 0, vr->stride, 0, &box, 0, &iov, 1) != 0)
-		return -EIO;
+	if (fresh && fresh->width && fresh->height) {
+		/* The core passes a part inside the resource. */
+		struct virgl_box box = {fresh->x, fresh->y, 0, fresh->width, fresh->height, 1};
+		uint64_t at = (uint64_t)fresh->y * vr->stride + (uint64_t)fresh->x * 4;
+		struct iovec iov = {vr->pixels, (size_t)size};
+		if (virgl_renderer_transfer_read_iov(res->id, 0, 0, vr->stride, 0, &box, at, &iov,
+						     1) != 0)
+			return -EIO;
+	}
 	*pixels = vr->pixels;
 	*stride = vr->stride;
 	return 0;

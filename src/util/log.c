@@ -57,12 +57,10 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void
-log_bug_guest(struct logger *lg, const char *fmt, ...)
+static void KR_PRINTF(3, 0)
+	guest_vlog(struct logger *lg, enum kr_log_level level, const char *fmt, va_list ap)
 {
-	va_list ap;
-
-	if (KR_LOG_WARN > lg->level)
+	if (level > lg->level)
 		return;
 	uint64_t now = now_ns();
 	if (now - lg->window_start_ns >= LOG_GUEST_WINDOW_NS) {
@@ -78,7 +76,25 @@ log_bug_guest(struct logger *lg, const char *fmt, ...)
 		return;
 	}
 	lg->window_count++;
+	emit(lg, level, "guest: ", fmt, ap);
+}
+
+void
+log_bug_guest(struct logger *lg, const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
-	emit(lg, KR_LOG_WARN, "guest: ", fmt, ap);
+	guest_vlog(lg, KR_LOG_WARN, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_guest_debug(struct logger *lg, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	guest_vlog(lg, KR_LOG_DEBUG, fmt, ap);
 	va_end(ap);
 }

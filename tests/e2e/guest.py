@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import sys
 import threading
 import time
 
@@ -129,10 +130,29 @@ def write_png(path, w, h, rgb):
         f.write(chunk(b"IEND", b""))
 
 
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def result(self, ok, name, diag=""):
+        self.n += 1
+        print(f"{'ok' if ok else 'not ok'} {self.n} - {name}", flush=True)
+        for line in diag.splitlines():
+            print(f"# {line}", flush=True)
+        if not ok:
+            self.failed += 1
+            # stderr too: meson test --print-errorlogs shows it in make check's output
+            print(f"e2e: FAILED: {name}", file=sys.stderr)
+            for line in diag.splitlines()[-20:]:
+                print(f"e2e:   {line}", file=sys.stderr)
+            sys.stderr.flush()
+
+
 class Guest:
     def __init__(self, image_dir, log_path, gpu="inprocess", socket_path=None,
                  xres=1280, yres=800, host_root=False, input_socket=None, qemu=None,
-                 device=None, display="none"):
+                 device=None, display="none", append=""):
         self.image_dir = image_dir
         self.log_path = log_path
         self.gpu = gpu
@@ -146,6 +166,8 @@ class Guest:
         # virtio-gpu-gl-pci with Venus, which needs a GL display).
         self.device = device
         self.display = display
+        # More kernel command line (e.g. drm.edid_firmware= for a fixed mode list).
+        self.append = append
         self.proc = None
         self.lines = queue.Queue()
         self.tmp = tempfile.mkdtemp(prefix="kr-guest-")
@@ -163,7 +185,7 @@ class Guest:
                 "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
                 "-kernel", os.path.join(self.image_dir, "vmlinuz"),
                 "-initrd", os.path.join(self.image_dir, "initrd.img"),
-                "-append", "console=ttyS0 quiet panic=-1"]
+                "-append", f"console=ttyS0 quiet panic=-1 {self.append}".strip()]
         if self.host_root:
             # The host's root (or another root: a path), read-only, for
             # chroot at /host (the guest gets Mesa).

@@ -24,29 +24,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import QEMU, Guest, GuestError, default_cache, read_png, read_ppm, write_png  # noqa: E402
+from guest import (QEMU, Guest, GuestError, Tap, default_cache, read_png, read_ppm,  # noqa: E402
+                   write_png)
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODES = [(1280, 800), (640, 480)]
-
-
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def result(self, ok, name, diag=""):
-        self.n += 1
-        print(f"{'ok' if ok else 'not ok'} {self.n} - {name}", flush=True)
-        for line in diag.splitlines():
-            print(f"# {line}", flush=True)
-        if not ok:
-            self.failed += 1
-            # stderr too: meson test --print-errorlogs shows it in make check's output
-            print(f"e2e: FAILED: {name}", file=sys.stderr)
-            for line in diag.splitlines()[-20:]:
-                print(f"e2e:   {line}", file=sys.stderr)
-            sys.stderr.flush()
 
 
 def connector(g):

@@ -63,6 +63,8 @@ cb_update(void *user, const struct kr_scanout_info *info, const struct kr_rect *
 
 	assert_true(r->x + r->width <= info->width);
 	assert_true(r->y + r->height <= info->height);
+	h->update_src = info->pixels;
+	h->update_stride = info->stride;
 	if (h->n_updates < H_MAX_EVENTS) {
 		struct h_update *u = &h->updates[h->n_updates];
 		u->scanout_id = info->scanout_id;

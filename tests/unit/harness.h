@@ -44,6 +44,8 @@ struct harness {
 	bool scanout_on[KR_MAX_SCANOUTS];
 	unsigned n_updates;
 	struct h_update updates[H_MAX_EVENTS];
+	const uint8_t *update_src; /* the last update's info.pixels (borrowed, see Lifetimes) */
+	uint32_t update_stride;
 	unsigned n_cursor;
 	struct kr_cursor_info last_cursor;
 	uint8_t cursor_pixels[64 * 64 * 4];

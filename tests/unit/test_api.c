@@ -34,7 +34,7 @@ test_config(void **state)
 	assert_int_equal(cfg.num_scanouts, 1);
 	assert_int_equal(cfg.scanouts[0].width, 1280);
 	assert_int_equal(cfg.scanouts[0].height, 800);
-	assert_int_equal(cfg.max_hostmem, 256ull << 20);
+	assert_int_equal(cfg.max_hostmem, 1024ull << 20);
 	assert_true(cfg.edid);
 
 	struct kr_gpu_config bad = cfg;

@@ -385,7 +385,7 @@ create_3d(struct harness *h, uint32_t id, uint32_t w, uint32_t hgt, uint32_t sam
 	struct virtio_gpu_resource_create_3d c = {.hdr = h_hdr(VIRTIO_GPU_CMD_RESOURCE_CREATE_3D),
 						  .resource_id = id,
 						  .target = 2, /* PIPE_TEXTURE_2D */
-						  .format = 1,
+						  .format = 31, /* R32G32B32A32_FLOAT */
 						  .width = w,
 						  .height = hgt,
 						  .depth = 1,
@@ -394,8 +394,9 @@ create_3d(struct harness *h, uint32_t id, uint32_t w, uint32_t hgt, uint32_t sam
 	return h_cmd(h, &c, sizeof(c));
 }
 
-/* The host-memory cap counts every sample: 512x256 at 16 bytes a texel and
-   4 samples is 8 MiB, so a 32 MiB cap takes four (not sixteen). */
+/* The host-memory cap counts every sample: 512x256 at 16 bytes a texel
+   (R32G32B32A32_FLOAT) and 4 samples is 8 MiB, so a 32 MiB cap takes four
+   (not sixteen). */
 static void
 test_3d_charge_counts_samples(void **state)
 {

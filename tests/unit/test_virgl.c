@@ -141,6 +141,55 @@ test_device_and_capsets(void **state)
 	h_free(h);
 }
 
+static uint32_t
+create_3d_fmt(struct harness *h, uint32_t id, uint32_t format, uint32_t w, uint32_t hh)
+{
+	struct virtio_gpu_resource_create_3d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_3D,
+						  .resource_id = id,
+						  .target = 2,
+						  .format = format,
+						  .bind = BIND_RT_SAMPLER,
+						  .width = w,
+						  .height = hh,
+						  .depth = 1,
+						  .array_size = 1};
+	return h_cmd(h, &c, sizeof(c));
+}
+
+/* 3D resources are charged their format's size: the largest mode the EDID
+   offers (5120x2160) fits eight times over under the default cap (it was
+   charged 16 bytes a texel, and the second one failed); a format four times
+   as wide is charged four times as much, and an unknown one the widest. */
+static void
+test_3d_charge(void **state)
+{
+	struct harness *h = vnew();
+	struct kr_gpu_config cfg;
+
+	(void)state;
+	for (uint32_t id = 1; id <= 8; id++)
+		assert_int_equal(create_3d_fmt(h, id, 2 /* B8G8R8X8 */, 5120, 2160), OK);
+	h_free(h);
+
+	kr_gpu_config_init(&cfg);
+	cfg.backend = "virgl";
+	cfg.max_hostmem = 1u << 20;
+	cfg.log_level = KR_LOG_DEBUG;
+	h = h_new(&cfg);
+	for (uint32_t id = 1; id <= 3; id++) /* 3 x 256 KiB */
+		assert_int_equal(create_3d_fmt(h, id, 1 /* B8G8R8A8 */, 256, 256), OK);
+	assert_int_equal(create_3d_fmt(h, 4, 31 /* R32G32B32A32_FLOAT */, 128, 128), OK);
+	assert_int_equal(create_3d_fmt(h, 5, 31, 128, 129), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	/* The debug log names the resource and the failed check. */
+	assert_non_null(strstr(h->last_log, "RESOURCE_CREATE_3D answered 0x1201: resource 5: "
+					    "128x129x1 format 31 over the host memory cap"));
+	h_free(h);
+	/* An unknown format: 32 bytes a texel (16 would fit 512 KiB here). */
+	h = h_new(&cfg);
+	assert_int_equal(create_3d_fmt(h, 1, 9999, 182, 181), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	h_free(h);
+}
+
 static void
 test_contexts(void **state)
 {
@@ -285,6 +334,24 @@ test_scanout_readback(void **state)
 		memcpy(&got, u->pixels + i * 4, 4);
 		assert_int_equal(got & 0xffffff, px[i] & 0xffffff);
 	}
+	/* New pixels everywhere, a flush of a 5x3 part: only that part is read
+	   back (the rest of the display's copy keeps the first frame; every
+	   flush, and every transfer to a scanout, read the whole resource back
+	   before). */
+	for (uint32_t i = 0; i < w * hh; i++)
+		px[i] = 0x00abcdefu;
+	assert_int_equal(h_transfer(h, 3, 0, 0, w, hh, 0), OK);
+	assert_int_equal(h_flush(h, 3, 7, 4, 5, 3), OK);
+	assert_int_equal(h->n_updates, 2);
+	for (uint32_t y = 0; y < hh; y++)
+		for (uint32_t x = 0; x < w; x++) {
+			uint32_t got;
+			bool damaged = x >= 7 && x < 12 && y >= 4 && y < 7;
+			memcpy(&got, h->update_src + (size_t)y * h->update_stride + x * 4, 4);
+			assert_int_equal(got & 0xffffff,
+					 damaged ? 0xabcdefu
+						 : (y * w + x) * 0x00050301u & 0xffffff);
+		}
 	h_free(h);
 }
 
@@ -366,7 +433,7 @@ main(void)
 		cmocka_unit_test(test_device_and_capsets),  cmocka_unit_test(test_contexts),
 		cmocka_unit_test(test_transfer_round_trip), cmocka_unit_test(test_submit_hostile),
 		cmocka_unit_test(test_scanout_readback),    cmocka_unit_test(test_fences_in_order),
-		cmocka_unit_test(test_fences_across_reset),
+		cmocka_unit_test(test_fences_across_reset), cmocka_unit_test(test_3d_charge),
 	};
 	return cmocka_run_group_tests_name("virgl", tests, NULL, NULL);
 }
