@@ -384,7 +384,7 @@ create_3d(struct harness *h, uint32_t id, uint32_t w, uint32_t hgt, uint32_t sam
 {
 	struct virtio_gpu_resource_create_3d c = {.hdr = h_hdr(VIRTIO_GPU_CMD_RESOURCE_CREATE_3D),
 						  .resource_id = id,
-						  .target = 2, /* PIPE_TEXTURE_2D */
+						  .target = 2,	/* PIPE_TEXTURE_2D */
 						  .format = 31, /* R32G32B32A32_FLOAT */
 						  .width = w,
 						  .height = hgt,
