@@ -270,6 +270,13 @@ KR_EXPORT int kr_gpu_cursor(struct kr_gpu *gpu, const struct kr_chain *chain, si
 /* Let the renderer retire finished fences (backends with asynchronous work). */
 KR_EXPORT void kr_gpu_poll(struct kr_gpu *gpu);
 
+/* An fd that becomes readable when kr_gpu_poll may retire fences (virgl's
+   fence thread signals it), so that an event loop need not poll on a timer;
+   kr_gpu_poll drains it.  It belongs to the device and stays open, the same
+   fd, until kr_gpu_destroy (a reset keeps it); stop watching it before.
+   -ENOTSUP: this backend has none (poll while requests wait). */
+KR_EXPORT int kr_gpu_fence_fd(struct kr_gpu *gpu);
+
 /* Complete every request waiting for its fence now (ctrl_done for each, in
    order), without waiting for the fences: for when the queue stops (a VMM
    stopping the VM takes the ring back and would otherwise lose them; their

@@ -38,6 +38,7 @@ enum tag {
 	TAG_TIMER,
 	TAG_POLL,
 	TAG_HOLD,
+	TAG_FENCE,
 	TAG_INPUT_LISTEN,
 	TAG_INPUT_CONN,
 	TAG_INPUT_EVENT,
@@ -102,6 +103,12 @@ loop_timer(void *user, enum vu_gpu_timer t, uint64_t ns)
 	if (t == VU_GPU_TIMER_FENCES)
 		it.it_interval = it.it_value;
 	return timerfd_settime(fd, 0, &it, NULL) < 0 ? -errno : 0;
+}
+
+static int
+loop_watch_fences(void *user, int fd, bool on)
+{
+	return watch(user, fd, TAG_FENCE, on);
 }
 
 /* A timer's expiry count, read so that it fires again; false: spurious. */
@@ -376,6 +383,7 @@ handle_event(struct daemon *d, uint32_t tag)
 		if (timer_read(d->poll_fd))
 			vu_gpu_timer(&d->dev, VU_GPU_TIMER_FENCES);
 		break;
+	case TAG_FENCE: vu_gpu_timer(&d->dev, VU_GPU_TIMER_FENCES); break;
 	case TAG_HOLD:
 		if (timer_read(d->hold_fd))
 			vu_gpu_timer(&d->dev, VU_GPU_TIMER_HOLD);
@@ -483,7 +491,8 @@ socket_setup(struct daemon *d)
 int
 daemon_setup(struct daemon *d)
 {
-	const struct vu_gpu_loop loop = {d, loop_watch_kick, loop_watch_display, loop_timer};
+	const struct vu_gpu_loop loop = {d, loop_watch_kick, loop_watch_display, loop_timer,
+					 loop_watch_fences};
 	struct kr_gpu_config cfg = d->opt.gpu;
 	sigset_t mask;
 	int ret;

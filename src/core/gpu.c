@@ -314,6 +314,12 @@ kr_gpu_poll(struct kr_gpu *gpu)
 	renderer_poll(gpu->renderer);
 }
 
+KR_EXPORT int
+kr_gpu_fence_fd(struct kr_gpu *gpu)
+{
+	return renderer_fence_fd(gpu->renderer);
+}
+
 /* struct virtio_gpu_config as the driver sees it. */
 static void
 config_bytes(const struct kr_gpu *gpu, struct virtio_gpu_config *c)

@@ -304,3 +304,11 @@ renderer_poll(struct renderer *r)
 	if (r->ops->poll)
 		r->ops->poll(r);
 }
+
+int
+renderer_fence_fd(struct renderer *r)
+{
+	int fd = r->ops->fence_fd ? r->ops->fence_fd(r) : -1;
+
+	return fd >= 0 ? fd : -ENOTSUP;
+}

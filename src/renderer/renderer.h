@@ -156,6 +156,9 @@ struct renderer_ops {
 			    bool on_ring);
 	/* Optional: look for finished work. */
 	void (*poll)(struct renderer *r);
+	/* Optional: an fd (the renderer's, open until destroy) that becomes
+	   readable when poll may retire fences; poll drains it. */
+	int (*fence_fd)(struct renderer *r);
 };
 
 struct renderer {
@@ -221,6 +224,8 @@ int renderer_blob_read(struct renderer *r, struct resource *res, uint64_t off, v
 int renderer_create_fence(struct renderer *r, uint64_t seq, uint32_t ctx_id, uint8_t ring_idx,
 			  bool on_ring);
 void renderer_poll(struct renderer *r);
+/* The renderer's fence fd, or -ENOTSUP (poll on a timer instead). */
+int renderer_fence_fd(struct renderer *r);
 
 /* The backend called name ("3d" is an alias of "virgl"), or NULL. */
 const struct renderer_ops *renderer_lookup(const char *name);

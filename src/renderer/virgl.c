@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,6 +73,7 @@ struct virgl {
 	unsigned head, count;
 	_Atomic uint32_t global_done; /* newest retired context-0 fence (callbacks) */
 	struct fence_queue rings;     /* retired ring fences (callbacks) */
+	int wake_fd; /* owned: eventfd the fence callbacks signal (fence_fd), or -1 */
 };
 
 struct virgl_res {
@@ -108,6 +110,8 @@ write_fence(void *cookie, uint32_t seq)
 	struct virgl *v = container_of((int *)cookie, struct virgl, cookie);
 
 	atomic_store(&v->global_done, seq); /* context-0 fences retire in order */
+	if (v->wake_fd >= 0)
+		eventfd_write(v->wake_fd, 1);
 }
 
 static void
@@ -116,6 +120,8 @@ write_context_fence(void *cookie, uint32_t ctx_id, uint32_t ring_idx, uint64_t f
 	struct virgl *v = container_of((int *)cookie, struct virgl, cookie);
 
 	fence_queue_push(&v->rings, fence_id, ctx_id, (uint8_t)ring_idx, true);
+	if (v->wake_fd >= 0)
+		eventfd_write(v->wake_fd, 1);
 }
 
 /* Retire, in order, every context-0 fence up to the newest retired one
@@ -292,6 +298,7 @@ create_common(const struct renderer_init *init, bool require_venus, struct rende
 	if (!v)
 		return -ENOMEM;
 	v->render_node = check_render_node(init);
+	v->wake_fd = -1;
 	fence_queue_init(&v->rings);
 	virgl_set_debug_callback(debug_log);
 #if KR_HAVE_VENUS
@@ -301,8 +308,12 @@ create_common(const struct renderer_init *init, bool require_venus, struct rende
 	   own, in this process) no fd could share. */
 	flags |= VIRGL_RENDERER_THREAD_SYNC | VIRGL_RENDERER_ASYNC_FENCE_CB |
 		 VIRGL_RENDERER_USE_EXTERNAL_BLOB;
-	ret = init_with_venus(v, init, flags, require_venus);
+	v->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ret = v->wake_fd < 0 ? -errno : init_with_venus(v, init, flags, require_venus);
 #else
+	/* A thread of virglrenderer's waits for the GPU's fences and signals
+	   its poll fd (fence_fd), so that fences need no polling timer. */
+	flags |= VIRGL_RENDERER_THREAD_SYNC;
 	ret = init_egl(v, init, flags);
 #endif
 	if (ret < 0) {
@@ -310,6 +321,8 @@ create_common(const struct renderer_init *init, bool require_venus, struct rende
 			log_bug_host(init->log, "virglrenderer: EGL initialisation failed "
 						"(surfaceless); install Mesa's EGL drivers "
 						"(libegl-mesa0)");
+		if (v->wake_fd >= 0)
+			close(v->wake_fd);
 		fence_queue_fini(&v->rings);
 		free(v);
 		return ret;
@@ -338,6 +351,8 @@ virgl_destroy(struct renderer *r)
 	struct virgl *v = to_virgl(r);
 
 	virgl_renderer_cleanup(&v->cookie); /* joins its sync threads */
+	if (v->wake_fd >= 0)
+		close(v->wake_fd);
 	fence_queue_fini(&v->rings);
 	instance = NULL;
 	free(v);
@@ -631,10 +646,23 @@ static void
 virgl_poll(struct renderer *r)
 {
 	struct virgl *v = to_virgl(r);
+	eventfd_t n;
 
+	if (v->wake_fd >= 0)
+		eventfd_read(v->wake_fd, &n); /* drained before what it announced is read */
 	virgl_renderer_poll();
 	retire_global(v);
 	fence_queue_drain(&v->rings, r, "virgl");
+}
+
+/* Readable when poll may retire fences: our eventfd where virglrenderer
+   calls back from its threads, else its own (THREAD_SYNC's), -1 without. */
+static int
+virgl_fence_fd(struct renderer *r)
+{
+	struct virgl *v = to_virgl(r);
+
+	return v->wake_fd >= 0 ? v->wake_fd : virgl_renderer_get_poll_fd();
 }
 
 #if KR_HAVE_VENUS
@@ -796,7 +824,7 @@ virgl_blob_read(struct renderer *r, struct resource *res, uint64_t off, void *ds
 	.ctx_detach = virgl_ctx_detach, .submit_3d = virgl_submit_3d,                              \
 	.num_capsets = virgl_num_capsets, .capset_info = virgl_capset_info,                        \
 	.capset_get = virgl_capset_get, .create_fence = virgl_create_fence, .poll = virgl_poll,    \
-	VIRGL_BLOB_OPS
+	.fence_fd = virgl_fence_fd, VIRGL_BLOB_OPS
 
 const struct renderer_ops virgl_ops = {.name = "virgl", .create = virgl_create, VIRGL_OPS};
 const struct renderer_ops venus_ops = {.name = "venus", .create = venus_create, VIRGL_OPS};

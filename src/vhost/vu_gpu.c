@@ -77,6 +77,8 @@ poll_fences(struct vu_gpu *g)
 	struct kr_gpu_stats st;
 
 	kr_gpu_poll(g->gpu);
+	if (g->fence_fd >= 0)
+		return; /* the fd wakes the loop when fences retire */
 	kr_gpu_get_stats(g->gpu, &st);
 	bool want = st.pending > 0;
 	if (want == g->poll_armed)
@@ -452,6 +454,22 @@ on_unmap_blob(void *user, uint64_t offset, uint64_t size)
 
 /* ---- what the loop calls ---- */
 
+/* Fences wake the loop through the device's fd where both can; else they
+   are polled on the timer while requests wait.  Said once. */
+static void
+watch_fences(struct vu_gpu *g)
+{
+	int fd = kr_gpu_fence_fd(g->gpu);
+
+	if (fd >= 0 && g->loop.watch_fences && g->loop.watch_fences(g->loop.user, fd, true) == 0)
+		g->fence_fd = fd;
+	if (fd >= 0)
+		log_msg(g->log, KR_LOG_INFO, "fences: %s",
+			g->fence_fd >= 0 ? "the renderer's fence fd wakes the loop"
+					 : "polled every 0.5 ms while requests wait (the loop "
+					   "could not watch the renderer's fence fd)");
+}
+
 int
 vu_gpu_init(struct vu_gpu *g, const struct kr_gpu_config *cfg, uint32_t refresh_hz, int shmem_bit,
 	    struct logger *log, const struct vu_gpu_loop *loop)
@@ -471,6 +489,7 @@ vu_gpu_init(struct vu_gpu *g, const struct kr_gpu_config *cfg, uint32_t refresh_
 
 	*g = (struct vu_gpu){.log = log,
 			     .loop = *loop,
+			     .fence_fd = -1,
 			     .refresh_hz = refresh_hz,
 			     .num_scanouts = cfg->num_scanouts,
 			     .edid = cfg->edid};
@@ -482,6 +501,7 @@ vu_gpu_init(struct vu_gpu *g, const struct kr_gpu_config *cfg, uint32_t refresh_
 			cfg->backend ? cfg->backend : "2d", strerror(-ret));
 		return ret;
 	}
+	watch_fences(g);
 	/* The transport only once there is a device for its callbacks. */
 	vu_dev_init(&g->vu, &vu_gpu_ops, g, log);
 	g->vu.shmem_size = cfg->hostmem_window;
@@ -498,6 +518,9 @@ vu_gpu_finish(struct vu_gpu *g)
 	if (g->vu.cb)
 		vu_dev_detach(&g->vu);
 	vugpu_finish(&g->display);
+	if (g->fence_fd >= 0)
+		g->loop.watch_fences(g->loop.user, g->fence_fd, false);
+	g->fence_fd = -1;
 	kr_gpu_destroy(g->gpu);
 	g->gpu = NULL;
 	free(g->req);

@@ -27,7 +27,7 @@
 #define VU_GPU_DISPLAY_QUERY_MS 1000
 
 /* How often fences are polled while requests wait for them (backends whose
-   fences retire asynchronously, like virgl). */
+   fences retire asynchronously and that have no fence fd). */
 #define VU_GPU_FENCE_POLL_NS 500000
 
 enum vu_gpu_timer {
@@ -47,6 +47,10 @@ struct vu_gpu_loop {
 	/* Arm timer t to fire in ns (periodically for FENCES), or disarm it
 	   (ns 0); call vu_gpu_timer when it fires.  0 or -errno. */
 	int (*timer)(void *user, enum vu_gpu_timer t, uint64_t ns);
+	/* Watch the device's fence fd (kr_gpu_fence_fd; call vu_gpu_timer
+	   with VU_GPU_TIMER_FENCES when readable), or stop; NULL: the loop
+	   cannot, and fences are polled on the timer. */
+	int (*watch_fences)(void *user, int fd, bool on);
 };
 
 /* A display sink beside the frontend's display socket (kohlrabi's own
@@ -70,6 +74,7 @@ struct vu_gpu {
 	bool edid;
 	struct vring_req *req; /* owned: scratch for one request */
 	bool poll_armed;
+	int fence_fd; /* the device's (borrowed, watched), or -1: polled on the timer */
 	bool timer_armed;
 	uint64_t last_present_ns;
 	bool display_out_watched;  /* writability of the display socket watched */

@@ -6,6 +6,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -385,6 +386,40 @@ test_fences_in_order(void **state)
 	h_free(h);
 }
 
+/* The fence fd wakes a loop that sleeps: after a fenced request, poll(2)
+   on it returns (no timer), and kr_gpu_poll then retires the fence and
+   drains the fd. */
+static void
+test_fence_fd_wakes(void **state)
+{
+	struct harness *h = vnew();
+	struct virtio_gpu_ctrl_hdr q = {.type = VIRTIO_GPU_CMD_GET_DISPLAY_INFO,
+					.flags = VIRTIO_GPU_FLAG_FENCE,
+					.fence_id = 7};
+	uint8_t resp[512];
+	struct iovec in = {&q, sizeof(q)}, out = {resp, sizeof(resp)};
+	struct kr_chain chain = {&in, 1, &out, 1, 1};
+	size_t n;
+
+	(void)state;
+	int fd = kr_gpu_fence_fd(h->gpu);
+	assert_true(fd >= 0);
+	int ret = kr_gpu_ctrl(h->gpu, &chain, &n);
+	assert_true(ret == 0 || ret == -EINPROGRESS);
+	for (int i = 0; i < 50 && h->n_fences == 0; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		assert_int_equal(poll(&p, 1, 10000), 1); /* woken, not timed out */
+		kr_gpu_poll(h->gpu);
+	}
+	assert_int_equal(h->n_fences, 1);
+	assert_int_equal(h->fences[0], 7);
+	/* Drained: nothing more to say. */
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 0), 0);
+	assert_int_equal(kr_gpu_fence_fd(h->gpu), fd); /* the same fd while the device lives */
+	h_free(h);
+}
+
 /* Fences of the device before a reset retire after it: the new driver's
    request (fence ids from 1 again) completes once, by its own fence. */
 static void
@@ -434,6 +469,7 @@ main(void)
 		cmocka_unit_test(test_transfer_round_trip), cmocka_unit_test(test_submit_hostile),
 		cmocka_unit_test(test_scanout_readback),    cmocka_unit_test(test_fences_in_order),
 		cmocka_unit_test(test_fences_across_reset), cmocka_unit_test(test_3d_charge),
+		cmocka_unit_test(test_fence_fd_wakes),
 	};
 	return cmocka_run_group_tests_name("virgl", tests, NULL, NULL);
 }
