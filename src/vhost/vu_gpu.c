@@ -536,6 +536,16 @@ vu_gpu_attach(struct vu_gpu *g, int fd)
 void
 vu_gpu_detach(struct vu_gpu *g)
 {
+	const struct vugpu *v = &g->display;
+	struct kr_gpu_stats st;
+
+	kr_gpu_get_stats(g->gpu, &st);
+	log_msg(g->log, KR_LOG_INFO,
+		"so far: %llu commands; %llu frames (%llu MiB) sent to the display socket, "
+		"%llu flushes merged into a pending frame, %llu frames staged",
+		(unsigned long long)st.commands, (unsigned long long)v->frames_sent,
+		(unsigned long long)(v->bytes_sent >> 20), (unsigned long long)v->updates_merged,
+		(unsigned long long)v->copies);
 	release_hold(g, false);
 	g->display_unresponsive = false;
 	if (vugpu_connected(&g->display))
