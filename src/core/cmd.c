@@ -235,7 +235,15 @@ cmd_set_scanout(struct kr_gpu *gpu, struct cmd *c)
 	if (res->is_blob) /* SET_SCANOUT_BLOB shows blobs */
 		return refuse(c, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
 			      "resource %u: a blob (SET_SCANOUT_BLOB shows blobs)", res->id);
-	scanout_clear(gpu, id);
+	/* A page flip (another resource of the same size) does not stage the
+	   old frame's pending damage for the display: the new one replaces it
+	   whole, so a frame replaced before the refresh costs only its
+	   transfer. */
+	const struct scanout *old = &gpu->scanouts[id];
+	scanout_clear(gpu, id,
+		      old->resource_id && old->resource_id != res->id &&
+			      old->rect.width == le32toh(q->r.width) &&
+			      old->rect.height == le32toh(q->r.height));
 	gpu->scanouts[id].resource_id = res->id;
 	gpu->scanouts[id].rect = rect_host(&q->r);
 	res->scanout_mask |= 1u << id;
@@ -894,7 +902,7 @@ cmd_set_scanout_blob(struct kr_gpu *gpu, struct cmd *c)
 	uint8_t *shadow = calloc(1, (size_t)shadow_size);
 	if (!shadow)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	scanout_clear(gpu, id);
+	scanout_clear(gpu, id, false); /* the old shadow is freed: the display is told */
 	s->resource_id = rid;
 	s->rect = r;
 	s->blob = true;

@@ -70,12 +70,12 @@ scanout_notify_changing(struct kr_gpu *gpu, uint32_t i)
    told first, while the old pixels (a blob's shadow, freed here) are still
    there to copy. */
 void
-scanout_clear(struct kr_gpu *gpu, uint32_t i)
+scanout_clear(struct kr_gpu *gpu, uint32_t i, bool flip)
 {
 	struct scanout *s = &gpu->scanouts[i];
 	struct resource *res = lookup(gpu, s->resource_id);
 
-	if (res)
+	if (res && !(flip && !s->blob))
 		scanout_notify_changing(gpu, i);
 	if (res)
 		res->scanout_mask &= ~(1u << i);
@@ -92,7 +92,7 @@ scanout_clear(struct kr_gpu *gpu, uint32_t i)
 void
 scanout_disable(struct kr_gpu *gpu, uint32_t i)
 {
-	scanout_clear(gpu, i);
+	scanout_clear(gpu, i, false);
 	if (gpu->cb.scanout_set)
 		gpu->cb.scanout_set(gpu->user, i, NULL);
 }

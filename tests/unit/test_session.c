@@ -246,6 +246,38 @@ test_two_devices(void **state)
 	h_free(b);
 }
 
+/* A page flip (SET_SCANOUT to another resource of the same size) tells the
+   display nothing before its scanout_set: the new frame replaces the old
+   whole, so the old frame's pending damage is not staged (it was, a full
+   frame copy on every flip); a switch to another size still warns first. */
+static void
+test_flip_stages_nothing(void **state)
+{
+	struct harness *h = h_new(NULL);
+	const uint32_t fmt = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM;
+
+	(void)state;
+	for (uint32_t id = 1; id <= 3; id++) {
+		uint32_t w = id == 3 ? 32 : 64;
+		assert_int_equal(h_create_2d(h, id, fmt, w, 48), OK);
+		assert_true(h_attach_new(h, id, w * 48 * 4) != 0);
+		assert_int_equal(h_transfer(h, id, 0, 0, w, 48, 0), OK);
+	}
+	assert_int_equal(h_set_scanout(h, 0, 1, 0, 0, 64, 48), OK);
+	assert_int_equal(h_flush(h, 1, 0, 0, 64, 48), OK);
+	unsigned changing = h->n_changing, sets = h->n_set;
+	assert_int_equal(h_set_scanout(h, 0, 2, 0, 0, 64, 48), OK); /* flip */
+	assert_int_equal(h->n_changing, changing);
+	assert_int_equal(h->n_set, sets + 1);
+	assert_int_equal(h_flush(h, 2, 0, 0, 64, 48), OK);
+	assert_int_equal(h_set_scanout(h, 0, 1, 0, 0, 64, 48), OK); /* and back */
+	assert_int_equal(h->n_changing, changing);
+	assert_int_equal(h_set_scanout(h, 0, 3, 0, 0, 32, 48), OK); /* another size */
+	assert_int_equal(h->n_changing, changing + 1);
+	assert_int_equal(h->n_changing_stale, 0);
+	h_free(h);
+}
+
 int
 main(void)
 {
@@ -253,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_all_formats),
 		cmocka_unit_test(test_format_table),
 		cmocka_unit_test(test_two_devices),
+		cmocka_unit_test(test_flip_stages_nothing),
 	};
 	return cmocka_run_group_tests_name("session", tests, NULL, NULL);
 }
