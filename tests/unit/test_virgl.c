@@ -44,12 +44,13 @@ ctx_create(struct harness *h, uint32_t id, const char *name, uint32_t nlen)
 }
 
 static uint32_t
-create_3d(struct harness *h, uint32_t id, uint32_t w, uint32_t hh, uint32_t last_level)
+create_3d_fmt(struct harness *h, uint32_t id, uint32_t format, uint32_t w, uint32_t hh,
+	      uint32_t last_level)
 {
 	struct virtio_gpu_resource_create_3d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_3D,
 						  .resource_id = id,
 						  .target = 2,
-						  .format = BGRA,
+						  .format = format,
 						  .bind = BIND_RT_SAMPLER,
 						  .width = w,
 						  .height = hh,
@@ -57,6 +58,12 @@ create_3d(struct harness *h, uint32_t id, uint32_t w, uint32_t hh, uint32_t last
 						  .array_size = 1,
 						  .last_level = last_level};
 	return h_cmd(h, &c, sizeof(c));
+}
+
+static uint32_t
+create_3d(struct harness *h, uint32_t id, uint32_t w, uint32_t hh, uint32_t last_level)
+{
+	return create_3d_fmt(h, id, BGRA, w, hh, last_level);
 }
 
 static uint32_t
@@ -142,21 +149,6 @@ test_device_and_capsets(void **state)
 	h_free(h);
 }
 
-static uint32_t
-create_3d_fmt(struct harness *h, uint32_t id, uint32_t format, uint32_t w, uint32_t hh)
-{
-	struct virtio_gpu_resource_create_3d c = {.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_3D,
-						  .resource_id = id,
-						  .target = 2,
-						  .format = format,
-						  .bind = BIND_RT_SAMPLER,
-						  .width = w,
-						  .height = hh,
-						  .depth = 1,
-						  .array_size = 1};
-	return h_cmd(h, &c, sizeof(c));
-}
-
 /* 3D resources are charged their format's size: the largest mode the EDID
    offers (5120x2160) fits eight times over under the default cap (it was
    charged 16 bytes a texel, and the second one failed); a format four times
@@ -169,7 +161,7 @@ test_3d_charge(void **state)
 
 	(void)state;
 	for (uint32_t id = 1; id <= 8; id++)
-		assert_int_equal(create_3d_fmt(h, id, 2 /* B8G8R8X8 */, 5120, 2160), OK);
+		assert_int_equal(create_3d_fmt(h, id, 2 /* B8G8R8X8 */, 5120, 2160, 0), OK);
 	h_free(h);
 
 	kr_gpu_config_init(&cfg);
@@ -178,16 +170,16 @@ test_3d_charge(void **state)
 	cfg.log_level = KR_LOG_DEBUG;
 	h = h_new(&cfg);
 	for (uint32_t id = 1; id <= 3; id++) /* 3 x 256 KiB */
-		assert_int_equal(create_3d_fmt(h, id, 1 /* B8G8R8A8 */, 256, 256), OK);
-	assert_int_equal(create_3d_fmt(h, 4, 31 /* R32G32B32A32_FLOAT */, 128, 128), OK);
-	assert_int_equal(create_3d_fmt(h, 5, 31, 128, 129), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+		assert_int_equal(create_3d_fmt(h, id, 1 /* B8G8R8A8 */, 256, 256, 0), OK);
+	assert_int_equal(create_3d_fmt(h, 4, 31 /* R32G32B32A32_FLOAT */, 128, 128, 0), OK);
+	assert_int_equal(create_3d_fmt(h, 5, 31, 128, 129, 0), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
 	/* The debug log names the resource and the failed check. */
 	assert_non_null(strstr(h->last_log, "RESOURCE_CREATE_3D answered 0x1201: resource 5: "
 					    "128x129x1 format 31 over the host memory cap"));
 	h_free(h);
 	/* An unknown format: 32 bytes a texel (16 would fit 512 KiB here). */
 	h = h_new(&cfg);
-	assert_int_equal(create_3d_fmt(h, 1, 9999, 182, 181), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	assert_int_equal(create_3d_fmt(h, 1, 9999, 182, 181, 0), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
 	h_free(h);
 }
 
