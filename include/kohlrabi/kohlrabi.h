@@ -199,7 +199,10 @@ struct kr_gpu_callbacks {
 	   the guest (a transfer into its resource) or freed (the scanout is set
 	   to something else, disabled, its resource unreferenced, the device
 	   reset): copy what was flushed but not yet shown now.  Lets a display
-	   defer its copies to its refresh. */
+	   defer its copies to its refresh.  Not called for a page flip (the
+	   scanout set to another resource of the same size, no blob before):
+	   the scanout_set that follows at once hands over the new frame whole,
+	   and the old pixels are neither rewritten nor freed by it. */
 	void (*scanout_changing)(void *user, const struct kr_scanout_info *info);
 	/* Version 3.  Map a blob into the host-visible window at map->offset
 	   (fd and/or host give its memory; dup the fd to keep it).  0 or a

@@ -241,7 +241,7 @@ cmd_set_scanout(struct kr_gpu *gpu, struct cmd *c)
 	   transfer. */
 	const struct scanout *old = &gpu->scanouts[id];
 	scanout_clear(gpu, id,
-		      old->resource_id && old->resource_id != res->id &&
+		      old->resource_id && !old->blob && old->resource_id != res->id &&
 			      old->rect.width == le32toh(q->r.width) &&
 			      old->rect.height == le32toh(q->r.height));
 	gpu->scanouts[id].resource_id = res->id;

@@ -68,14 +68,14 @@ scanout_notify_changing(struct kr_gpu *gpu, uint32_t i)
 
 /* Forget what scanout i shows (no scanout_set callback).  The display is
    told first, while the old pixels (a blob's shadow, freed here) are still
-   there to copy. */
+   there to copy, unless this is a flip (see scanout.h). */
 void
 scanout_clear(struct kr_gpu *gpu, uint32_t i, bool flip)
 {
 	struct scanout *s = &gpu->scanouts[i];
 	struct resource *res = lookup(gpu, s->resource_id);
 
-	if (res && !(flip && !s->blob))
+	if (res && !flip)
 		scanout_notify_changing(gpu, i);
 	if (res)
 		res->scanout_mask &= ~(1u << i);

@@ -45,9 +45,9 @@ void scanout_notify_changing(struct kr_gpu *gpu, uint32_t i);
 /* The guest is about to rewrite res: warn each scanout's display showing it. */
 void scanout_resource_changing(struct kr_gpu *gpu, struct resource *res);
 /* Forget what scanout i shows (no scanout_set callback); the display is
-   told first, while the old pixels are still there, unless flip: a
-   resource of the same size takes the scanout at once (the display takes
-   the new one whole, and the old resource's pixels stay as they are). */
+   told first, while the old pixels are still there, unless flip: another
+   resource of the same size takes a scanout that shows no blob at once (the
+   display takes the new one whole, and the old pixels stay as they are). */
 void scanout_clear(struct kr_gpu *gpu, uint32_t i, bool flip);
 /* scanout_clear, then scanout_set(NULL). */
 void scanout_disable(struct kr_gpu *gpu, uint32_t i);

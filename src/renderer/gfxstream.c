@@ -495,6 +495,7 @@ gs_resource_pixels(struct renderer *r, struct resource *res, const struct kr_rec
 	struct gs_res *gr = to_res(res);
 	uint64_t size = (uint64_t)res->width * res->height * 4;
 	struct sr_box box = {0, 0, 0, res->width, res->height, 1};
+	bool read = fresh != NULL; /* read whole; fresh NULL: the copy as it is */
 
 	if (!size || size > SIZE_MAX)
 		return -EINVAL;
@@ -502,16 +503,16 @@ gs_resource_pixels(struct renderer *r, struct resource *res, const struct kr_rec
 		gr->pixels = calloc(1, (size_t)size);
 		if (!gr->pixels)
 			return -ENOMEM;
-	} else if (!fresh) { /* the copy as it is */
-		*pixels = gr->pixels;
-		*stride = res->width * 4;
-		return 0;
+		read = true; /* nothing read yet */
 	}
-	if (g->api.flush)
-		g->api.flush(res->id);
-	struct iovec iov = {gr->pixels, (size_t)size};
-	if (g->api.transfer_read_iov(res->id, 0, 0, res->width * 4, 0, &box, 0, &iov, 1) != 0)
-		return -EIO;
+	if (read) {
+		if (g->api.flush)
+			g->api.flush(res->id);
+		struct iovec iov = {gr->pixels, (size_t)size};
+		if (g->api.transfer_read_iov(res->id, 0, 0, res->width * 4, 0, &box, 0, &iov, 1) !=
+		    0)
+			return -EIO;
+	}
 	*pixels = gr->pixels;
 	*stride = res->width * 4;
 	return 0;

@@ -463,11 +463,13 @@ watch_fences(struct vu_gpu *g)
 
 	if (fd >= 0 && g->loop.watch_fences && g->loop.watch_fences(g->loop.user, fd, true) == 0)
 		g->fence_fd = fd;
-	if (fd >= 0)
-		log_msg(g->log, KR_LOG_INFO, "fences: %s",
-			g->fence_fd >= 0 ? "the renderer's fence fd wakes the loop"
-					 : "polled every 0.5 ms while requests wait (the loop "
-					   "could not watch the renderer's fence fd)");
+	if (g->fence_fd >= 0)
+		log_msg(g->log, KR_LOG_INFO, "fences: the renderer's fence fd wakes the loop");
+	else if (fd >= 0)
+		log_msg(g->log, KR_LOG_INFO,
+			"fences: polled every %u us while requests wait (the loop could not "
+			"watch the renderer's fence fd)",
+			VU_GPU_FENCE_POLL_NS / 1000);
 }
 
 int
