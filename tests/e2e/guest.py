@@ -9,8 +9,8 @@ import queue
 import shutil
 import socket
 import subprocess
-import tempfile
 import sys
+import tempfile
 import threading
 import time
 
@@ -147,6 +147,33 @@ class Tap:
             for line in diag.splitlines()[-20:]:
                 print(f"e2e:   {line}", file=sys.stderr)
             sys.stderr.flush()
+
+
+class Xvfb:
+    """An Xvfb on a free display :N (QEMU's SDL GL display needs an X server),
+    run through prefix (a command, e.g. the trixie root's chroot) if given."""
+
+    def __init__(self, log_path, prefix=()):
+        self.num = next(n for n in range(90, 200)
+                        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and
+                        not os.path.exists(f"/tmp/.X{n}-lock"))
+        self.proc = subprocess.Popen([*prefix, "Xvfb", f":{self.num}", "-screen", "0",
+                                      "1280x1024x24", "-nolisten", "tcp"],
+                                     stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))
+        deadline = time.monotonic() + 20
+        while not os.path.exists(f"/tmp/.X11-unix/X{self.num}"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise GuestError(f"Xvfb did not start; see {log_path}")
+            time.sleep(0.1)
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 class Guest:

@@ -36,7 +36,7 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest import QEMU, Guest, GuestError, Tap, default_cache  # noqa: E402
+from guest import QEMU, Guest, GuestError, Tap, Xvfb, default_cache  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIST = os.path.join(HERE, "piglit.list")
@@ -96,27 +96,6 @@ def peer_key(image):
             h.update(f.read())
     h.update(f"{PEER_FORMAT} {APPEND} {GLMARK}".encode())
     return h.hexdigest()[:16]
-
-
-class Xvfb:
-    """An Xvfb on a free display (QEMU's SDL GL display needs an X server)."""
-
-    def __init__(self, log_path):
-        self.num = next(n for n in range(90, 200)
-                        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and
-                        not os.path.exists(f"/tmp/.X{n}-lock"))
-        self.proc = subprocess.Popen(["Xvfb", f":{self.num}", "-screen", "0", "1280x1024x24",
-                                      "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
-                                     stderr=open(log_path, "w"))
-        deadline = time.monotonic() + 20
-        while not os.path.exists(f"/tmp/.X11-unix/X{self.num}"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise GuestError(f"Xvfb did not start; see {log_path}")
-            time.sleep(0.1)
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait()
 
 
 def glmark2(g):
