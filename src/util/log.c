@@ -57,9 +57,11 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void KR_PRINTF(3, 0)
-	guest_vlog(struct logger *lg, enum kr_log_level level, const char *fmt, va_list ap)
+void
+log_guest(struct logger *lg, enum kr_log_level level, const char *fmt, ...)
 {
+	va_list ap;
+
 	if (level > lg->level)
 		return;
 	uint64_t now = now_ns();
@@ -76,25 +78,7 @@ static void KR_PRINTF(3, 0)
 		return;
 	}
 	lg->window_count++;
+	va_start(ap, fmt);
 	emit(lg, level, "guest: ", fmt, ap);
-}
-
-void
-log_bug_guest(struct logger *lg, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	guest_vlog(lg, KR_LOG_WARN, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_guest_debug(struct logger *lg, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	guest_vlog(lg, KR_LOG_DEBUG, fmt, ap);
 	va_end(ap);
 }

@@ -30,11 +30,13 @@ const char *log_level_name(enum kr_log_level level);
 void logger_init(struct logger *lg, enum kr_log_level level,
 		 void (*fn)(void *, enum kr_log_level, const char *), void *user);
 void log_msg(struct logger *lg, enum kr_log_level level, const char *fmt, ...) KR_PRINTF(3, 4);
-/* The guest did something invalid.  Rate-limited; messages are truncated. */
-void log_bug_guest(struct logger *lg, const char *fmt, ...) KR_PRINTF(2, 3);
-/* A guest's request was refused for a reason worth a debug line (shares
-   log_bug_guest's rate limit). */
-void log_guest_debug(struct logger *lg, const char *fmt, ...) KR_PRINTF(2, 3);
+/* A message caused by the guest, at level.  Rate-limited (one window for
+   all levels); messages are truncated. */
+void log_guest(struct logger *lg, enum kr_log_level level, const char *fmt, ...) KR_PRINTF(3, 4);
+/* The guest did something invalid. */
+#define log_bug_guest(lg, ...) log_guest((lg), KR_LOG_WARN, __VA_ARGS__)
+/* A guest's request was refused for a reason worth a debug line. */
+#define log_guest_debug(lg, ...) log_guest((lg), KR_LOG_DEBUG, __VA_ARGS__)
 /* kohlrabi itself is wrong (an invariant broke). */
 #define log_bug_kr(lg, ...) log_msg((lg), KR_LOG_ERROR, "BUG: " __VA_ARGS__)
 /* The host environment failed us (allocation, library, system call). */
