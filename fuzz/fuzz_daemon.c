@@ -1322,6 +1322,9 @@ configure(struct harness *h, uint8_t cfg)
 		"--socket-path",
 		g_sock,
 		"--reconnect",
+		/* One process runs every input: the replay (fuzz/replay.c)
+		   sandboxes it once instead. */
+		"--sandbox=off",
 		h->gs ? "--backend=gfxstream" : "--backend=2d",
 #ifdef FAKE_GS_PATH
 		"--gfxstream-lib=" FAKE_GS_PATH,

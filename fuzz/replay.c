@@ -5,6 +5,13 @@
  * (directories are read one level deep, in name order).  A broken invariant
  * aborts; otherwise it prints how many inputs ran and exits 0, or 1 when it
  * found no input at all (a corpus that went missing is a failure).
+ *
+ * The inputs run inside the daemon's sandbox (src/cli/sandbox.h: the
+ * gfxstream policy, the widest, as the targets reach every backend),
+ * entered before the first input: what the library does for a hostile
+ * input must stay within what the daemon is allowed.  The harness adds its
+ * own in-process frontend's calls (REPLAY_HARNESS) and a scratch directory
+ * under /tmp; KR_REPLAY_SANDBOX=off|log changes the mode.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,7 +21,43 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/sandbox.h"
 #include "fuzz.h"
+#include "util/util.h"
+
+/* What the harness itself calls beyond the daemon's policy: the
+   whole-daemon target's frontend binds, listens on and connects to a
+   socket in a directory it makes and removes per input. */
+static const char *const REPLAY_HARNESS[] = {"bind",  "listen", "socketpair", "mkdir",
+					     "rmdir", "fchmod", "chmod",      NULL};
+
+static int
+enter_sandbox(int argc, char **argv)
+{
+	struct sandbox sb;
+	struct logger log;
+	const char *mode = getenv("KR_REPLAY_SANDBOX");
+	struct sandbox_config sc = {.mode = SANDBOX_ON,
+				    .backend = "gfxstream",
+				    .scratch_dir = "/tmp",
+				    .harness_syscalls = REPLAY_HARNESS};
+	int ret;
+
+	if (mode && sandbox_parse_mode(mode, &sc.mode) < 0) {
+		fprintf(stderr, "replay: KR_REPLAY_SANDBOX wants on, off or log\n");
+		return -EINVAL;
+	}
+	for (int i = 1; i < argc && i <= (int)ARRAY_SIZE(sc.read_paths); i++)
+		sc.read_paths[i - 1] = argv[i];
+	if (argc - 1 > (int)ARRAY_SIZE(sc.read_paths)) {
+		fprintf(stderr, "replay: at most %zu paths inside the sandbox\n",
+			ARRAY_SIZE(sc.read_paths));
+		return -E2BIG;
+	}
+	logger_init(&log, KR_LOG_WARN, NULL, NULL);
+	ret = sandbox_prepare(&sb, &sc, &log);
+	return ret ?: sandbox_enter(&sb);
+}
 
 static int
 run_file(const char *path)
@@ -98,6 +141,8 @@ main(int argc, char **argv)
 {
 	int total = 0;
 
+	if (enter_sandbox(argc, argv) < 0)
+		return 1;
 	for (int i = 1; i < argc; i++) {
 		struct stat st;
 		int r;

@@ -488,6 +488,32 @@ socket_setup(struct daemon *d)
 	return watch(d, d->listen_fd, TAG_LISTEN, true);
 }
 
+/* The sandbox's first step, before the device and its threads exist
+   (sandbox.h); main.c takes the second once setup is done. */
+static int
+sandbox_setup(struct daemon *d, const struct kr_gpu_config *cfg)
+{
+	char vnc_host[512] = "";
+	int vnc_port = 0;
+	struct sandbox_config sc = {.mode = d->opt.sandbox,
+				    .backend = cfg->backend ? cfg->backend : "2d",
+				    .user = d->opt.user,
+				    .render_node = cfg->backends.virgl.render_node,
+				    .gfxstream_lib = cfg->backends.gfxstream.lib,
+				    .screenshot_dir = d->opt.screenshot_dir,
+				    .read_paths = {d->opt.vnc_password_file},
+				    .sockets = {d->opt.socket_path, d->opt.input_socket, NULL}};
+
+	if (d->opt.vnc &&
+	    vnc_parse_listen(d->opt.vnc, vnc_host, sizeof(vnc_host), &vnc_port) == 0) {
+		if (vnc_port == 0) /* unix:PATH: PATH, PATH-1, ... (argv's, as the options) */
+			sc.sockets[2] = d->opt.vnc + strlen("unix:");
+		sc.vnc_port = (unsigned)vnc_port; /* TCP: PORT, PORT+1, ... */
+		sc.vnc_ports = vnc_port ? cfg->num_scanouts : 0;
+	}
+	return sandbox_prepare(&d->sandbox, &sc, &d->log);
+}
+
 int
 daemon_setup(struct daemon *d)
 {
@@ -514,6 +540,9 @@ daemon_setup(struct daemon *d)
 	if (!d->no_signals)
 		sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	ret = sandbox_setup(d, &cfg);
+	if (ret < 0)
+		return ret;
 	ret = loop_setup(d, &mask);
 	if (ret < 0)
 		return ret;

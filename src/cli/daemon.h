@@ -17,6 +17,7 @@
 #include "kohlrabi/kohlrabi.h"
 #include "logsink.h"
 #include "options.h"
+#include "sandbox.h"
 #include "util/log.h"
 #include "vhost/vu.h"
 #include "vhost/vu_gpu.h"
@@ -27,11 +28,12 @@ struct daemon {
 	struct logger log;
 	/* Where messages go (NULL: stderr); set before daemon_setup. */
 	void (*log_fn)(void *user, enum kr_log_level level, const char *msg);
-	struct logsink sink;   /* where messages go without log_fn */
-	bool no_signals;       /* do not take SIGINT/SIGTERM (an embedding test) */
-	struct vu_gpu dev;     /* the device and its connection */
-	struct vnc_sink *vnc;  /* owned, NULL without --vnc */
-	struct vu_input input; /* the input device (--input-socket) */
+	struct logsink sink;	/* where messages go without log_fn */
+	bool no_signals;	/* do not take SIGINT/SIGTERM (an embedding test) */
+	struct sandbox sandbox; /* prepared by daemon_setup; main.c enters it */
+	struct vu_gpu dev;	/* the device and its connection */
+	struct vnc_sink *vnc;	/* owned, NULL without --vnc */
+	struct vu_input input;	/* the input device (--input-socket) */
 	bool input_on;
 	int input_listen_fd; /* owned, -1 */
 	int epfd;	     /* owned */

@@ -4,6 +4,7 @@
  * event loop of daemon.c until a signal or the last frontend ends it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -13,6 +14,10 @@ int
 main(int argc, char **argv)
 {
 	struct daemon d;
+#if KR_SANDBOX_TEST_TRIGGER
+	/* Read at start, tried once the sandbox is on (tests/hostile/sandbox.py). */
+	const char *trigger = getenv("KOHLRABI_SANDBOX_TEST");
+#endif
 
 	daemon_init(&d);
 	if (options_parse(&d.opt, argc, argv) < 0)
@@ -29,10 +34,18 @@ main(int argc, char **argv)
 		daemon_print_capabilities(stdout, "/dev/dri");
 		return 0;
 	}
-	if (daemon_setup(&d) < 0) {
+	if (d.opt.print_policy)
+		return sandbox_print_policy(d.opt.print_policy) < 0 ? 2 : 0;
+	/* Set up (the sandbox's first step inside), then the sandbox closes
+	   before the first guest request. */
+	if (daemon_setup(&d) < 0 || sandbox_enter(&d.sandbox) < 0) {
 		d.exit_code = 1;
 		goto out;
 	}
+#if KR_SANDBOX_TEST_TRIGGER
+	if (trigger)
+		sandbox_test_trigger(&d.log, trigger);
+#endif
 	while (!d.quit) {
 		int n = daemon_step(&d, -1);
 		if (n < 0) {

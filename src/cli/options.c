@@ -75,6 +75,20 @@ options_usage(FILE *f)
 		"                            (default 60; 0: after every batch of commands).\n"
 		"                            Flushes never wait for the display either way.\n"
 		"\n"
+		"Sandbox:\n"
+		"      --sandbox=MODE        on (default), off or log.  on: once set up, the\n"
+		"                            daemon keeps no capabilities, runs with\n"
+		"                            no_new_privs, open files and tasks limited, reaches\n"
+		"                            only its libraries, /dev/dri, --screenshot-dir and\n"
+		"                            its sockets' directories (Landlock), and may make\n"
+		"                            only its backend's syscalls (seccomp: others kill\n"
+		"                            it).  log: the same, but a syscall outside the list\n"
+		"                            fails with ENOSYS and is named on stderr (debugging)\n"
+		"  -u, --user=USER[:GROUP]   run as USER once set up (needs root); started as\n"
+		"                            root without it, kohlrabi switches to nobody\n"
+		"      --print-sandbox-policy=BACKEND  print the syscalls BACKEND's policy\n"
+		"                            allows and exit\n"
+		"\n"
 		"Other:\n"
 		"      --log-level=LEVEL     error, warn (default), info or debug\n"
 		"      --log=WHERE           stderr, syslog or auto (default: syslog when\n"
@@ -499,6 +513,34 @@ set_help(struct options *o, const char *arg)
 }
 
 static int
+set_sandbox(struct options *o, const char *arg)
+{
+	if (sandbox_parse_mode(arg, &o->sandbox) < 0) {
+		say("--sandbox wants on, off or log, not '%s'", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+set_user(struct options *o, const char *arg)
+{
+	if (!*arg || *arg == ':' || strlen(arg) > 200) {
+		say("--user wants USER or USER:GROUP, not '%s'", arg);
+		return -EINVAL;
+	}
+	o->user = arg;
+	return 0;
+}
+
+static int
+set_print_policy(struct options *o, const char *arg)
+{
+	o->print_policy = arg;
+	return 0;
+}
+
+static int
 set_version(struct options *o, const char *arg)
 {
 	(void)arg;
@@ -534,6 +576,9 @@ static const struct opt_def {
 	{"vnc", 0, true, set_vnc},
 	{"vnc-password-file", 0, true, set_vnc_password_file},
 	{"input-socket", 0, true, set_input_socket},
+	{"sandbox", 0, true, set_sandbox},
+	{"user", 'u', true, set_user},
+	{"print-sandbox-policy", 0, true, set_print_policy},
 	{"help", 'h', false, set_help},
 	{"version", 'V', false, set_version},
 };
@@ -588,7 +633,7 @@ options_defaults(struct options *o)
 static int
 options_socket(struct options *o)
 {
-	if (o->help || o->version || o->print_capabilities)
+	if (o->help || o->version || o->print_capabilities || o->print_policy)
 		return 0;
 	if (!o->socket_path && o->fd < 0) {
 		int ret = socket_activation(o);

@@ -9,6 +9,7 @@
 
 #include "kohlrabi/kohlrabi.h"
 #include "logsink.h"
+#include "sandbox.h"
 
 /* Longest --screenshot-dir: its file names (scanout-N-DATE-TIME.png) must fit
    the daemon's 4000-byte path. */
@@ -31,6 +32,9 @@ struct options {
 	const char *vnc;	       /* --vnc=[HOST:]PORT; may be NULL */
 	const char *vnc_password_file; /* may be NULL */
 	const char *input_socket;      /* --input-socket: a vhost-user-input device; may be NULL */
+	enum sandbox_mode sandbox;     /* --sandbox (default on) */
+	const char *user;	       /* --user USER[:GROUP]; may be NULL */
+	const char *print_policy;      /* --print-sandbox-policy=BACKEND; may be NULL */
 	bool help, version;
 };
 

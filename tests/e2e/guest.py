@@ -176,10 +176,36 @@ class Xvfb:
             self.proc.wait()
 
 
+class Backend:
+    """A vhost-user backend process: cmd with "{socket}" replaced by a fresh
+    socket path (self.socket), stderr to log_path; ready once the socket
+    exists.  close() waits for it to exit (it does when the guest hangs up)."""
+
+    def __init__(self, cmd, log_path, timeout=10):
+        self.tmp = tempfile.mkdtemp(prefix="kr-backend-")
+        self.socket = os.path.join(self.tmp, "gpu.sock")
+        self.proc = subprocess.Popen([a.replace("{socket}", self.socket) for a in cmd],
+                                     stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise GuestError(f"{cmd[0]} did not listen on its socket; see {log_path}")
+            time.sleep(0.05)
+
+    def close(self):
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 class Guest:
     def __init__(self, image_dir, log_path, gpu="inprocess", socket_path=None,
                  xres=1280, yres=800, host_root=False, input_socket=None, qemu=None,
-                 device=None, display="none", append=""):
+                 device=None, display="none", append="", extra=()):
         self.image_dir = image_dir
         self.log_path = log_path
         self.gpu = gpu
@@ -195,6 +221,8 @@ class Guest:
         self.display = display
         # More kernel command line (e.g. drm.edid_firmware= for a fixed mode list).
         self.append = append
+        # More QEMU arguments (e.g. -device virtio-tablet-pci).
+        self.extra = list(extra)
         self.proc = None
         self.lines = queue.Queue()
         self.tmp = tempfile.mkdtemp(prefix="kr-guest-")
@@ -235,6 +263,7 @@ class Guest:
         if self.input_socket:
             args += ["-chardev", f"socket,id=vinput,path={self.input_socket}",
                      "-device", "vhost-user-input-pci,chardev=vinput"]
+        args += self.extra
         self.log.write("$ " + " ".join(args) + "\n")
         t0 = time.monotonic()
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -647,6 +647,11 @@ def main():
     sock_dir = tempfile.mkdtemp(prefix="kr-e2e-sock-")
     sock = os.path.join(sock_dir, "gpu.sock")
     cmd = [a.replace("{socket}", sock) for a in args.backend]
+    if screenshot_dir(cmd):
+        # The sandboxed daemon writes there as its own user (nobody when
+        # this runs as root).
+        os.makedirs(screenshot_dir(cmd), exist_ok=True)
+        os.chmod(screenshot_dir(cmd), 0o777)
     backend_log = open(os.path.join(log_dir, "backend.log"), "w")
     backend = subprocess.Popen(cmd, stdout=backend_log, stderr=subprocess.STDOUT)
     for _ in range(200):

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""The daemon's sandbox against what a compromised kohlrabi would try.
+
+A test build's daemon reads KOHLRABI_SANDBOX_TEST at start and, once the
+sandbox is on, tries each action it names (src/cli/sandbox.c): execve, a TCP
+socket, ptrace of its parent, mount, fork, opening a file.  Each must be
+killed by seccomp (SIGSYS, the status says so) or refused (the log says with
+what); none may succeed.  The controls: --sandbox=off lets the same actions
+through (so these checks can fail), --sandbox=log names the call and goes on,
+and the same binary without the trigger serves a frontend, with the state
+/proc shows (no_new_privs, seccomp, no capabilities, an unprivileged user
+when started as root).  TAP output.
+
+Usage: sandbox.py KOHLRABI"""
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+KR = sys.argv[1]
+TMP = tempfile.mkdtemp(prefix="kr-sandbox-")
+os.chmod(TMP, 0o755)
+n = failed = 0
+
+
+def result(ok, name, diag=""):
+    global n, failed
+    n += 1
+    print(f"{'ok' if ok else 'not ok'} {n} - {name}", flush=True)
+    if not ok:
+        failed += 1
+        print(f"sandbox: FAILED: {name}: {diag[-3000:]}", file=sys.stderr, flush=True)
+
+
+def start(action=None, *args):
+    sock = os.path.join(TMP, f"gpu-{n}.sock")
+    env = dict(os.environ)
+    env.pop("KOHLRABI_SANDBOX_TEST", None)
+    if action:
+        env["KOHLRABI_SANDBOX_TEST"] = action
+    p = subprocess.Popen([KR, "-s", sock, "--log=stderr", "--log-level=info", *args],
+                         stderr=subprocess.PIPE, text=True, env=env)
+    return p, sock
+
+
+def finish(p, wait=20):
+    """The daemon's status and log: it either ended by itself (killed) or is
+    told to end (SIGTERM) once it has had time to try everything."""
+    try:
+        err = p.communicate(timeout=wait)[1]
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGTERM)
+        err = p.communicate(timeout=20)[1]
+    return p.returncode, err
+
+
+def run(action, *args, wait=3):
+    p, _ = start(action, *args)
+    return finish(p, wait)
+
+
+def serves(sock, p, secs=10):
+    """One vhost-user round trip (GET_FEATURES): the reply's u64, or None."""
+    end = time.monotonic() + secs
+    while not os.path.exists(sock) and p.poll() is None and time.monotonic() < end:
+        time.sleep(0.02)
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(10)
+    try:
+        c.connect(sock)
+        c.sendall(struct.pack("<III", 1, 1, 0))
+        hdr = b""
+        while len(hdr) < 20:
+            chunk = c.recv(20 - len(hdr))
+            if not chunk:
+                return None
+            hdr += chunk
+        req, flags, size, feats = struct.unpack("<IIIQ", hdr)
+        return feats if req == 1 and size == 8 else None
+    except OSError:
+        return None
+    finally:
+        c.close()
+
+
+def status_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+KILLED = -signal.SIGSYS
+secret = os.path.join(TMP, "secret")
+with open(secret, "w") as f:
+    f.write("not for the daemon\n")
+os.chmod(secret, 0o644)  # its user may read it; Landlock must not let it
+
+# Every action the seccomp policy must stop, in both builds (the sanitizer
+# build allows ptrace for LeakSanitizer: there ptrace must be refused).
+for action in ("execve", "socket", "mount", "fork", "ptrace"):
+    st, err = run(action)
+    killed = st == KILLED and f"sandbox test: trying {action}" in err
+    refused = f"sandbox test: {action} refused" in err and action == "ptrace"
+    result((killed or refused) and "SUCCEEDED" not in err,
+           f"{action} after setup: killed by SIGSYS" + (" (or refused)" if action == "ptrace" else ""),
+           f"status {st}\n{err}")
+
+# Files: Landlock refuses what lies outside the daemon's paths, whatever the
+# file's mode says; the daemon serves on afterwards.
+for path in ("/etc/shadow", secret):
+    p, sock = start(f"open:{path}")
+    feats = serves(sock, p)
+    st, err = finish(p, wait=1)
+    result(f"sandbox test: open:{path} refused: Permission denied" in err and
+           "SUCCEEDED" not in err and feats is not None and st == 0,
+           f"open {path}: refused (EACCES), the daemon serves on", f"status {st}\n{err}")
+
+# Controls.  Off: the same tries succeed (fork, socket, open).
+st, err = run("socket,fork,open:" + secret, "--sandbox=off")
+result(st == 0 and err.count("SUCCEEDED") == 3 and "sandbox: off" in err,
+       "--sandbox=off: the same actions succeed, and the log says the sandbox is off",
+       f"status {st}\n{err}")
+# Log: the call is named, fails with ENOSYS, the daemon goes on.
+p, sock = start("socket", "--sandbox=log")
+feats = serves(sock, p)
+st, err = finish(p, wait=1)
+result(st == 0 and feats is not None and "sandbox: syscall socket (41) is not allowed" in err and
+       "sandbox test: socket refused: Function not implemented" in err,
+       "--sandbox=log: the call is named, fails with ENOSYS, the daemon serves on",
+       f"status {st}\n{err}")
+
+# The same binary without the trigger: serves, and /proc says how.
+p, sock = start()
+feats = serves(sock, p)
+s = status_of(p.pid) if p.poll() is None else {}
+fds = len(os.listdir(f"/proc/{p.pid}/fd")) if p.poll() is None else -1
+st, err = finish(p, wait=1)
+want_uid = "65534" if os.geteuid() == 0 else str(os.geteuid())
+result(feats is not None and feats & (1 << 32) and st == 0 and "sandbox: on" in err,
+       "without the trigger the sandboxed daemon serves (GET_FEATURES)", f"status {st}\n{err}")
+result(s.get("NoNewPrivs") == "1" and s.get("Seccomp") == "2" and
+       all(int(s.get(k, "1"), 16) == 0 for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")),
+       "no_new_privs, a seccomp filter, no capabilities in any set", repr(s))
+result(s.get("Uid", "").split("\t")[0] == want_uid and s.get("Gid", "").split("\t")[0] == want_uid,
+       f"runs as uid/gid {want_uid} (root switches to nobody)", repr(s))
+print(f"# open file descriptors while serving one frontend: {fds}")
+result(0 < fds <= 32, "a handful of open file descriptors", str(fds))
+result(not os.path.exists(sock), "its socket is gone after exit (removed for it)", sock)
+
+# --user: a user that is not there is refused at start, before serving.
+st, err = run(None, "--user", "kr-no-such-user")
+result(st == 1 and "no user 'kr-no-such-user'" in err, "--user with an unknown user: refused",
+       f"status {st}\n{err}")
+
+print(f"1..{n}")
+sys.exit(1 if failed else 0)
