@@ -317,8 +317,8 @@ sandbox_print_policy(const char *backend)
 	printf("with arguments checked: socket (AF_UNIX only), clone (CLONE_THREAD only), "
 	       "tgkill (own pid), prlimit64 (own), prctl (PR_SET_NAME, PR_GET_NAME, PR_SET_VMA)%s; "
 	       "clone3 fails "
-	       "with ENOSYS%s\n",
-	       p.exec_maps ? "" : ", mmap and mprotect (never PROT_EXEC)", "");
+	       "with ENOSYS\n",
+	       p.exec_maps ? "" : ", mmap and mprotect (never PROT_EXEC)");
 	return 0;
 }
 

@@ -21,23 +21,17 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+from guest import Tap  # noqa: E402
+
 KR = sys.argv[1]
 TMP = tempfile.mkdtemp(prefix="kr-sandbox-")
 os.chmod(TMP, 0o755)
-n = failed = 0
-
-
-def result(ok, name, diag=""):
-    global n, failed
-    n += 1
-    print(f"{'ok' if ok else 'not ok'} {n} - {name}", flush=True)
-    if not ok:
-        failed += 1
-        print(f"sandbox: FAILED: {name}: {diag[-3000:]}", file=sys.stderr, flush=True)
+tap = Tap()
 
 
 def start(action=None, *args):
-    sock = os.path.join(TMP, f"gpu-{n}.sock")
+    sock = os.path.join(TMP, f"gpu-{tap.n}.sock")
     env = dict(os.environ)
     env.pop("KOHLRABI_SANDBOX_TEST", None)
     if action:
@@ -104,7 +98,7 @@ for action in ("execve", "socket", "mount", "fork", "ptrace"):
     st, err = run(action)
     killed = st == KILLED and f"sandbox test: trying {action}" in err
     refused = f"sandbox test: {action} refused" in err and action == "ptrace"
-    result((killed or refused) and "SUCCEEDED" not in err,
+    tap.result((killed or refused) and "SUCCEEDED" not in err,
            f"{action} after setup: killed by SIGSYS" + (" (or refused)" if action == "ptrace" else ""),
            f"status {st}\n{err}")
 
@@ -114,20 +108,20 @@ for path in ("/etc/shadow", secret):
     p, sock = start(f"open:{path}")
     feats = serves(sock, p)
     st, err = finish(p, wait=1)
-    result(f"sandbox test: open:{path} refused: Permission denied" in err and
+    tap.result(f"sandbox test: open:{path} refused: Permission denied" in err and
            "SUCCEEDED" not in err and feats is not None and st == 0,
            f"open {path}: refused (EACCES), the daemon serves on", f"status {st}\n{err}")
 
 # Controls.  Off: the same tries succeed (fork, socket, open).
 st, err = run("socket,fork,open:" + secret, "--sandbox=off")
-result(st == 0 and err.count("SUCCEEDED") == 3 and "sandbox: off" in err,
+tap.result(st == 0 and err.count("SUCCEEDED") == 3 and "sandbox: off" in err,
        "--sandbox=off: the same actions succeed, and the log says the sandbox is off",
        f"status {st}\n{err}")
 # Log: the call is named, fails with ENOSYS, the daemon goes on.
 p, sock = start("socket", "--sandbox=log")
 feats = serves(sock, p)
 st, err = finish(p, wait=1)
-result(st == 0 and feats is not None and "sandbox: syscall socket (41) is not allowed" in err and
+tap.result(st == 0 and feats is not None and "sandbox: syscall socket (41) is not allowed" in err and
        "sandbox test: socket refused: Function not implemented" in err,
        "--sandbox=log: the call is named, fails with ENOSYS, the daemon serves on",
        f"status {st}\n{err}")
@@ -139,21 +133,21 @@ s = status_of(p.pid) if p.poll() is None else {}
 fds = len(os.listdir(f"/proc/{p.pid}/fd")) if p.poll() is None else -1
 st, err = finish(p, wait=1)
 want_uid = "65534" if os.geteuid() == 0 else str(os.geteuid())
-result(feats is not None and feats & (1 << 32) and st == 0 and "sandbox: on" in err,
+tap.result(feats is not None and feats & (1 << 32) and st == 0 and "sandbox: on" in err,
        "without the trigger the sandboxed daemon serves (GET_FEATURES)", f"status {st}\n{err}")
-result(s.get("NoNewPrivs") == "1" and s.get("Seccomp") == "2" and
+tap.result(s.get("NoNewPrivs") == "1" and s.get("Seccomp") == "2" and
        all(int(s.get(k, "1"), 16) == 0 for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")),
        "no_new_privs, a seccomp filter, no capabilities in any set", repr(s))
-result(s.get("Uid", "").split("\t")[0] == want_uid and s.get("Gid", "").split("\t")[0] == want_uid,
+tap.result(s.get("Uid", "").split("\t")[0] == want_uid and s.get("Gid", "").split("\t")[0] == want_uid,
        f"runs as uid/gid {want_uid} (root switches to nobody)", repr(s))
 print(f"# open file descriptors while serving one frontend: {fds}")
-result(0 < fds <= 32, "a handful of open file descriptors", str(fds))
-result(not os.path.exists(sock), "its socket is gone after exit (removed for it)", sock)
+tap.result(0 < fds <= 32, "a handful of open file descriptors", str(fds))
+tap.result(not os.path.exists(sock), "its socket is gone after exit (removed for it)", sock)
 
 # --user: a user that is not there is refused at start, before serving.
 st, err = run(None, "--user", "kr-no-such-user")
-result(st == 1 and "no user 'kr-no-such-user'" in err, "--user with an unknown user: refused",
+tap.result(st == 1 and "no user 'kr-no-such-user'" in err, "--user with an unknown user: refused",
        f"status {st}\n{err}")
 
-print(f"1..{n}")
-sys.exit(1 if failed else 0)
+print(f"1..{tap.n}")
+sys.exit(1 if tap.failed else 0)
