@@ -25,11 +25,15 @@
 #include "fuzz.h"
 #include "util/util.h"
 
-/* What the harness itself calls beyond the daemon's policy: the
-   whole-daemon target's frontend binds, listens on and connects to a
-   socket in a directory it makes and removes per input. */
-static const char *const REPLAY_HARNESS[] = {"bind",  "listen", "socketpair", "mkdir",
-					     "rmdir", "fchmod", "chmod",      NULL};
+/* What the harnesses call beyond the daemon's policy, because they do per
+   input what the daemon does once before it enters the sandbox: the
+   whole-daemon target runs daemon_setup (its timers, epoll, eventfds, the
+   socket directory it makes, binds, listens on and removes) and the vhost
+   target writes guest memory into its memfd; the replay itself lists the
+   corpus directories it is given. */
+static const char *const REPLAY_HARNESS[] = {
+	"bind",	      "listen",	  "socketpair",	   "mkdir",   "rmdir",	  "fchmod",	    "chmod",
+	"getdents64", "eventfd2", "epoll_create1", "geteuid", "pwrite64", "timerfd_create", NULL};
 
 static int
 enter_sandbox(int argc, char **argv)

@@ -19,6 +19,9 @@ main(int argc, char **argv)
 	const char *trigger = getenv("KOHLRABI_SANDBOX_TEST");
 #endif
 
+	/* Started by virglrenderer as its render server: confine, then exec it. */
+	if (getenv(SANDBOX_RENDER_SERVER_ENV))
+		return sandbox_render_server(argv);
 	daemon_init(&d);
 	if (options_parse(&d.opt, argc, argv) < 0)
 		return 2;

@@ -9,6 +9,7 @@
 
 #include <cap-ng.h>
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -49,6 +50,11 @@ static const char *const list_virgl[] = {
 static const char *const list_gfxstream[] = {
 #include "seccomp/gfxstream.inc"
 };
+#if KR_HAVE_VENUS
+static const char *const list_render_server[] = {
+#include "seccomp/render_server.inc"
+};
+#endif
 #undef SYSCALL
 
 /* What the sanitizer runtimes add: LeakSanitizer stops the world with a
@@ -72,19 +78,32 @@ struct policy {
 	const char *name;
 	const char *const *list; /* static */
 	size_t n;
-	bool exec_maps; /* mmap/mprotect with PROT_EXEC (a JIT) */
+	bool exec_maps;	    /* mmap/mprotect with PROT_EXEC (a JIT) */
+	bool render_server; /* virglrenderer's render server is its child */
+	bool is_server;	    /* the render server's own list */
 };
 
 static bool
 policy_of(const char *backend, struct policy *p)
 {
 	if (!backend || !strcmp(backend, "2d")) {
-		*p = (struct policy){"2d", list_2d, ARRAY_SIZE(list_2d) - 1, false};
+		*p = (struct policy){"2d", list_2d, ARRAY_SIZE(list_2d) - 1, false, false};
 	} else if (!strcmp(backend, "virgl") || !strcmp(backend, "3d") ||
 		   !strcmp(backend, "venus")) {
-		*p = (struct policy){"virgl", list_virgl, ARRAY_SIZE(list_virgl), true};
+		*p = (struct policy){"virgl", list_virgl, ARRAY_SIZE(list_virgl), true,
+				     KR_HAVE_VENUS};
+#if KR_HAVE_VENUS
+	} else if (!strcmp(backend, "render-server")) {
+		*p = (struct policy){"render-server",
+				     list_render_server,
+				     ARRAY_SIZE(list_render_server),
+				     true,
+				     false,
+				     true};
+#endif
 	} else if (!strcmp(backend, "gfxstream")) {
-		*p = (struct policy){"gfxstream", list_gfxstream, ARRAY_SIZE(list_gfxstream), true};
+		*p = (struct policy){"gfxstream", list_gfxstream, ARRAY_SIZE(list_gfxstream), true,
+				     false};
 	} else {
 		return false;
 	}
@@ -225,6 +244,12 @@ argument_rules(scmp_filter_ctx ctx, const struct policy *p)
 		      ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 					  SCMP_A0(SCMP_CMP_EQ, 0x53564d41 /* PR_SET_VMA */));
 #endif
+	/* virglrenderer ends its render server (our child, in a Landlock domain
+	   inside ours: nothing else of this user is reachable) with SIGKILL. */
+	if (p->render_server)
+		ret = ret
+			      ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+						  SCMP_A1(SCMP_CMP_EQ, SIGKILL));
 	/* clone3's flags are behind a pointer, out of a filter's reach: ENOSYS
 	   makes glibc fall back to clone. */
 	ret = ret ?: seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
@@ -278,10 +303,15 @@ seccomp_install(const struct policy *p, enum sandbox_mode mode, const char *cons
 static unsigned
 count_allowed(const struct policy *p, uint8_t *seen)
 {
-	static const char *const with_args[] = {"socket", "clone",    "tgkill",	  "prctl",
-						"mmap",	  "mprotect", "prlimit64"};
-	const char *const *lists[] = {common_list, p->list, with_args};
-	size_t ns[] = {ARRAY_SIZE(common_list), p->n, ARRAY_SIZE(with_args)};
+	static const char *const with_args[] = {"socket", "clone",    "tgkill",	   "prctl",
+						"mmap",	  "mprotect", "prlimit64", "kill"};
+	static const char *const server_args[] = {"socket", "clone", "prctl", "kill", "prlimit64"};
+	const char *const *lists[] = {p->is_server ? NULL : common_list, p->list,
+				      p->is_server ? server_args : with_args};
+	size_t ns[] = {p->is_server ? 0 : ARRAY_SIZE(common_list), p->n,
+		       p->is_server	  ? ARRAY_SIZE(server_args)
+		       : p->render_server ? ARRAY_SIZE(with_args)
+					  : ARRAY_SIZE(with_args) - 1};
 	unsigned n = 0;
 
 	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
@@ -305,8 +335,13 @@ sandbox_print_policy(const char *backend)
 	if (!policy_of(backend, &p))
 		return -EINVAL;
 	unsigned n = count_allowed(&p, seen);
-	printf("seccomp policy of backend %s (common.inc + %s.inc): %u syscalls allowed\n", p.name,
-	       p.name, n);
+	if (p.is_server)
+		printf("seccomp policy of virglrenderer's render server (render_server.inc): %u "
+		       "syscalls allowed\n",
+		       n);
+	else
+		printf("seccomp policy of backend %s (common.inc + %s.inc): %u syscalls allowed\n",
+		       p.name, p.name, n);
 	for (int nr = 0; nr < NR_MAX; nr++) {
 		char *name =
 			seen[nr] ? seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr) : NULL;
@@ -314,11 +349,19 @@ sandbox_print_policy(const char *backend)
 			printf("  %s\n", name);
 		free(name);
 	}
+	if (p.is_server) {
+		printf("with arguments checked: socket (AF_UNIX only), clone (no new namespaces), "
+		       "prctl (PR_SET_NAME), kill (SIGKILL only), prlimit64 (own); clone3 fails "
+		       "with "
+		       "ENOSYS\n");
+		return 0;
+	}
 	printf("with arguments checked: socket (AF_UNIX only), clone (CLONE_THREAD only), "
-	       "tgkill (own pid), prlimit64 (own), prctl (PR_SET_NAME, PR_GET_NAME, PR_SET_VMA)%s; "
-	       "clone3 fails "
-	       "with ENOSYS\n",
-	       p.exec_maps ? "" : ", mmap and mprotect (never PROT_EXEC)");
+	       "tgkill (own pid), prlimit64 (own), prctl (PR_SET_NAME, PR_GET_NAME, "
+	       "PR_SET_VMA)%s%s; "
+	       "clone3 fails with ENOSYS\n",
+	       p.exec_maps ? "" : ", mmap and mprotect (never PROT_EXEC)",
+	       p.render_server ? ", kill (SIGKILL only)" : "");
 	return 0;
 }
 
@@ -372,6 +415,7 @@ struct ll {
 	int fd; /* the ruleset */
 	uint64_t handled;
 	struct logger *log;
+	const char *exe; /* borrowed (sandbox.exe): executable too, or NULL */
 };
 
 /* Allow access beneath path (a file: only the file rights of access).  A
@@ -452,6 +496,9 @@ ll_rules(struct ll *ll, const struct sandbox_config *cfg)
 		}
 		lp += n + (lp[n] == ':');
 	}
+	/* kohlrabi itself, wherever it is: the render server starts as it. */
+	if (ret == 0 && ll->exe)
+		ret = ll_allow(ll, ll->exe, LL_READ | LL_EXECUTE);
 	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(cfg->read_paths); i++) {
 		if (cfg->read_paths[i])
 			ret = ll_allow(ll, cfg->read_paths[i], LL_READ);
@@ -477,7 +524,7 @@ landlock_setup(struct sandbox *s, const struct sandbox_config *cfg)
 {
 	struct ll_ruleset_attr attr = {0};
 	size_t size = sizeof(attr.handled_access_fs);
-	struct ll ll = {-1, 0, s->log};
+	struct ll ll = {-1, 0, s->log, s->exe[0] ? s->exe : NULL};
 	int abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
 	int ret = 0;
 
@@ -596,8 +643,13 @@ drop_caps(struct sandbox *s, bool keep_setid)
 	bool bounds = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 	capng_clear(bounds ? CAPNG_SELECT_BOTH | CAPNG_SELECT_BOUNDS : CAPNG_SELECT_BOTH);
 	if (keep_setid)
-		capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETUID, CAP_SETGID,
-			      -1);
+		/* The render server, executed as uid 0 under no_new_privs, keeps
+		   what is both permitted and in the bounding set: these two, for
+		   its own switch (sandbox_render_server). */
+		capng_updatev(CAPNG_ADD,
+			      CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+				      (s->exe[0] && bounds ? CAPNG_BOUNDING_SET : 0),
+			      CAP_SETUID, CAP_SETGID, -1);
 	int r = capng_apply(bounds ? CAPNG_SELECT_BOTH | CAPNG_SELECT_BOUNDS : CAPNG_SELECT_BOTH);
 	if (r < 0) {
 		log_msg(s->log, KR_LOG_ERROR, "sandbox: capng_apply: %d", r);
@@ -878,6 +930,193 @@ screenshot_dir(struct sandbox *s, const char *dir)
 	return 0;
 }
 
+/* ---- virglrenderer's render server (sandbox.h) ---- */
+
+#if KR_HAVE_VENUS
+#define RENDER_SERVER_DEFAULT "/usr/libexec/virgl_render_server"
+
+/* Before the renderer starts (sandbox_prepare): the server starts as
+   kohlrabi, told what to become.  RENDER_SERVER_EXEC_PATH given to us is
+   still the server run in the end. */
+static int
+render_server_plan(struct sandbox *s)
+{
+	const char *real = getenv("RENDER_SERVER_EXEC_PATH");
+	uid_t uid = s->switch_user ? s->uid : getuid();
+	char val[PATH_MAX + 96];
+	ssize_t n = readlink("/proc/self/exe", s->exe, sizeof(s->exe) - 1);
+	int len;
+
+	if (n <= 0) {
+		log_msg(s->log, KR_LOG_ERROR, "sandbox: /proc/self/exe: %s",
+			n < 0 ? strerror(errno) : "empty");
+		s->exe[0] = '\0';
+		return n < 0 ? -errno : -ENOENT;
+	}
+	s->exe[n] = '\0';
+	len = snprintf(val, sizeof(val), "%d %u %u %d %u %s", (int)s->mode, (unsigned)s->uid,
+		       (unsigned)s->gid, s->switch_user, tasks_of(uid) + SANDBOX_TASKS,
+		       real && *real ? real : RENDER_SERVER_DEFAULT);
+	if (len < 0 || (size_t)len >= sizeof(val))
+		return -ENAMETOOLONG;
+	if (setenv(SANDBOX_RENDER_SERVER_ENV, val, 1) < 0 ||
+	    setenv("RENDER_SERVER_EXEC_PATH", s->exe, 1) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The ELF interpreter (PT_INTERP) of file into buf ("" for a static one). */
+static int
+elf_interp(const char *file, char *buf, size_t size)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	int ret = -ENOEXEC;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(ph))
+		goto out;
+	ret = 0;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) !=
+		    sizeof(ph)) {
+			ret = -ENOEXEC;
+			break;
+		}
+		if (ph.p_type != PT_INTERP)
+			continue;
+		if (ph.p_filesz < 2 || ph.p_filesz > size ||
+		    pread(fd, buf, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz)
+			ret = -ENOEXEC;
+		else
+			buf[ph.p_filesz - 1] = '\0';
+		break;
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+/* A Landlock layer on top of the daemon's: nothing but path (and its
+   dynamic loader) may be executed. */
+static int
+exec_only(struct sandbox *s, const char *path)
+{
+	struct ll_ruleset_attr attr = {.handled_access_fs = LL_EXECUTE};
+	struct ll ll = {-1, LL_EXECUTE, s->log, NULL};
+	char interp[PATH_MAX];
+	int ret = elf_interp(path, interp, sizeof(interp));
+
+	if (ret < 0) {
+		log_msg(s->log, KR_LOG_ERROR, "render server: %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION) < 1)
+		return 0; /* the daemon said so already */
+	ll.fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr.handled_access_fs), 0);
+	if (ll.fd < 0)
+		return -errno;
+	ret = ll_allow(&ll, path, LL_EXECUTE);
+	if (ret == 0 && interp[0])
+		ret = ll_allow(&ll, interp, LL_EXECUTE);
+	if (ret == 0 && syscall(SYS_landlock_restrict_self, ll.fd, 0) < 0)
+		ret = -errno;
+	close(ll.fd);
+	return ret;
+}
+
+/* The server's filter: its list, the rules on arguments; the calls
+   outside it kill it, or with --sandbox=log pass and the kernel logs them
+   (the audit log, dmesg: the handler that names them in the daemon does
+   not survive exec). */
+static int
+render_server_filter(struct sandbox *s)
+{
+	const uint64_t namespaces = CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
+				    CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+	scmp_filter_ctx ctx =
+		seccomp_init(s->mode == SANDBOX_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
+	int ret = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(list_render_server); i++)
+		ret = allow(ctx, list_render_server[i], s->log);
+#ifdef KR_SANITIZER
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(sanitizer_list); i++)
+		ret = allow(ctx, sanitizer_list[i], s->log); /* until the exec */
+#endif
+	/* One argument checked each (clone3: ENOSYS, as the daemon's). */
+	const struct {
+		int nr;
+		struct scmp_arg_cmp cmp;
+	} rules[] = {
+		{SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, namespaces, 0)},
+		{SCMP_SYS(prctl), SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)},
+		{SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_UNIX)},
+		{SCMP_SYS(kill), SCMP_A1(SCMP_CMP_EQ, SIGKILL)},
+		{SCMP_SYS(prlimit64), SCMP_A0(SCMP_CMP_EQ, 0)},
+	};
+	for (size_t i = 0; ret == 0 && i < ARRAY_SIZE(rules); i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 1, rules[i].cmp);
+	ret = ret ?: seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	ret = ret ?: seccomp_load(ctx);
+	seccomp_release(ctx);
+	return ret;
+}
+
+int
+sandbox_render_server(char **argv)
+{
+	const char *env = getenv(SANDBOX_RENDER_SERVER_ENV);
+	struct logger log;
+	struct sandbox s = {.log = &log, .remover_fd = -1};
+	char path[PATH_MAX];
+	int mode = -1, sw = 0, off = 0, ret = -EINVAL;
+	unsigned uid = 0, gid = 0, tasks = 0;
+
+	logger_init(&log, KR_LOG_WARN, NULL, NULL);
+	if (!env || sscanf(env, "%d %u %u %d %u %n", &mode, &uid, &gid, &sw, &tasks, &off) != 5 ||
+	    off == 0 || env[off] != '/' || mode < SANDBOX_ON || mode > SANDBOX_LOG ||
+	    snprintf(path, sizeof(path), "%s", env + off) >= (int)sizeof(path)) {
+		log_msg(&log, KR_LOG_ERROR, "render server: %s is malformed",
+			SANDBOX_RENDER_SERVER_ENV);
+		return 1;
+	}
+	s.mode = (enum sandbox_mode)mode;
+	s.uid = uid;
+	s.gid = gid;
+	s.switch_user = sw;
+	unsetenv(SANDBOX_RENDER_SERVER_ENV);
+	unsetenv("RENDER_SERVER_EXEC_PATH");
+	ret = exec_only(&s, path);
+	ret = ret ?: (s.switch_user ? switch_user(&s) : 0);
+	ret = ret ?: no_caps_left(&s);
+	ret = ret ?: limit(&s, RLIMIT_NPROC, "tasks", tasks);
+	ret = ret ?: render_server_filter(&s);
+	if (ret == 0) {
+		argv[0] = path;
+		execv(path, argv);
+		ret = -errno;
+	}
+	log_msg(&log, KR_LOG_ERROR, "render server: not started (%s): %s", path, strerror(-ret));
+	return 1;
+}
+#else
+int
+sandbox_render_server(char **argv)
+{
+	(void)argv;
+	fprintf(stderr, "kohlrabi: %s is set, but this kohlrabi has no render server\n",
+		SANDBOX_RENDER_SERVER_ENV);
+	return 1;
+}
+#endif
+
 /* ---- the two steps ---- */
 
 int
@@ -907,6 +1146,10 @@ sandbox_prepare(struct sandbox *s, const struct sandbox_config *cfg, struct logg
 	ret = ret ?: limit(s, RLIMIT_NOFILE, "open files", SANDBOX_NOFILE);
 	if (ret == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		ret = -errno;
+#if KR_HAVE_VENUS
+	if (ret == 0 && p.render_server)
+		ret = render_server_plan(s);
+#endif
 	ret = ret ?: drop_caps(s, s->switch_user);
 	ret = ret ?: landlock_setup(s, cfg);
 	s->prepared = ret == 0;

@@ -22,6 +22,7 @@
 #ifndef KR_CLI_SANDBOX_H
 #define KR_CLI_SANDBOX_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -63,6 +64,9 @@ struct sandbox {
 	const char *sockets[3];
 	const char *const *harness; /* borrowed: sandbox_config.harness_syscalls */
 	bool prepared;
+	/* kohlrabi's own executable when the render server starts as it
+	   (sandbox_render_server), else "". */
+	char exe[PATH_MAX];
 };
 
 /* Parse --sandbox's value: 0, or -EINVAL. */
@@ -71,8 +75,19 @@ int sandbox_parse_mode(const char *s, enum sandbox_mode *out);
    nothing.  sandbox_enter after a failed or skipped prepare does nothing. */
 int sandbox_prepare(struct sandbox *s, const struct sandbox_config *cfg, struct logger *log);
 int sandbox_enter(struct sandbox *s);
+/* virglrenderer's render server (virgl, venus; virglrenderer 1.x) is a
+   process of its own, started from the renderer's setup by fork and exec
+   of RENDER_SERVER_EXEC_PATH.  sandbox_prepare points that at kohlrabi, with
+   SANDBOX_RENDER_SERVER_ENV saying what to become; main() then calls this
+   first: a Landlock layer letting it execute only the server, the user
+   switch, the limits, the server's own seccomp list
+   (seccomp/render_server.inc), then exec of the real server.  Returns only
+   when that failed: the exit status. */
+#define SANDBOX_RENDER_SERVER_ENV "KOHLRABI_RENDER_SERVER_JAIL"
+int sandbox_render_server(char **argv);
 /* Print the allow-list of backend and how many syscalls it allows
-   (--print-sandbox-policy=BACKEND).  0, or -EINVAL for an unknown backend. */
+   (--print-sandbox-policy=BACKEND, or render-server).  0, or -EINVAL for an
+   unknown one. */
 int sandbox_print_policy(const char *backend);
 
 #if KR_SANDBOX_TEST_TRIGGER

@@ -508,6 +508,28 @@ def check_vkcheck(g, tap, name, frames=30, icd=ICD, device="Venus"):
                (m.group(0) if m else out.strip()[-400:]) or f"exit {st}")
 
 
+def check_render_server(tap):
+    """virglrenderer's render server and its Venus workers (forked per
+    context) run confined: the sandbox's user, no_new_privs, a seccomp filter
+    (mode 2), no capabilities; and they exist (a live Venus context)."""
+    seen = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                st = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        except OSError:
+            continue
+        if st.get("Name", "").startswith("virgl_render_se"):
+            seen.append((pid, st))
+    ok = bool(seen) and all(
+        st["Uid"].split()[0] != "0" and st["NoNewPrivs"] == "1" and st["Seccomp"] == "2"
+        and int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0 for _, st in seen)
+    tap.result(ok, "venus: the render server's processes run sandboxed (user, no_new_privs, "
+               "seccomp, no capabilities)", " | ".join(
+                   f"pid {p} uid {st['Uid'].split()[0]} nnp {st['NoNewPrivs']} seccomp "
+                   f"{st['Seccomp']} capeff {st['CapEff']}" for p, st in seen) or "none found")
+
+
 def venus_main(args, log_dir, image, tap):
     """Vulkan (Venus) and GL (virgl) in real guests on QEMU 11.1's generic
     vhost-user device: --backend=venus, then --backend=virgl (GL with blobs
@@ -524,6 +546,7 @@ def venus_main(args, log_dir, image, tap):
         tap.result(bool(ok), "venus: vulkaninfo in the guest names the Venus device",
                    " | ".join(x.strip() for x in out.split("\n")))
         check_vkcheck(g, tap, "venus")
+        check_render_server(tap)
         # The blob, map and ring families from a hostile guest program
         # (tests/e2e/virtgpu_hostile.c, DRM ioctls), then Vulkan again.
         st, out = g.run("chroot /host /usr/local/bin/kr-virtgpu-hostile 2>&1", timeout=300)
