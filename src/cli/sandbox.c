@@ -303,15 +303,18 @@ seccomp_install(const struct policy *p, enum sandbox_mode mode, const char *cons
 static unsigned
 count_allowed(const struct policy *p, uint8_t *seen)
 {
-	static const char *const with_args[] = {"socket", "clone",    "tgkill",	   "prctl",
-						"mmap",	  "mprotect", "prlimit64", "kill"};
+	static const char *const daemon_args[] = {"socket", "clone",	"tgkill",   "prctl",
+						  "mmap",   "mprotect", "prlimit64"};
+	static const char *const kill_arg[] = {"kill"}; /* render_server: its end */
 	static const char *const server_args[] = {"socket", "clone", "prctl", "kill", "prlimit64"};
-	const char *const *lists[] = {p->is_server ? NULL : common_list, p->list,
-				      p->is_server ? server_args : with_args};
-	size_t ns[] = {p->is_server ? 0 : ARRAY_SIZE(common_list), p->n,
-		       p->is_server	  ? ARRAY_SIZE(server_args)
-		       : p->render_server ? ARRAY_SIZE(with_args)
-					  : ARRAY_SIZE(with_args) - 1};
+	const char *const *lists[] = {common_list, p->list, daemon_args, kill_arg};
+	size_t ns[] = {ARRAY_SIZE(common_list), p->n, ARRAY_SIZE(daemon_args),
+		       p->render_server ? ARRAY_SIZE(kill_arg) : 0};
+	if (p->is_server) { /* its own list and rules only */
+		ns[0] = ns[3] = 0;
+		lists[2] = server_args;
+		ns[2] = ARRAY_SIZE(server_args);
+	}
 	unsigned n = 0;
 
 	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {

@@ -149,5 +149,17 @@ st, err = run(None, "--user", "kr-no-such-user")
 tap.result(st == 1 and "no user 'kr-no-such-user'" in err, "--user with an unknown user: refused",
        f"status {st}\n{err}")
 
+# The render server's instructions (SANDBOX_RENDER_SERVER_ENV, set by the
+# daemon for the process virglrenderer execs as kohlrabi): anything malformed
+# is refused before any of it is used, and nothing is executed.
+for bad in ["", "0 0 0", "0 65534 65534 1 300 relative/path", "9 0 0 0 300 /bin/true",
+            "0 x 0 0 300 /bin/true", "0 0 0 0 300 /" + "a" * 5000]:
+    env = dict(os.environ, KOHLRABI_RENDER_SERVER_JAIL=bad)
+    r = subprocess.run([KR, "--version"], env=env, capture_output=True, text=True, timeout=20)
+    tap.result(r.returncode == 1 and ("is malformed" in r.stderr or "no render server" in r.stderr)
+               and "kohlrabi 0" not in r.stdout,
+               f"render server instructions {bad[:40]!r}: refused, nothing run",
+               f"status {r.returncode}\n{r.stderr}")
+
 print(f"1..{tap.n}")
 sys.exit(1 if tap.failed else 0)
