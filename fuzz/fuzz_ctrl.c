@@ -4,7 +4,8 @@
  *
  * Each input is a program: a device (the 2d backend, or the gfxstream backend
  * over the tests' fake library, whose fences retire at once or only when the
- * program says; small caps) over fake guest memory with a hole, then up to
+ * program says, and whose flushes are read back at once or at a refresh;
+ * small caps) over fake guest memory with a hole, then up to
  * MAX_OPS steps, each a control command built from the input (every command
  * type, ids biased to the few live ones, numbers biased to the edges) and
  * delivered in randomly chunked request and response buffers, or a
@@ -445,6 +446,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #endif
 		g_fake.set_fence_mode(backend & 1 ? 1 : 2);
 		g_fake.clear_log();
+		/* Readbacks at the embedder's refresh (kr_gpu_present), or at
+		   each flush. */
+		cbs.flags = backend & 2 ? KR_GPU_CB_DEFER_READBACK : 0;
 	}
 	cfg.num_scanouts = 1 + fz_u8(f) % 2;
 	cfg.scanouts[1] = (struct kr_scanout_config){640, 480, true};
@@ -478,6 +482,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			kr_gpu_poll(gpu);
 		} else {
 			kr_gpu_poll(gpu);
+			kr_gpu_present(gpu); /* a refresh */
+			FZ_CHECK(!kr_gpu_present_pending(gpu));
 		}
 		check_state(&s, gpu);
 	}

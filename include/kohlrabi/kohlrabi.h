@@ -141,7 +141,10 @@ struct kr_scanout_info {
 				   Before the library rewrites or frees these pixels
 				   it calls scanout_changing with this info (version
 				   2 callbacks): copy what you still need then; do not
-				   read the old pointer once scanout_set is called. */
+				   read the old pointer once scanout_set is called.
+				   NULL in a scanout_set not read back yet
+				   (KR_GPU_CB_DEFER_READBACK): keep showing what you
+				   have until an update brings pixels. */
 };
 
 struct kr_cursor_info {
@@ -167,7 +170,20 @@ struct kr_blob_map {
 	bool writable;
 };
 
-#define KR_GPU_CALLBACKS_VERSION 3
+#define KR_GPU_CALLBACKS_VERSION 4
+
+/* kr_gpu_callbacks.flags (version 4). */
+/* The embedder calls kr_gpu_present() at each refresh of its display.  A
+   renderer whose scanout pixels are a copy read back from it (virgl,
+   gfxstream) then reads back a flushed frame only there, and only the damage
+   since the last present: a frame the guest replaced before the refresh (a
+   page flip) is never read back.  In exchange scanout_set may come with
+   pixels NULL (not read back yet) and flushes of such scanouts report no
+   scanout_update at once: kr_gpu_present reports them, with their pixels.
+   What is shown is what the resource holds at the refresh, as with a display
+   that samples the guest's texture (QEMU's in-process virtio-gpu-gl).  2D
+   and blob scanouts are reported at once as without the flag. */
+#define KR_GPU_CB_DEFER_READBACK (1u << 0)
 
 /*
  * Callbacks to the embedder.  Every pointer may be NULL.  They are called from
@@ -211,6 +227,8 @@ struct kr_gpu_callbacks {
 	/* Remove what map_blob mapped at offset (guest UNMAP_BLOB, the blob's
 	   unref, or a reset).  The library forgets the mapping either way. */
 	int (*unmap_blob)(void *user, uint64_t offset, uint64_t size);
+	/* Version 4.  KR_GPU_CB_* */
+	uint32_t flags;
 };
 
 /* A region of guest physical memory mapped into this process. */
@@ -272,6 +290,15 @@ KR_EXPORT int kr_gpu_cursor(struct kr_gpu *gpu, const struct kr_chain *chain, si
 
 /* Let the renderer retire finished fences (backends with asynchronous work). */
 KR_EXPORT void kr_gpu_poll(struct kr_gpu *gpu);
+
+/* The display refreshes now (KR_GPU_CB_DEFER_READBACK): read back what was
+   flushed since the last call, on each scanout whose pixels are a
+   readback, and report it with scanout_update before returning.  Without
+   the flag, or with nothing flushed, it does nothing.  Returns the number of
+   scanouts reported. */
+KR_EXPORT unsigned kr_gpu_present(struct kr_gpu *gpu);
+/* Whether kr_gpu_present has something to report (arm the refresh timer). */
+KR_EXPORT bool kr_gpu_present_pending(const struct kr_gpu *gpu);
 
 /* An fd that becomes readable when kr_gpu_poll may retire fences (virgl's
    fence thread signals it), so that an event loop need not poll on a timer;

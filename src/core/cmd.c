@@ -247,7 +247,12 @@ cmd_set_scanout(struct kr_gpu *gpu, struct cmd *c)
 	gpu->scanouts[id].resource_id = res->id;
 	gpu->scanouts[id].rect = rect_host(&q->r);
 	res->scanout_mask |= 1u << id;
-	if (!scanout_info(gpu, id, &gpu->scanouts[id].rect, &info)) {
+	if (gpu->defer_readback) {
+		/* Read back at the next present, with the flush that follows. */
+		scanout_defer(gpu, id, &gpu->scanouts[id].rect);
+		info = (struct kr_scanout_info){id, res->id, gpu->scanouts[id].rect.width,
+						gpu->scanouts[id].rect.height, res->format};
+	} else if (!scanout_info(gpu, id, &gpu->scanouts[id].rect, &info)) {
 		scanout_disable(gpu, id);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	}
@@ -285,6 +290,10 @@ cmd_resource_flush(struct kr_gpu *gpu, struct cmd *c)
 		/* Only the damage is read back, in the resource's coordinates. */
 		struct kr_rect fresh = {(uint32_t)x0, (uint32_t)y0, (uint32_t)(x1 - x0),
 					(uint32_t)(y1 - y0)};
+		if (gpu->defer_readback && !gpu->scanouts[i].blob) {
+			scanout_defer(gpu, i, &fresh); /* read back when presented */
+			continue;
+		}
 		if (!scanout_info(gpu, i, &fresh, &info))
 			continue;
 		struct kr_rect d = {(uint32_t)(x0 - s->x), (uint32_t)(y0 - s->y),

@@ -111,7 +111,8 @@ config_valid(const struct kr_gpu_config *cfg, const struct kr_gpu_callbacks *cbs
 {
 	if (!cfg || cfg->version < 1 || cfg->num_scanouts < 1 ||
 	    cfg->num_scanouts > KR_MAX_SCANOUTS || cfg->log_level > KR_LOG_DEBUG ||
-	    (cbs && cbs->version < 1))
+	    (cbs && cbs->version < 1) ||
+	    (cbs && cbs->version >= 4 && (cbs->flags & ~KR_GPU_CB_DEFER_READBACK)))
 		return false;
 	for (uint32_t i = 0; i < cfg->num_scanouts; i++) {
 		if (!mode_valid(&cfg->scanouts[i]))
@@ -148,7 +149,8 @@ gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbac
 	/* Copy only what the embedder's version of the struct has. */
 	if (cbs)
 		memcpy(&gpu->cb, cbs,
-		       cbs->version >= 3   ? sizeof(*cbs)
+		       cbs->version >= 4   ? sizeof(*cbs)
+		       : cbs->version == 3 ? offsetof(struct kr_gpu_callbacks, flags)
 		       : cbs->version == 2 ? offsetof(struct kr_gpu_callbacks, map_blob)
 					   : offsetof(struct kr_gpu_callbacks, scanout_changing));
 	gpu->user = user;
@@ -181,6 +183,8 @@ gpu_create_with_ops(const struct kr_gpu_config *cfg, const struct kr_gpu_callbac
 			strerror(-ret));
 		goto err;
 	}
+	gpu->defer_readback = (gpu->cb.flags & KR_GPU_CB_DEFER_READBACK) &&
+			      renderer_pixels_read_back(gpu->renderer);
 	*out = gpu;
 	return 0;
 err:
@@ -418,6 +422,26 @@ kr_gpu_get_stats(const struct kr_gpu *gpu, struct kr_gpu_stats *stats)
 	};
 	for (const struct pending *p = gpu->pending_head; p; p = p->next)
 		stats->pending++;
+}
+
+KR_EXPORT unsigned
+kr_gpu_present(struct kr_gpu *gpu)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++)
+		n += scanout_sync(gpu, i);
+	return n;
+}
+
+KR_EXPORT bool
+kr_gpu_present_pending(const struct kr_gpu *gpu)
+{
+	for (uint32_t i = 0; i < gpu->cfg.num_scanouts; i++) {
+		if (gpu->scanouts[i].deferred.width)
+			return true;
+	}
+	return false;
 }
 
 KR_EXPORT int

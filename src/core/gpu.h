@@ -47,6 +47,9 @@ struct kr_gpu {
 	uint64_t n_commands, n_errors;
 	uint32_t *contexts; /* owned: ids of live 3D contexts */
 	uint32_t n_contexts;
+	/* KR_GPU_CB_DEFER_READBACK asked for and the renderer reads back:
+	   flushes of non-blob scanouts wait for kr_gpu_present (scanout.deferred). */
+	bool defer_readback;
 };
 
 /* Create a device over explicit renderer ops (the public create looks the

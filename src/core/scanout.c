@@ -11,6 +11,7 @@
 
 #include "gpu.h"
 #include "util/iov.h"
+#include "util/rect.h"
 
 static struct resource *
 lookup(struct kr_gpu *gpu, uint32_t id)
@@ -54,6 +55,30 @@ scanout_info(struct kr_gpu *gpu, uint32_t i, const struct kr_rect *fresh,
 	return true;
 }
 
+void
+scanout_defer(struct kr_gpu *gpu, uint32_t i, const struct kr_rect *r)
+{
+	rect_union(&gpu->scanouts[i].deferred, r);
+}
+
+bool
+scanout_sync(struct kr_gpu *gpu, uint32_t i)
+{
+	struct scanout *s = &gpu->scanouts[i];
+	struct kr_rect fresh = s->deferred;
+	struct kr_scanout_info info;
+
+	if (!fresh.width || !fresh.height)
+		return false;
+	s->deferred = (struct kr_rect){0};
+	if (!lookup(gpu, s->resource_id) || !scanout_info(gpu, i, &fresh, &info))
+		return false;
+	struct kr_rect d = {fresh.x - s->rect.x, fresh.y - s->rect.y, fresh.width, fresh.height};
+	if (gpu->cb.scanout_update)
+		gpu->cb.scanout_update(gpu->user, &info, &d);
+	return true;
+}
+
 /* Scanout i's pixels are about to be rewritten or freed: warn the display,
    which may still hold them (kr_scanout_info.pixels). */
 void
@@ -61,6 +86,8 @@ scanout_notify_changing(struct kr_gpu *gpu, uint32_t i)
 {
 	struct kr_scanout_info info;
 
+	/* A deferred frame is reported while it is still there to read. */
+	scanout_sync(gpu, i);
 	/* What the display holds: no readback (fresh NULL). */
 	if (gpu->cb.version >= 2 && gpu->cb.scanout_changing && scanout_info(gpu, i, NULL, &info))
 		gpu->cb.scanout_changing(gpu->user, &info);
@@ -86,7 +113,7 @@ scanout_clear(struct kr_gpu *gpu, uint32_t i, bool flip)
 	}
 	s->blob = false;
 	s->resource_id = 0;
-	s->rect = (struct kr_rect){0};
+	s->rect = s->deferred = (struct kr_rect){0};
 }
 
 void

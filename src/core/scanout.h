@@ -26,6 +26,9 @@ struct scanout {
 	uint32_t blob_stride;
 	uint64_t blob_offset; /* of the rect's first pixel in the blob */
 	uint8_t *shadow;      /* owned: rect.width x rect.height x 4, charged */
+	/* defer_readback: the part of rect (resource coordinates) flushed or
+	   newly shown and not yet read back nor reported (kr_gpu_present). */
+	struct kr_rect deferred;
 };
 
 struct cursor {
@@ -39,9 +42,16 @@ struct cursor {
    renderer that reads back refreshes only that (renderer_resource_pixels). */
 bool scanout_info(struct kr_gpu *gpu, uint32_t i, const struct kr_rect *fresh,
 		  struct kr_scanout_info *info);
-/* Scanout i's pixels are about to be rewritten or freed: warn the display,
-   which may still hold them (kr_scanout_info.pixels). */
+/* Scanout i's pixels are about to be rewritten or freed: report a deferred
+   flush first (scanout_sync), then warn the display, which may still hold
+   them (kr_scanout_info.pixels). */
 void scanout_notify_changing(struct kr_gpu *gpu, uint32_t i);
+/* Read back scanout i's deferred damage and report it (scanout_update).
+   Returns whether there was any. */
+bool scanout_sync(struct kr_gpu *gpu, uint32_t i);
+/* Add rectangle r (resource coordinates, inside the scanout) to what scanout
+   i reports at the next kr_gpu_present. */
+void scanout_defer(struct kr_gpu *gpu, uint32_t i, const struct kr_rect *r);
 /* The guest is about to rewrite res: warn each scanout's display showing it. */
 void scanout_resource_changing(struct kr_gpu *gpu, struct resource *res);
 /* Forget what scanout i shows (no scanout_set callback); the display is

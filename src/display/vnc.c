@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "util/pixfmt.h"
+#include "util/rect.h"
 #include "vhost/unixsock.h"
 
 /* How long the VNC thread waits in libvncserver per tick: the latency of a
@@ -596,19 +597,6 @@ copy_rect(struct vnc_desk *d, const struct kr_scanout_info *info, const struct k
 		pixfmt_copy(&src, &dst, r);
 }
 
-static void
-dirty_add(struct kr_rect *d, const struct kr_rect *r)
-{
-	if (!d->width) {
-		*d = *r;
-		return;
-	}
-	uint32_t x0 = d->x < r->x ? d->x : r->x, y0 = d->y < r->y ? d->y : r->y;
-	uint32_t x1 = d->x + d->width > r->x + r->width ? d->x + d->width : r->x + r->width;
-	uint32_t y1 = d->y + d->height > r->y + r->height ? d->y + d->height : r->y + r->height;
-	*d = (struct kr_rect){x0, y0, x1 - x0, y1 - y0};
-}
-
 void
 vnc_scanout(struct vnc_sink *v, uint32_t scanout_id, const struct kr_scanout_info *info)
 {
@@ -625,7 +613,9 @@ vnc_scanout(struct vnc_sink *v, uint32_t scanout_id, const struct kr_scanout_inf
 			d->ph = info->height;
 		}
 	}
-	if (d->pend && info && info->width == d->pw && info->height == d->ph) {
+	if (d->pend && info && !info->pixels) {
+		/* Not read back yet: the update that brings the pixels follows. */
+	} else if (d->pend && info && info->width == d->pw && info->height == d->ph) {
 		struct kr_rect all = {0, 0, d->pw, d->ph};
 		copy_rect(d, info, &all);
 		d->dirty = all;
@@ -647,7 +637,7 @@ vnc_update(struct vnc_sink *v, const struct kr_scanout_info *info, const struct 
 	if (d->pend && info->width == d->pw && info->height == d->ph && r->width && r->height &&
 	    r->x + (uint64_t)r->width <= d->pw && r->y + (uint64_t)r->height <= d->ph) {
 		copy_rect(d, info, r);
-		dirty_add(&d->dirty, r);
+		rect_union(&d->dirty, r);
 	}
 	pthread_mutex_unlock(&v->lock);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/pixfmt.h"
+#include "util/rect.h"
 #include "util/util.h"
 #include "vhost/vu_proto.h"
 
@@ -291,21 +292,6 @@ stage_copy(struct vugpu *v, struct vugpu_stage *s, const struct kr_rect *r)
 	return pixfmt_copy(&src, &dst, r);
 }
 
-static void
-rect_union(struct kr_rect *d, const struct kr_rect *r)
-{
-	if (!r->width || !r->height)
-		return;
-	if (!d->width) {
-		*d = *r;
-		return;
-	}
-	uint32_t x0 = MIN(d->x, r->x), y0 = MIN(d->y, r->y);
-	uint32_t x1 = MAX(d->x + d->width, r->x + r->width);
-	uint32_t y1 = MAX(d->y + d->height, r->y + r->height);
-	*d = (struct kr_rect){x0, y0, x1 - x0, y1 - y0};
-}
-
 /* Move pending damage from the resource into the staged frame. */
 static void
 stage_pending(struct vugpu *v, struct vugpu_stage *s)
@@ -344,7 +330,9 @@ vugpu_scanout(struct vugpu *v, uint32_t scanout_id, const struct kr_scanout_info
 			v->sent_scanout[scanout_id] = false;
 		}
 		s->source = *info;
-		s->has_source = true;
+		/* No pixels yet (deferred readback): the update that brings
+		   them follows before the next present. */
+		s->has_source = info->pixels != NULL;
 		struct kr_rect all = {0, 0, info->width, info->height};
 		rect_union(&s->pending, &all);
 	}

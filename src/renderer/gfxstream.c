@@ -719,6 +719,7 @@ const struct renderer_ops gfxstream_ops = {
 	.name = "gfxstream",
 	.features = (1ull << VIRTIO_GPU_F_VIRGL) | (1ull << VIRTIO_GPU_F_RESOURCE_BLOB) |
 		    (1ull << VIRTIO_GPU_F_CONTEXT_INIT),
+	.pixels_read_back = true,
 	.create = gs_create,
 	.destroy = gs_destroy,
 	.resource_create_2d = gs_resource_create_2d,

@@ -155,6 +155,12 @@ renderer_fences_async(const struct renderer *r)
 	return r->ops->create_fence != NULL;
 }
 
+bool
+renderer_pixels_read_back(const struct renderer *r)
+{
+	return r->ops->pixels_read_back;
+}
+
 /* ---- the methods: one wrapper each; a missing optional one is -EOPNOTSUPP ---- */
 
 #define CALL(r, name, ...) ((r)->ops->name ? (r)->ops->name((r), __VA_ARGS__) : -EOPNOTSUPP)

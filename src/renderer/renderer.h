@@ -88,6 +88,10 @@ struct renderer_capset {
 struct renderer_ops {
 	const char *name;
 	uint64_t features; /* VIRTIO_GPU_F_* bits the backend adds (1ull << bit) */
+	/* resource_pixels hands out a copy read back from the renderer (not
+	   the resource's own memory): the core may defer it to the display's
+	   refresh (KR_GPU_CB_DEFER_READBACK). */
+	bool pixels_read_back;
 
 	/* Required.  create allocates the backend's struct (embedding struct
 	   renderer); renderer_create() fills in ops, log and host. */
@@ -190,6 +194,8 @@ void renderer_destroy(struct renderer *r);
 uint64_t renderer_features(const struct renderer *r);
 /* Fences retire later through renderer_fence_retired (create_fence set). */
 bool renderer_fences_async(const struct renderer *r);
+/* resource_pixels reads back (renderer_ops.pixels_read_back). */
+bool renderer_pixels_read_back(const struct renderer *r);
 
 /* The methods, in the order of struct renderer_ops. */
 int renderer_resource_create_2d(struct renderer *r, const struct renderer_res_2d *a,

@@ -814,7 +814,7 @@ virgl_blob_read(struct renderer *r, struct resource *res, uint64_t off, void *ds
 
 /* Everything but the name and create: virgl and venus are one backend. */
 #define VIRGL_OPS                                                                                  \
-	.features = VIRGL_FEATURES, .destroy = virgl_destroy,                                      \
+	.features = VIRGL_FEATURES, .pixels_read_back = true, .destroy = virgl_destroy,            \
 	.resource_create_2d = virgl_resource_create_2d,                                            \
 	.resource_destroy = virgl_resource_destroy, .transfer_to_host_2d = virgl_transfer_2d,      \
 	.resource_pixels = virgl_resource_pixels, .resource_create_3d = virgl_resource_create_3d,  \

@@ -47,6 +47,10 @@ static void
 present(struct vu_gpu *g)
 {
 	g->last_present_ns = now_ns();
+	/* Flushed 3D frames are read back only now, unless a frame is still
+	   in flight: then the next refresh reads the newest one. */
+	if (!vugpu_busy(&g->display))
+		g->readbacks += kr_gpu_present(g->gpu);
 	vugpu_present(&g->display);
 	display_watch(g);
 }
@@ -55,7 +59,8 @@ present(struct vu_gpu *g)
 static void
 schedule_present(struct vu_gpu *g)
 {
-	if (!vugpu_has_damage(&g->display) || g->timer_armed || vugpu_busy(&g->display))
+	if ((!vugpu_has_damage(&g->display) && !kr_gpu_present_pending(g->gpu)) || g->timer_armed ||
+	    vugpu_busy(&g->display))
 		return;
 	if (!g->refresh_hz) {
 		present(g);
@@ -486,6 +491,7 @@ vu_gpu_init(struct vu_gpu *g, const struct kr_gpu_config *cfg, uint32_t refresh_
 		.scanout_changing = on_scanout_changing,
 		.map_blob = on_map_blob,
 		.unmap_blob = on_unmap_blob,
+		.flags = KR_GPU_CB_DEFER_READBACK,
 	};
 	int ret;
 
@@ -544,10 +550,11 @@ vu_gpu_detach(struct vu_gpu *g)
 	kr_gpu_get_stats(g->gpu, &st);
 	log_msg(g->log, KR_LOG_INFO,
 		"so far: %llu commands; %llu frames (%llu MiB) sent to the display socket, "
-		"%llu flushes merged into a pending frame, %llu frames staged",
+		"%llu flushes merged into a pending frame, %llu frames staged, "
+		"%llu read back from the renderer at a refresh",
 		(unsigned long long)st.commands, (unsigned long long)v->frames_sent,
 		(unsigned long long)(v->bytes_sent >> 20), (unsigned long long)v->updates_merged,
-		(unsigned long long)v->copies);
+		(unsigned long long)v->copies, (unsigned long long)g->readbacks);
 	release_hold(g, false);
 	g->display_unresponsive = false;
 	if (vugpu_connected(&g->display))

@@ -77,6 +77,7 @@ struct vu_gpu {
 	int fence_fd; /* the device's (borrowed, watched), or -1: polled on the timer */
 	bool timer_armed;
 	uint64_t last_present_ns;
+	uint64_t readbacks;	   /* scanouts kr_gpu_present read back */
 	bool display_out_watched;  /* writability of the display socket watched */
 	bool ctrl_held;		   /* the control queue waits for the display */
 	uint32_t held_type;	   /* ... to answer this (GET_DISPLAY_INFO or GET_EDID) */

@@ -182,6 +182,13 @@ const struct kr_gpu_callbacks h_callbacks = {
 struct harness *
 h_new(const struct kr_gpu_config *cfg)
 {
+	return h_new_flags(cfg, 0);
+}
+
+struct harness *
+h_new_flags(const struct kr_gpu_config *cfg, uint32_t cb_flags)
+{
+	struct kr_gpu_callbacks cbs = h_callbacks;
 	struct kr_gpu_config def;
 	struct harness *h = calloc(1, sizeof(*h));
 
@@ -196,7 +203,8 @@ h_new(const struct kr_gpu_config *cfg)
 	assert_non_null(h->mem_a);
 	assert_non_null(h->mem_b);
 	assert_non_null(h->mem_c);
-	assert_int_equal(kr_gpu_create(cfg, &h_callbacks, h, &h->gpu), 0);
+	cbs.flags = cb_flags;
+	assert_int_equal(kr_gpu_create(cfg, &cbs, h, &h->gpu), 0);
 	struct kr_mem_region regions[] = {
 		{H_GPA_C, H_SIZE_C, h->mem_c},
 		{H_GPA_A, H_SIZE_A, h->mem_a},

@@ -72,6 +72,8 @@ struct harness {
 
 /* cfg may be NULL for the defaults.  Fails the test on error. */
 struct harness *h_new(const struct kr_gpu_config *cfg);
+/* The same with kr_gpu_callbacks.flags = cb_flags (KR_GPU_CB_*). */
+struct harness *h_new_flags(const struct kr_gpu_config *cfg, uint32_t cb_flags);
 void h_free(struct harness *h);
 /* Device callbacks that record into a harness (user = harness). */
 extern const struct kr_gpu_callbacks h_callbacks;

@@ -246,6 +246,39 @@ test_modes_and_edid(void **state)
 	h_free(h);
 }
 
+/* KR_GPU_CB_DEFER_READBACK: unknown flags are refused; on the 2d backend
+   (its pixels are the resource's own memory, nothing to read back) flushes
+   are reported at once as without the flag, and kr_gpu_present has nothing
+   to do. */
+static void
+test_defer_flag(void **state)
+{
+	struct kr_gpu_config cfg;
+	struct kr_gpu *gpu = NULL;
+	struct kr_gpu_callbacks cbs = {.version = KR_GPU_CALLBACKS_VERSION, .flags = 1u << 7};
+
+	(void)state;
+	kr_gpu_config_init(&cfg);
+	assert_int_equal(kr_gpu_create(&cfg, &cbs, NULL, &gpu), -EINVAL);
+	assert_null(gpu);
+	cbs.version = 3; /* no flags field: not read */
+	assert_int_equal(kr_gpu_create(&cfg, &cbs, NULL, &gpu), 0);
+	kr_gpu_destroy(gpu);
+
+	struct harness *h = h_new_flags(NULL, KR_GPU_CB_DEFER_READBACK);
+	assert_int_equal(h_create_2d(h, 7, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 4),
+			 VIRTIO_GPU_RESP_OK_NODATA);
+	assert_true(h_attach_new(h, 7, 8 * 4 * 4) != 0);
+	assert_int_equal(h_set_scanout(h, 0, 7, 0, 0, 8, 4), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_non_null(h->last_set.pixels);
+	assert_int_equal(h_flush(h, 7, 0, 0, 8, 4), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(h->n_updates, 1);
+	assert_false(kr_gpu_present_pending(h->gpu));
+	assert_int_equal(kr_gpu_present(h->gpu), 0);
+	assert_int_equal(h->n_updates, 1);
+	h_free(h);
+}
+
 int
 main(void)
 {
@@ -253,6 +286,7 @@ main(void)
 		cmocka_unit_test(test_config),	      cmocka_unit_test(test_backends),
 		cmocka_unit_test(test_config_space),  cmocka_unit_test(test_modes_and_edid),
 		cmocka_unit_test(test_null_resp_len), cmocka_unit_test(test_get_scanout),
+		cmocka_unit_test(test_defer_flag),
 	};
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

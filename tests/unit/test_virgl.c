@@ -348,6 +348,107 @@ test_scanout_readback(void **state)
 	h_free(h);
 }
 
+static void
+fill(uint32_t *px, uint32_t n, uint32_t v)
+{
+	for (uint32_t i = 0; i < n; i++)
+		px[i] = v;
+}
+
+/* Every pixel of update u (a tightly packed copy) is v. */
+static void
+assert_update_is(const struct h_update *u, uint32_t v)
+{
+	for (uint32_t i = 0; i < u->rect.width * u->rect.height; i++) {
+		uint32_t got;
+		memcpy(&got, u->pixels + (size_t)i * 4, 4);
+		assert_int_equal(got & 0xffffff, v & 0xffffff);
+	}
+}
+
+/* KR_GPU_CB_DEFER_READBACK: a flush is read back and reported only at
+   kr_gpu_present, a frame flipped away before it never (every flush and
+   every SET_SCANOUT read back at once before), a transfer into a shown
+   resource reports the deferred frame first, and an unref loses nothing. */
+static void
+test_deferred_readback(void **state)
+{
+	struct kr_gpu_config cfg;
+	const uint32_t w = 40, hh = 24;
+
+	(void)state;
+	kr_gpu_config_init(&cfg);
+	cfg.backend = "virgl";
+	struct harness *h = h_new_flags(&cfg, KR_GPU_CB_DEFER_READBACK);
+	uint32_t *a = NULL, *b = NULL;
+	for (uint32_t id = 3; id <= 4; id++) {
+		assert_int_equal(h_create_2d(h, id, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, w, hh), OK);
+		uint32_t *px = h_host(h, h_attach_new(h, id, w * hh * 4));
+		*(id == 3 ? &a : &b) = px;
+	}
+	fill(a, w * hh, 0x111111);
+	assert_int_equal(h_transfer(h, 3, 0, 0, w, hh, 0), OK);
+	assert_int_equal(h_set_scanout(h, 0, 3, 0, 0, w, hh), OK);
+	assert_int_equal(h->n_set, 1);
+	assert_null(h->last_set.pixels); /* not read back yet */
+	assert_int_equal(h_flush(h, 3, 0, 0, w, hh), OK);
+	assert_int_equal(h->n_updates, 0);
+	assert_true(kr_gpu_present_pending(h->gpu));
+	assert_int_equal(kr_gpu_present(h->gpu), 1);
+	assert_false(kr_gpu_present_pending(h->gpu));
+	assert_int_equal(h->n_updates, 1);
+	assert_int_equal(h->updates[0].rect.width, w);
+	assert_int_equal(h->updates[0].rect.height, hh);
+	assert_update_is(&h->updates[0], 0x111111);
+	assert_int_equal(kr_gpu_present(h->gpu), 0); /* nothing new */
+
+	/* Page flips to B and back to A between two refreshes: B's frame is
+	   never reported, A's newest is. */
+	fill(b, w * hh, 0x222222);
+	assert_int_equal(h_transfer(h, 4, 0, 0, w, hh, 0), OK);
+	assert_int_equal(h_set_scanout(h, 0, 4, 0, 0, w, hh), OK);
+	assert_int_equal(h_flush(h, 4, 0, 0, w, hh), OK);
+	fill(a, w * hh, 0x333333);
+	assert_int_equal(h_transfer(h, 3, 0, 0, w, hh, 0), OK);
+	assert_int_equal(h_set_scanout(h, 0, 3, 0, 0, w, hh), OK);
+	assert_int_equal(h_flush(h, 3, 0, 0, w, hh), OK);
+	assert_int_equal(h->n_updates, 1);
+	assert_int_equal(h->n_set, 3);
+	assert_int_equal(kr_gpu_present(h->gpu), 1);
+	assert_int_equal(h->n_updates, 2);
+	assert_int_equal(h->updates[1].rect.width, w); /* newly shown: whole */
+	assert_update_is(&h->updates[1], 0x333333);
+
+	/* A flushed part, then a transfer into the shown resource before the
+	   refresh: the flushed frame is reported before it is overwritten. */
+	fill(a, w * hh, 0x444444);
+	assert_int_equal(h_transfer(h, 3, 0, 0, w, hh, 0), OK);
+	assert_int_equal(h_flush(h, 3, 7, 4, 5, 3), OK);
+	assert_int_equal(h->n_updates, 2);
+	unsigned changing = h->n_changing;
+	fill(a, w * hh, 0x555555);
+	assert_int_equal(h_transfer(h, 3, 0, 0, w, hh, 0), OK);
+	assert_int_equal(h->n_updates, 3);
+	assert_int_equal(h->n_changing, changing + 1);
+	struct h_update *u = &h->updates[2];
+	assert_int_equal(u->rect.x, 7);
+	assert_int_equal(u->rect.y, 4);
+	assert_int_equal(u->rect.width, 5);
+	assert_int_equal(u->rect.height, 3);
+	assert_update_is(u, 0x444444);
+	assert_false(kr_gpu_present_pending(h->gpu));
+
+	/* Flushed, then the resource goes: its frame is reported first. */
+	assert_int_equal(h_flush(h, 3, 0, 0, 2, 2), OK);
+	assert_int_equal(h_unref(h, 3), OK);
+	assert_int_equal(h->n_updates, 4);
+	assert_update_is(&h->updates[3], 0x555555);
+	assert_int_equal(h->n_disable, 1);
+	assert_false(kr_gpu_present_pending(h->gpu));
+	assert_int_equal(kr_gpu_present(h->gpu), 0);
+	h_free(h);
+}
+
 /* Sleep until the fence fd says fences retired (virglrenderer's thread
    retires them), then let the device retire them. */
 static void
@@ -466,11 +567,16 @@ main(void)
 	   allocations. */
 	dlopen("/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so", RTLD_NOW | RTLD_NODELETE);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_device_and_capsets),  cmocka_unit_test(test_contexts),
-		cmocka_unit_test(test_transfer_round_trip), cmocka_unit_test(test_submit_hostile),
-		cmocka_unit_test(test_scanout_readback),    cmocka_unit_test(test_fences_in_order),
-		cmocka_unit_test(test_fences_across_reset), cmocka_unit_test(test_3d_charge),
+		cmocka_unit_test(test_device_and_capsets),
+		cmocka_unit_test(test_contexts),
+		cmocka_unit_test(test_transfer_round_trip),
+		cmocka_unit_test(test_submit_hostile),
+		cmocka_unit_test(test_scanout_readback),
+		cmocka_unit_test(test_fences_in_order),
+		cmocka_unit_test(test_fences_across_reset),
+		cmocka_unit_test(test_3d_charge),
 		cmocka_unit_test(test_fence_fd_wakes),
+		cmocka_unit_test(test_deferred_readback),
 	};
 	return cmocka_run_group_tests_name("virgl", tests, NULL, NULL);
 }

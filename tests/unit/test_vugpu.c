@@ -159,6 +159,57 @@ test_stalled_queue_grows_geometrically(void **state)
 	pair_close(&p);
 }
 
+/* A scanout set before its pixels are read back (KR_GPU_CB_DEFER_READBACK:
+   pixels NULL) is never read from: not when the library warns that it
+   changes, not at a present; the update that brings pixels is what goes
+   out. */
+static void
+test_scanout_without_pixels(void **state)
+{
+	struct pair p;
+	const uint32_t px[4 * 2] = {1, 2, 3, 4, 5, 6, 7, 8};
+	struct kr_scanout_info info = {.scanout_id = 0,
+				       .resource_id = 7,
+				       .width = 4,
+				       .height = 2,
+				       .format = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM};
+
+	(void)state;
+	pair_open(&p);
+	vugpu_scanout(&p.v, 0, &info);
+	vugpu_changing(&p.v, &info); /* read NULL before */
+	assert_int_equal(p.v.copies, 0);
+	info.pixels = px;
+	info.stride = 16;
+	vugpu_update(&p.v, &info, &(struct kr_rect){1, 0, 2, 2});
+	vugpu_present(&p.v);
+	assert_int_equal(p.v.copies, 1);
+	assert_int_equal(p.v.frames_sent, 1);
+	/* The frame sent: the updated part, from px. */
+	uint8_t buf[4096];
+	ssize_t n = read(p.peer, buf, sizeof(buf));
+	assert_true(n > 0);
+	const uint8_t *end = buf + n, *m = buf;
+	const struct vugpu_update *u = NULL;
+	while (m + sizeof(struct vu_hdr) <= end) {
+		struct vu_hdr h;
+		memcpy(&h, m, sizeof(h));
+		if (h.request == VUGPU_UPDATE)
+			u = (const struct vugpu_update *)(const void *)(m + sizeof(h));
+		m += sizeof(h) + h.size;
+	}
+	assert_non_null(u);
+	assert_int_equal(u->x, 1);
+	assert_int_equal(u->width, 2);
+	assert_int_equal(u->height, 2);
+	uint32_t got[4];
+	memcpy(got, (const uint8_t *)u + sizeof(*u), sizeof(got));
+	const uint32_t want[4] = {2, 3, 6, 7};
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(got[i] & 0xffffff, want[i]);
+	pair_close(&p);
+}
+
 int
 main(void)
 {
@@ -166,6 +217,7 @@ main(void)
 		cmocka_unit_test(test_reply_in_pieces),
 		cmocka_unit_test(test_display_info_wrong_size),
 		cmocka_unit_test(test_stalled_queue_grows_geometrically),
+		cmocka_unit_test(test_scanout_without_pixels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
