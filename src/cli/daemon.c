@@ -501,6 +501,7 @@ sandbox_setup(struct daemon *d, const struct kr_gpu_config *cfg)
 				    .render_node = cfg->backends.virgl.render_node,
 				    .gfxstream_lib = cfg->backends.gfxstream.lib,
 				    .screenshot_dir = d->opt.screenshot_dir,
+				    .shader_cache = d->opt.shader_cache,
 				    .read_paths = {d->opt.vnc_password_file},
 				    .sockets = {d->opt.socket_path, d->opt.input_socket, NULL}};
 

@@ -86,6 +86,14 @@ options_usage(FILE *f)
 		"                            fails with ENOSYS and is named on stderr (debugging)\n"
 		"  -u, --user=USER[:GROUP]   run as USER once set up (needs root); started as\n"
 		"                            root without it, kohlrabi switches to nobody\n"
+		"      --shader-cache=DIR|off  where Mesa keeps compiled shaders (virgl,\n"
+		"                            venus), the one place the sandbox lets it write\n"
+		"                            (default: $MESA_SHADER_CACHE_DIR, else systemd's\n"
+		"                            $CACHE_DIRECTORY, else /var/cache/kohlrabi/shaders\n"
+		"                            when kohlrabi switches user, else\n"
+		"                            ${XDG_CACHE_HOME:-~/.cache}/kohlrabi/shaders).\n"
+		"                            off: every shader is compiled anew (heavy GL\n"
+		"                            scenes about a third slower on llvmpipe)\n"
 		"      --print-sandbox-policy=BACKEND  print the syscalls BACKEND's policy\n"
 		"                            allows and exit\n"
 		"\n"
@@ -471,6 +479,19 @@ set_screenshot_dir(struct options *o, const char *arg)
 }
 
 static int
+set_shader_cache(struct options *o, const char *arg)
+{
+	if (strcmp(arg, "off") && (arg[0] != '/' || strlen(arg) > SHADER_CACHE_MAX)) {
+		say("--shader-cache wants off or an absolute directory of at most %d bytes, got "
+		    "'%.64s'",
+		    SHADER_CACHE_MAX, arg);
+		return -EINVAL;
+	}
+	o->shader_cache = arg;
+	return 0;
+}
+
+static int
 set_vnc(struct options *o, const char *arg)
 {
 	char host[256];
@@ -578,6 +599,7 @@ static const struct opt_def {
 	{"input-socket", 0, true, set_input_socket},
 	{"sandbox", 0, true, set_sandbox},
 	{"user", 'u', true, set_user},
+	{"shader-cache", 0, true, set_shader_cache},
 	{"print-sandbox-policy", 0, true, set_print_policy},
 	{"help", 'h', false, set_help},
 	{"version", 'V', false, set_version},

@@ -11,6 +11,8 @@
 #include "logsink.h"
 #include "sandbox.h"
 
+/* Longest --shader-cache (Mesa adds its own subdirectories and file names). */
+#define SHADER_CACHE_MAX 3072
 /* Longest --screenshot-dir: its file names (scanout-N-DATE-TIME.png) must fit
    the daemon's 4000-byte path. */
 #define SCREENSHOT_DIR_MAX 3900
@@ -34,6 +36,7 @@ struct options {
 	const char *input_socket;      /* --input-socket: a vhost-user-input device; may be NULL */
 	enum sandbox_mode sandbox;     /* --sandbox (default on) */
 	const char *user;	       /* --user USER[:GROUP]; may be NULL */
+	const char *shader_cache;      /* --shader-cache: DIR or "off"; NULL: the default */
 	const char *print_policy;      /* --print-sandbox-policy=BACKEND; may be NULL */
 	bool help, version;
 };

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -418,7 +419,8 @@ struct ll {
 	int fd; /* the ruleset */
 	uint64_t handled;
 	struct logger *log;
-	const char *exe; /* borrowed (sandbox.exe): executable too, or NULL */
+	const char *exe;	/* borrowed (sandbox.exe): executable too, or NULL */
+	const char *shader_dir; /* borrowed (sandbox.shader_dir): Mesa writes there, or NULL */
 };
 
 /* Allow access beneath path (a file: only the file rights of access).  A
@@ -510,6 +512,12 @@ ll_rules(struct ll *ll, const struct sandbox_config *cfg)
 		ret = ll_allow(ll, cfg->scratch_dir,
 			       LL_READ | LL_WRITE_FILE | LL_MAKE_REG | LL_MAKE_SOCK |
 				       LL_REMOVE_FILE | LL_MAKE_DIR | LL_REMOVE_DIR | LL_TRUNCATE);
+	/* Mesa's cache: files written to a temporary name, renamed in place,
+	   evicted; directories made per hash prefix. */
+	if (ret == 0 && ll->shader_dir)
+		ret = ll_allow(ll, ll->shader_dir,
+			       LL_READ | LL_WRITE_FILE | LL_MAKE_REG | LL_REMOVE_FILE |
+				       LL_MAKE_DIR | LL_REMOVE_DIR | LL_TRUNCATE);
 	if (ret == 0 && cfg->screenshot_dir)
 		ret = ll_allow(ll, cfg->screenshot_dir,
 			       LL_READ | LL_WRITE_FILE | LL_MAKE_REG | LL_REMOVE_FILE |
@@ -527,7 +535,8 @@ landlock_setup(struct sandbox *s, const struct sandbox_config *cfg)
 {
 	struct ll_ruleset_attr attr = {0};
 	size_t size = sizeof(attr.handled_access_fs);
-	struct ll ll = {-1, 0, s->log, s->exe[0] ? s->exe : NULL};
+	struct ll ll = {-1, 0, s->log, s->exe[0] ? s->exe : NULL,
+			s->shader_dir[0] ? s->shader_dir : NULL};
 	int abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
 	int ret = 0;
 
@@ -933,6 +942,126 @@ screenshot_dir(struct sandbox *s, const char *dir)
 	return 0;
 }
 
+/* mkdir -p path: missing parents are made 0755; 0, or -errno. */
+static int
+make_parents(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* One directory of the shader cache, for uid:gid (the daemon's user, and
+   the group the daemon has while it is still root: Mesa opens its cache
+   before the switch, as uid 0 without capabilities).  A directory that
+   exists must belong to that user and be writable by nobody else: what is
+   in it is machine code the daemon runs. */
+static int
+cache_dir(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int fd;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int ret = fstat(fd, &st) < 0 ? -errno : 0;
+	if (ret == 0 && st.st_uid == geteuid() && uid != geteuid() &&
+	    (fchown(fd, uid, gid) < 0 || fstat(fd, &st) < 0))
+		ret = -errno; /* made just now (or by an earlier root run) */
+	if (ret == 0 && (st.st_uid != uid || (st.st_mode & S_IWOTH)))
+		ret = -EPERM;
+	/* Group-writable for the root phase only when that phase is not the
+	   user itself. */
+	if (ret == 0 && fchmod(fd, uid != geteuid() ? 0770 : 0700) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Mesa (virgl, venus, in the daemon and the render server) keeps compiled
+   shaders on disk; without that every shader of every guest program is
+   compiled again, which costs llvmpipe about a third of the frame rate in
+   heavy scenes.  Its default place (~/.cache of whoever started us) is not
+   the sandbox's user's nor inside Landlock's rules, so a directory is
+   chosen here, made for that user, and handed to Mesa before the renderer
+   starts.  Mesa makes its cache directory (one of three names, by cache
+   type) at the renderer's start, still as uid 0: made here first, for the
+   user, so that both phases may write there.  Mesa bounds its size
+   (MESA_SHADER_CACHE_MAX_SIZE, 1 GiB by default). */
+static int
+shader_cache(struct sandbox *s, const char *opt)
+{
+	static const char *const mesa_dirs[] = {"mesa_shader_cache", "mesa_shader_cache_sf",
+						"mesa_shader_cache_db"};
+	const char *dir = opt, *env = getenv("MESA_SHADER_CACHE_DISABLE");
+	bool env_off =
+		env && (!strcmp(env, "1") || !strcasecmp(env, "true") || !strcasecmp(env, "yes"));
+	char buf[PATH_MAX], sub[PATH_MAX];
+	uid_t uid = s->switch_user ? s->uid : geteuid();
+	int ret;
+
+	if ((opt && !strcmp(opt, "off")) || (!opt && env_off)) {
+		setenv("MESA_SHADER_CACHE_DISABLE", "true", 1);
+		log_msg(s->log, KR_LOG_INFO, "shader cache: off (%s): shaders are compiled anew",
+			opt ? "--shader-cache=off" : "MESA_SHADER_CACHE_DISABLE");
+		return 0;
+	}
+	const char *cd = getenv("CACHE_DIRECTORY"), *xdg = getenv("XDG_CACHE_HOME"),
+		   *home = getenv("HOME");
+	if (!dir && (dir = getenv("MESA_SHADER_CACHE_DIR")) && dir[0] != '/')
+		dir = NULL;
+	if (!dir && cd && cd[0] == '/') { /* systemd's CacheDirectory=: the first one */
+		snprintf(buf, sizeof(buf), "%.*s/shaders", (int)strcspn(cd, ":"), cd);
+		dir = buf;
+	}
+	if (!dir && s->switch_user)
+		dir = "/var/cache/kohlrabi/shaders";
+	if (!dir && xdg && xdg[0] == '/') {
+		snprintf(buf, sizeof(buf), "%s/kohlrabi/shaders", xdg);
+		dir = buf;
+	} else if (!dir && home && home[0] == '/') {
+		snprintf(buf, sizeof(buf), "%s/.cache/kohlrabi/shaders", home);
+		dir = buf;
+	}
+	ret = dir && strlen(dir) + 32 < sizeof(sub) ? make_parents(dir) : -ENAMETOOLONG;
+	ret = ret ?: cache_dir(dir, uid, getegid());
+	for (size_t i = 0; ret == 0 && s->switch_user && i < ARRAY_SIZE(mesa_dirs); i++) {
+		int n = snprintf(sub, sizeof(sub), "%s/%s", dir, mesa_dirs[i]);
+		ret = n > 0 && (size_t)n < sizeof(sub) ? cache_dir(sub, uid, getegid())
+						       : -ENAMETOOLONG;
+	}
+	if (ret < 0) {
+		/* Said, not silent: the daemon runs, only slower. */
+		log_msg(s->log, KR_LOG_WARN,
+			"shader cache %s: %s (it must be the sandbox's user's, uid %u, and "
+			"writable by no one else); shaders are compiled anew (pass "
+			"--shader-cache=DIR or off)",
+			dir ? dir : "(no HOME)",
+			ret == -EPERM ? "someone else's or world-writable" : strerror(-ret),
+			(unsigned)uid);
+		setenv("MESA_SHADER_CACHE_DISABLE", "true", 1);
+		return 0;
+	}
+	snprintf(s->shader_dir, sizeof(s->shader_dir), "%s", dir);
+	setenv("MESA_SHADER_CACHE_DIR", s->shader_dir, 1);
+	unsetenv("MESA_SHADER_CACHE_DISABLE");
+	log_msg(s->log, KR_LOG_INFO, "shader cache: %s", s->shader_dir);
+	return 0;
+}
+
 /* ---- virglrenderer's render server (sandbox.h) ---- */
 
 #if KR_HAVE_VENUS
@@ -1146,6 +1275,8 @@ sandbox_prepare(struct sandbox *s, const struct sandbox_config *cfg, struct logg
 	ret = plan_user(s, cfg->user);
 	ret = ret ?: start_remover(s, cfg);
 	ret = ret ?: screenshot_dir(s, cfg->screenshot_dir);
+	if (ret == 0 && !strcmp(p.name, "virgl"))
+		ret = shader_cache(s, cfg->shader_cache);
 	ret = ret ?: limit(s, RLIMIT_NOFILE, "open files", SANDBOX_NOFILE);
 	if (ret == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		ret = -errno;

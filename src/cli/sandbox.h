@@ -40,6 +40,7 @@ struct sandbox_config {
 	const char *render_node;    /* may be NULL: /dev/dri is allowed anyway */
 	const char *gfxstream_lib;  /* may be NULL */
 	const char *screenshot_dir; /* may be NULL: written to */
+	const char *shader_cache;   /* --shader-cache: a directory, "off", or NULL (default) */
 	const char *read_paths[4];  /* read after this (--vnc-password-file; a replay's corpus) */
 	/* A test harness in the same process (fuzz/replay.c): a directory it
 	   makes and removes things in, and the syscalls it adds (NULL-ended);
@@ -67,6 +68,9 @@ struct sandbox {
 	/* kohlrabi's own executable when the render server starts as it
 	   (sandbox_render_server), else "". */
 	char exe[PATH_MAX];
+	/* Mesa's shader cache (MESA_SHADER_CACHE_DIR), writable beneath; "":
+	   none (not a Mesa backend, or the cache is off). */
+	char shader_dir[PATH_MAX];
 };
 
 /* Parse --sandbox's value: 0, or -EINVAL. */

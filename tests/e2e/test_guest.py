@@ -163,6 +163,11 @@ def virgl_main(args, image, log_dir, tap):
     env = dict(os.environ)
     # Mesa unloads its driver at exit; its allocations are nameless to LeakSanitizer.
     env["ASAN_OPTIONS"] = "detect_leaks=0"
+    # Mesa's shader cache, in a fresh directory the sandbox's user can reach.
+    cache_top = tempfile.mkdtemp(prefix="kr-e2e-shaders-")
+    os.chmod(cache_top, 0o755)
+    cache = os.path.join(cache_top, "shaders")
+    args.backend = args.backend + [f"--shader-cache={cache}"]
     backend, sock, sock_dir, log = start_backend(args, log_dir, env)
     g = Guest(image, os.path.join(log_dir, "guest.log"), gpu="vhost-user", socket_path=sock,
               host_root=True)
@@ -183,6 +188,15 @@ def virgl_main(args, image, log_dir, tap):
         m = re.search(r"Rendered (\d+) frames", out)
         tap.result(st == 0 and m is not None and int(m.group(1)) >= 59,
                    "kmscube runs 60 frames on the virgl device", out.strip())
+        # Compiled shaders were kept, written after the sandbox closed in
+        # (by its user): without that every shader is compiled anew.
+        entries = [os.path.join(r, f) for r, _, fs in
+                   os.walk(os.path.join(cache, "mesa_shader_cache")) for f in fs if f != "index"]
+        owners = {os.stat(e).st_uid for e in entries}
+        want_uid = 65534 if os.geteuid() == 0 else os.geteuid()
+        tap.result(len(entries) > 0 and owners == {want_uid},
+                   "the sandboxed daemon keeps compiled shaders in --shader-cache",
+                   f"{len(entries)} entries under {cache}, owned by {sorted(owners)}")
         name = "a 3D scanout reaches the display exactly as the guest reads it back"
         try:
             g.check(f"(chroot /host {args.virgl} --scanout /dev/dri/card0 "
@@ -230,6 +244,7 @@ def virgl_main(args, image, log_dir, tap):
         tap.result(False, "virgl guest scenario", str(e))
     finally:
         status = stop_all(g, backend, log, sock_dir)
+        shutil.rmtree(cache_top, ignore_errors=True)
     return finish(tap, status)
 
 

@@ -30,9 +30,9 @@ os.chmod(TMP, 0o755)
 tap = Tap()
 
 
-def start(action=None, *args):
+def start(action=None, *args, env_extra=None):
     sock = os.path.join(TMP, f"gpu-{tap.n}.sock")
-    env = dict(os.environ)
+    env = dict(os.environ, **(env_extra or {}))
     env.pop("KOHLRABI_SANDBOX_TEST", None)
     if action:
         env["KOHLRABI_SANDBOX_TEST"] = action
@@ -148,6 +148,58 @@ tap.result(not os.path.exists(sock), "its socket is gone after exit (removed for
 st, err = run(None, "--user", "kr-no-such-user")
 tap.result(st == 1 and "no user 'kr-no-such-user'" in err, "--user with an unknown user: refused",
        f"status {st}\n{err}")
+
+# Mesa's shader cache (--shader-cache, virgl): the one place the sandboxed
+# daemon writes compiled code that later daemons run, so it must be the
+# sandbox user's and writable by no one else; anything else is refused with
+# a warning (the daemon runs on, compiling anew), never used.
+has_virgl = subprocess.run([KR, "--print-sandbox-policy=virgl"],
+                           capture_output=True).returncode == 0
+if has_virgl:
+    def cache_run(path, *extra):
+        # Mesa unloads its driver at exit; its allocations are nameless to
+        # LeakSanitizer (as in the e2e virgl runs).
+        p, sock = start(None, "--backend=virgl", f"--shader-cache={path}", *extra,
+                        env_extra={"ASAN_OPTIONS": "detect_leaks=0"})
+        feats = serves(sock, p, secs=30)
+        st, err = finish(p, wait=1)
+        return feats is not None and st == 0, err
+
+    good = os.path.join(TMP, "sc", "shaders")
+    ok, err = cache_run(good)
+    info = os.stat(good) if os.path.isdir(good) else None
+    mesa = [os.path.isdir(os.path.join(good, d)) for d in
+            ("mesa_shader_cache", "mesa_shader_cache_sf", "mesa_shader_cache_db")]
+    tap.result(ok and f"shader cache: {good}" in err and info is not None and
+               str(info.st_uid) == want_uid and not info.st_mode & 0o007 and
+               (all(mesa) if os.geteuid() == 0 else True),
+               "--shader-cache: made for the sandbox's user, closed to others, used",
+               f"{info and oct(info.st_mode)} uid {info and info.st_uid} mesa dirs {mesa}\n{err}")
+    ww = os.path.join(TMP, "sc-world")
+    os.mkdir(ww)
+    os.chmod(ww, 0o777)
+    link = os.path.join(TMP, "sc-link")
+    os.symlink(good, link)
+    cases = [(ww, "world-writable"), (link, "a symbolic link")]
+    if os.geteuid() == 0:
+        other = os.path.join(TMP, "sc-other")
+        os.mkdir(other, 0o700)
+        os.chown(other, 4242, 4242)
+        cases.append((other, "another user's"))
+    for path, what in cases:
+        ok, err = cache_run(path)
+        tap.result(ok and f"shader cache {path}: " in err and "compiled anew" in err and
+                   f"shader cache: {path}" not in err,
+                   f"--shader-cache {what}: refused with a warning, the daemon serves on",
+                   err)
+    ok, err = cache_run("off")
+    tap.result(ok and "shader cache: off" in err, "--shader-cache=off: said, serves", err)
+    r = subprocess.run([KR, "-s", os.path.join(TMP, "x.sock"), "--shader-cache=relative/dir"],
+                       capture_output=True, text=True, timeout=20)
+    tap.result(r.returncode == 2 and "--shader-cache wants off or an absolute directory" in r.stderr,
+               "--shader-cache with a relative path: refused at start (usage, 2)", r.stderr)
+else:
+    print("# no virgl in this build: --shader-cache not tried")
 
 # The render server's instructions (SANDBOX_RENDER_SERVER_ENV, set by the
 # daemon for the process virglrenderer execs as kohlrabi): anything malformed
