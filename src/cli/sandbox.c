@@ -978,14 +978,18 @@ cache_dir(const char *path, uid_t uid, gid_t gid)
 	if (fd < 0)
 		return -errno;
 	int ret = fstat(fd, &st) < 0 ? -errno : 0;
-	if (ret == 0 && st.st_uid == geteuid() && uid != geteuid() &&
-	    (fchown(fd, uid, gid) < 0 || fstat(fd, &st) < 0))
-		ret = -errno; /* made just now (or by an earlier root run) */
-	if (ret == 0 && (st.st_uid != uid || (st.st_mode & S_IWOTH)))
+	bool switching = uid != geteuid();
+	/* Made just now, or by an earlier run as root: given to the user. */
+	if (ret == 0 && switching && st.st_uid == geteuid())
+		ret = fchown(fd, uid, gid) < 0 || fstat(fd, &st) < 0 ? -errno : 0;
+	if (ret == 0 && (st.st_uid != uid || (st.st_mode & S_IWOTH) ||
+			 ((st.st_mode & S_IWGRP) && st.st_gid != gid)))
 		ret = -EPERM;
-	/* Group-writable for the root phase only when that phase is not the
-	   user itself. */
-	if (ret == 0 && fchmod(fd, uid != geteuid() ? 0770 : 0700) < 0)
+	/* The root phase writes through the group (a directory the user made
+	   has the user's own). */
+	if (ret == 0 && switching && st.st_gid != gid && fchown(fd, uid, gid) < 0)
+		ret = -errno;
+	if (ret == 0 && fchmod(fd, switching ? 0770 : 0700) < 0)
 		ret = -errno;
 	close(fd);
 	return ret;
@@ -1050,7 +1054,7 @@ shader_cache(struct sandbox *s, const char *opt)
 			"writable by no one else); shaders are compiled anew (pass "
 			"--shader-cache=DIR or off)",
 			dir ? dir : "(no HOME)",
-			ret == -EPERM ? "someone else's or world-writable" : strerror(-ret),
+			ret == -EPERM ? "someone else's, or writable by others" : strerror(-ret),
 			(unsigned)uid);
 		setenv("MESA_SHADER_CACHE_DISABLE", "true", 1);
 		return 0;

@@ -175,6 +175,23 @@ if has_virgl:
                (all(mesa) if os.geteuid() == 0 else True),
                "--shader-cache: made for the sandbox's user, closed to others, used",
                f"{info and oct(info.st_mode)} uid {info and info.st_uid} mesa dirs {mesa}\n{err}")
+    if os.geteuid() == 0:
+        # The user's own directory with the user's group (as Mesa, running as
+        # that user, would make it): the root phase must still be able to
+        # write there, so it gets group root, and nothing else changes.
+        own = os.path.join(TMP, "sc-own")
+        os.mkdir(own, 0o700)
+        os.chown(own, 65534, 65534)
+        ok, err = cache_run(own)
+        st = os.stat(own)
+        tap.result(ok and f"shader cache: {own}" in err and st.st_uid == 65534 and
+                   st.st_gid == 0 and st.st_mode & 0o777 == 0o770,
+                   "--shader-cache of the user with its own group: group root for the root phase",
+                   f"{oct(st.st_mode)} {st.st_uid}:{st.st_gid}\n{err}")
+        grp = os.path.join(TMP, "sc-group")
+        os.mkdir(grp)
+        os.chown(grp, 65534, 4242)
+        os.chmod(grp, 0o770)
     ww = os.path.join(TMP, "sc-world")
     os.mkdir(ww)
     os.chmod(ww, 0o777)
@@ -186,6 +203,7 @@ if has_virgl:
         os.mkdir(other, 0o700)
         os.chown(other, 4242, 4242)
         cases.append((other, "another user's"))
+        cases.append((grp, "writable by another group"))
     for path, what in cases:
         ok, err = cache_run(path)
         tap.result(ok and f"shader cache {path}: " in err and "compiled anew" in err and
