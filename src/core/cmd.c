@@ -250,8 +250,11 @@ cmd_set_scanout(struct kr_gpu *gpu, struct cmd *c)
 	if (gpu->defer_readback) {
 		/* Read back at the next present, with the flush that follows. */
 		scanout_defer(gpu, id, &gpu->scanouts[id].rect);
-		info = (struct kr_scanout_info){id, res->id, gpu->scanouts[id].rect.width,
-						gpu->scanouts[id].rect.height, res->format};
+		info = (struct kr_scanout_info){.scanout_id = id,
+						.resource_id = res->id,
+						.width = gpu->scanouts[id].rect.width,
+						.height = gpu->scanouts[id].rect.height,
+						.format = res->format};
 	} else if (!scanout_info(gpu, id, &gpu->scanouts[id].rect, &info)) {
 		scanout_disable(gpu, id);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;

@@ -71,7 +71,7 @@ scanout_sync(struct kr_gpu *gpu, uint32_t i)
 	if (!fresh.width || !fresh.height)
 		return false;
 	s->deferred = (struct kr_rect){0};
-	if (!lookup(gpu, s->resource_id) || !scanout_info(gpu, i, &fresh, &info))
+	if (!scanout_info(gpu, i, &fresh, &info)) /* no live resource, or no readback */
 		return false;
 	struct kr_rect d = {fresh.x - s->rect.x, fresh.y - s->rect.y, fresh.width, fresh.height};
 	if (gpu->cb.scanout_update)
